@@ -1,0 +1,50 @@
+export {
+  CONFIG_BUCKET,
+  DEFAULT_SUBJECT_PREFIX,
+  REQUEST_ID_HEADER,
+  type Subjects,
+  subjects,
+  TRACEPARENT_HEADER,
+  WORKER_QUEUE_GROUP,
+} from './subjects.js';
+export {
+  DEFAULT_CACHE_TTL_SECONDS,
+  DEFAULT_CLOCK_SKEW_SECONDS,
+  MAX_CHECK_HEADERS,
+  MAX_CHECK_REQUEST_BYTES,
+  MAX_RESOURCE_BYTES,
+  MAX_TOKEN_BYTES,
+} from './limits.js';
+export {
+  type BearerErrorCode,
+  type CheckReply,
+  CheckRequest,
+  type CheckStatus,
+  type DecisionEvent,
+  type ExplainEntry,
+  hashToken,
+  type Identity,
+  type RevokeEvent,
+} from './check.js';
+export {
+  AccessPolicy,
+  Client,
+  FHIR_ID_PATTERN,
+  isResourceType,
+  JWS_ALGORITHMS,
+  type JwsAlgorithm,
+  JwtKey,
+  PolicyRule,
+  parseResourceKey,
+  Reference,
+  RESOURCE_SCHEMAS,
+  RESOURCE_TYPES,
+  type Resource,
+  type ResourceType,
+  Role,
+  referenceId,
+  resourceKey,
+  TokenIntrospector,
+  User,
+} from './resources.js';
+export { type IssueCode, type OperationOutcome, type OutcomeIssue, operationOutcome } from './outcome.js';

@@ -1,0 +1,17 @@
+/** Bearer tokens longer than this are refused before any parsing or crypto. */
+export const MAX_TOKEN_BYTES = 16 * 1024;
+
+/** Largest check request a worker accepts (bytes of JSON). */
+export const MAX_CHECK_REQUEST_BYTES = 1024 * 1024;
+
+/** Most headers a check request may carry. */
+export const MAX_CHECK_HEADERS = 256;
+
+/** Largest resource body the config service accepts. */
+export const MAX_RESOURCE_BYTES = 1024 * 1024;
+
+/** Default seconds of clock skew tolerated on `exp`, `nbf`, `iat`. */
+export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
+
+/** Default `cache_ttl` of a TokenIntrospector, seconds. */
+export const DEFAULT_CACHE_TTL_SECONDS = 300;

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { Kvm, type KV } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { CONFIG_BUCKET } from '@authz/protocol';
+import type { CommonEnv } from './env.js';
+import type { Logger } from './logger.js';
+
+export type { NatsConnection } from '@nats-io/transport-node';
+export type { KV } from '@nats-io/kv';
+
+/**
+ * Connects to NATS the way every authz process does: reconnect forever with backoff, no async
+ * stack traces on the hot path, credentials and TLS from the environment, and status changes
+ * logged.
+ */
+export async function connectNats(
+  env: CommonEnv,
+  name: string,
+  logger: Logger,
+  onStatus?: (type: string) => void,
+): Promise<NatsConnection> {
+  const tls = env.natsTls
+    ? {
+        ...(env.natsTls.caFile ? { ca: readFileSync(env.natsTls.caFile, 'utf8') } : {}),
+        ...(env.natsTls.certFile ? { cert: readFileSync(env.natsTls.certFile, 'utf8') } : {}),
+        ...(env.natsTls.keyFile ? { key: readFileSync(env.natsTls.keyFile, 'utf8') } : {}),
+      }
+    : undefined;
+  const nc = await connect({
+    servers: env.natsServers,
+    name,
+    user: env.natsUser,
+    pass: env.natsPassword,
+    token: env.natsToken,
+    tls,
+    noAsyncTraces: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    reconnectJitter: 250,
+    waitOnFirstConnect: true,
+    pingInterval: 10_000,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      const level = status.type === 'disconnect' || status.type === 'error' ? 'warn' : 'info';
+      if (status.type === 'ping') continue;
+      logger[level]({ nats: status.type, server: 'server' in status ? status.server : undefined }, 'nats status');
+      onStatus?.(status.type);
+    }
+  })();
+  return nc;
+}
+
+/** Opens (creating when missing) the configuration KV bucket `authz_config`. */
+export async function openConfigBucket(
+  nc: NatsConnection,
+  { create = false, replicas = 1 }: { create?: boolean; replicas?: number } = {},
+): Promise<KV> {
+  const kvm = new Kvm(nc);
+  return create ? kvm.create(CONFIG_BUCKET, { history: 1, replicas }) : kvm.open(CONFIG_BUCKET);
+}

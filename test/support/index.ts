@@ -1,0 +1,3 @@
+export { freePort, waitForPort } from './ports.js';
+export { dockerAvailable, startNats, startRedis, type TestServer } from './servers.js';
+export { type ServiceName, type ServiceProcess, startService } from './services.js';
