@@ -1,1 +1,10 @@
-export {};
+export {
+  type ConfigIssue,
+  IntrospectorConfigError,
+  InvalidTokenError,
+  VerifierError,
+  type VerifierErrorCode,
+  VerifierUnavailableError,
+} from './errors.js';
+export { RedisSharedCache, type RedisSharedCacheOptions, type SharedCache } from './cache/shared-cache.js';
+export { boundedFetch, type BoundedFetchOptions, checkOutboundUrl, type FetchResult } from './http/fetch.js';
