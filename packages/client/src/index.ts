@@ -1,1 +1,2 @@
-export {};
+export { AuthzClient, type AuthzClientOptions, type CheckOptions } from './client.js';
+export { type CheckFailureCode, parseReply, unavailableReply } from './failure.js';

@@ -1,0 +1,83 @@
+import { startNats, type TestServer } from '@authz/test-support';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthzClient } from './client.js';
+
+const request = { method: 'GET', uri: '/fhir/Patient' };
+
+describe('AuthzClient against a real NATS server', () => {
+  let nats: TestServer;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connect({ servers: nats.url, noAsyncTraces: true });
+  });
+  afterAll(async () => {
+    await nc.close();
+    await nats.dispose();
+  });
+
+  it('answers 503 deny when no worker is subscribed', async () => {
+    const client = new AuthzClient(nc, { subjectPrefix: 'noworkers', timeoutMs: 300 });
+    const reply = await client.check(request);
+    expect(reply).toMatchObject({ allow: false, status: 503 });
+    expect(reply.reason).toMatch(/no authorization worker is running/);
+  });
+
+  it('answers 503 deny within the deadline when the worker never replies', async () => {
+    const sub = nc.subscribe('silent.v1.check');
+    const client = new AuthzClient(nc, { subjectPrefix: 'silent', timeoutMs: 200 });
+    const started = Date.now();
+    const reply = await client.check(request);
+    expect(Date.now() - started).toBeLessThan(400);
+    expect(reply).toMatchObject({ allow: false, status: 503 });
+    expect(reply.reason).toMatch(/no authorization worker answered in time/);
+    sub.unsubscribe();
+  });
+
+  it('retries once after a lost reply and returns the second answer', async () => {
+    let seen = 0;
+    const sub = nc.subscribe('retry.v1.check', {
+      callback: (_err, msg) => {
+        seen++;
+        if (seen === 1) return; // drop the first request, as a dying worker would
+        msg.respond(JSON.stringify({ allow: true, status: 200, reason: 'allowed by AccessPolicy/p' }));
+      },
+    });
+    const client = new AuthzClient(nc, { subjectPrefix: 'retry', timeoutMs: 500 });
+    const reply = await client.check(request);
+    expect(seen).toBe(2);
+    expect(reply).toEqual({ allow: true, status: 200, reason: 'allowed by AccessPolicy/p' });
+    sub.unsubscribe();
+  });
+
+  it.each([
+    ['not JSON', 'hello'],
+    ['allow with a deny status', JSON.stringify({ allow: true, status: 403, reason: 'x' })],
+    ['allow as a string', JSON.stringify({ allow: 'true', status: 200, reason: 'x' })],
+    ['unknown status', JSON.stringify({ allow: false, status: 302, reason: 'x' })],
+  ])('turns a malformed reply (%s) into a 503 deny', async (_name, body) => {
+    const prefix = `bad${Math.random().toString(36).slice(2)}`;
+    const sub = nc.subscribe(`${prefix}.v1.check`, { callback: (_e, msg) => msg.respond(body) });
+    const reply = await new AuthzClient(nc, { subjectPrefix: prefix, timeoutMs: 300 }).check(request);
+    expect(reply).toMatchObject({ allow: false, status: 503 });
+    expect(reply.reason).toMatch(/unreadable reply/);
+    sub.unsubscribe();
+  });
+
+  it('passes request id and traceparent as NATS headers', async () => {
+    const got: Record<string, string | undefined> = {};
+    const sub = nc.subscribe('hdr.v1.check', {
+      callback: (_e, msg) => {
+        got.id = msg.headers?.get('x-request-id');
+        got.tp = msg.headers?.get('traceparent');
+        msg.respond(JSON.stringify({ allow: false, status: 403, reason: 'no' }));
+      },
+    });
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const reply = await new AuthzClient(nc, { subjectPrefix: 'hdr' }).check(request, { requestId: 'r-1', traceparent: tp });
+    expect(reply.status).toBe(403);
+    expect(got).toEqual({ id: 'r-1', tp });
+    sub.unsubscribe();
+  });
+});

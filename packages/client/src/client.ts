@@ -1,0 +1,95 @@
+import type { CheckReply, CheckRequest } from '@authz/protocol';
+import { REQUEST_ID_HEADER, subjects, TRACEPARENT_HEADER } from '@authz/protocol';
+import { headers as natsHeaders, type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
+import { type CheckFailureCode, parseReply, unavailableReply } from './failure.js';
+
+/** Options of {@link AuthzClient}. */
+export interface AuthzClientOptions {
+  /** `AUTHZ_SUBJECT_PREFIX`, default `authz`. */
+  subjectPrefix?: string;
+  /** Overall deadline of one check, including the retry. Default 1000 ms. */
+  timeoutMs?: number;
+  /** Retry once on timeout / no responders within the deadline (checks are idempotent). Default true. */
+  retry?: boolean;
+}
+
+/** Per-call options of {@link AuthzClient.check}. */
+export interface CheckOptions {
+  requestId?: string;
+  traceparent?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * The gateway SDK: asks the worker cluster whether a request may pass.
+ *
+ * `check` never throws and never allows on failure: no responders, timeouts, transport errors
+ * and malformed replies all become a 503 deny.
+ *
+ * @example
+ * const client = new AuthzClient(nc);
+ * const reply = await client.check({ method: 'GET', uri: '/fhir/Patient', headers: { authorization } });
+ * if (reply.allow) forward(); else deny(reply.status, reply.reason);
+ */
+export class AuthzClient {
+  private readonly subject: string;
+  private readonly timeoutMs: number;
+  private readonly retry: boolean;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    options: AuthzClientOptions = {},
+  ) {
+    this.subject = subjects(options.subjectPrefix).check;
+    this.timeoutMs = options.timeoutMs ?? 1000;
+    this.retry = options.retry ?? true;
+  }
+
+  /** Asks for a decision. Resolves with the worker's reply or a fail-closed 503 reply. */
+  async check(request: CheckRequest, options: CheckOptions = {}): Promise<CheckReply> {
+    const payload = JSON.stringify(request);
+    const deadline = Date.now() + (options.timeoutMs ?? this.timeoutMs);
+    let hdrs: ReturnType<typeof natsHeaders> | undefined;
+    if (options.requestId || options.traceparent) {
+      hdrs = natsHeaders();
+      if (options.requestId) hdrs.set(REQUEST_ID_HEADER, options.requestId);
+      if (options.traceparent) hdrs.set(TRACEPARENT_HEADER, options.traceparent);
+    }
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      const remaining = deadline - Date.now();
+      // First try gets most of the budget; a retry gets what is left.
+      const timeout = attempt === 1 && this.retry ? Math.max(1, Math.floor(remaining * 0.6)) : remaining;
+      const failure = await this.requestOnce(payload, timeout, hdrs);
+      if (typeof failure !== 'string') return failure;
+      const left = deadline - Date.now();
+      if (attempt >= 2 || !this.retry || left < 5) return unavailableReply(failure);
+      if (failure === 'ERR_NO_WORKERS') await delay(Math.min(50, left / 4));
+    }
+  }
+
+  private async requestOnce(
+    payload: string,
+    timeout: number,
+    hdrs: ReturnType<typeof natsHeaders> | undefined,
+  ): Promise<CheckReply | CheckFailureCode> {
+    try {
+      const msg = await this.nc.request(this.subject, payload, hdrs ? { timeout, headers: hdrs } : { timeout });
+      return parseReply(msg.data);
+    } catch (err) {
+      return classify(err);
+    }
+  }
+}
+
+function classify(err: unknown): CheckFailureCode {
+  if (err instanceof RequestError && err.isNoResponders()) return 'ERR_NO_WORKERS';
+  if (err instanceof TimeoutError || (err instanceof Error && err.cause instanceof TimeoutError)) return 'ERR_CHECK_TIMEOUT';
+  if (err instanceof Error && err.name === 'NoRespondersError') return 'ERR_NO_WORKERS';
+  return 'ERR_TRANSPORT';
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
