@@ -1,0 +1,44 @@
+import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
+
+/** Gateway settings, parsed once at start-up. */
+export interface GatewayEnv extends CommonEnv {
+  port: number;
+  host: string;
+  /** Where allowed requests are proxied; unset → allowed requests get the decision JSON. */
+  upstreamUrl?: URL;
+  /** Overall deadline of one check (including the client's single retry). */
+  checkTimeoutMs: number;
+  /** JSON request bodies up to this size are parsed and shown to policies as `body`. */
+  maxCheckBodyBytes: number;
+  /** Upstream response deadline. */
+  upstreamTimeoutMs: number;
+}
+
+/** Reads the gateway environment; throws EnvError listing every problem. */
+export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): GatewayEnv {
+  const env = new EnvReader(source);
+  const common = readCommonEnv(env);
+  const upstream = env.string('UPSTREAM_URL');
+  let upstreamUrl: URL | undefined;
+  if (upstream !== undefined) {
+    try {
+      upstreamUrl = new URL(upstream);
+      if (upstreamUrl.protocol !== 'http:' && upstreamUrl.protocol !== 'https:') {
+        env.problem(`UPSTREAM_URL=${upstream} must be an http:// or https:// URL`);
+      }
+    } catch {
+      env.problem(`UPSTREAM_URL=${JSON.stringify(upstream)} is not a valid URL`);
+    }
+  }
+  const result: GatewayEnv = {
+    ...common,
+    port: env.port('GATEWAY_PORT', 8080),
+    host: env.string('HOST', '127.0.0.1'),
+    upstreamUrl,
+    checkTimeoutMs: env.int('GATEWAY_CHECK_TIMEOUT_MS', 1000, { min: 10, max: 60_000 }),
+    maxCheckBodyBytes: env.int('GATEWAY_MAX_CHECK_BODY_BYTES', 64 * 1024, { min: 0, max: 1024 * 1024 }),
+    upstreamTimeoutMs: env.int('GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }),
+  };
+  env.done();
+  return result;
+}

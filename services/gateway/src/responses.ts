@@ -1,0 +1,46 @@
+import type { ServerResponse } from 'node:http';
+import { type CheckReply, type IssueCode, operationOutcome } from '@authz/protocol';
+
+/** Identity headers the gateway sets; copies sent by clients are always stripped. */
+export const IDENTITY_HEADERS = ['x-authz-user', 'x-authz-subject', 'x-authz-policy'] as const;
+
+const ISSUE_CODES: Record<number, IssueCode> = { 400: 'invalid', 401: 'login', 403: 'forbidden', 503: 'transient' };
+
+/** Identity headers of an allowing reply. */
+export function identityHeaders(reply: CheckReply): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (reply.identity?.user) headers['x-authz-user'] = headerSafe(reply.identity.user);
+  if (reply.identity?.sub) headers['x-authz-subject'] = headerSafe(reply.identity.sub);
+  if (reply.policy) headers['x-authz-policy'] = headerSafe(reply.policy);
+  return headers;
+}
+
+/**
+ * Answers a denied check: the decision's status, an OperationOutcome body, and on 401 an
+ * RFC 6750 §3 `WWW-Authenticate: Bearer` challenge.
+ */
+export function sendDenial(res: ServerResponse, reply: CheckReply, requestId: string): void {
+  const headers: Record<string, string> = { 'content-type': 'application/fhir+json', 'x-request-id': requestId, 'cache-control': 'no-store' };
+  if (reply.status === 401) headers['www-authenticate'] = bearerChallenge(reply);
+  if (reply.status === 503) headers['retry-after'] = '1';
+  const body = operationOutcome([{ code: ISSUE_CODES[reply.status] ?? 'exception', diagnostics: reply.reason }]);
+  res.writeHead(reply.status, headers).end(JSON.stringify(body));
+}
+
+/** Answers with an OperationOutcome for failures of the gateway itself (bad forward-auth input, upstream down). */
+export function sendOutcome(res: ServerResponse, status: number, code: IssueCode, diagnostics: string, requestId: string): void {
+  res
+    .writeHead(status, { 'content-type': 'application/fhir+json', 'x-request-id': requestId })
+    .end(JSON.stringify(operationOutcome([{ code, diagnostics }])));
+}
+
+/** `Bearer realm="authz", error="…", error_description="…"` with the description made quoted-string safe. */
+export function bearerChallenge(reply: CheckReply): string {
+  const error = reply.error ?? 'invalid_token';
+  return `Bearer realm="authz", error="${error}", error_description="${headerSafe(reply.reason).replace(/["\\]/g, "'")}"`;
+}
+
+/** Printable ASCII only: header values must never let a claim inject a header line. */
+function headerSafe(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, '?').slice(0, 512);
+}

@@ -1,0 +1,132 @@
+import {
+  type AccessPolicy,
+  type Client,
+  parseResourceKey,
+  type Role,
+  referenceId,
+  type TokenIntrospector,
+} from '@authz/protocol';
+import { type CompiledPolicy, compilePolicy, PolicySet } from '@authz/policy';
+import type { Logger } from '@authz/runtime';
+
+/** One KV change as the worker applies it. */
+export interface ConfigChange {
+  key: string;
+  revision: number;
+  /** `undefined` for a delete or purge. */
+  value?: unknown;
+}
+
+/**
+ * The configuration a worker decides with: every TokenIntrospector, AccessPolicy, Role and
+ * Client in memory, policies compiled once per revision. Users are not here (see UserDirectory).
+ *
+ * Changes are applied one by one; derived structures (the PolicySet index, the verifier's
+ * introspector set) are rebuilt once per batch by {@link ConfigState.commit}.
+ */
+export class ConfigState {
+  /** Highest KV revision applied. */
+  revision = 0;
+  policySet = new PolicySet([]);
+  private readonly introspectors = new Map<string, TokenIntrospector>();
+  private readonly policies = new Map<string, CompiledPolicy>();
+  private readonly clients = new Map<string, Client>();
+  private readonly roles = new Map<string, Role>();
+  private rolesByUser = new Map<string, Role[]>();
+  private dirty = { policies: false, introspectors: false, roles: false };
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly onIntrospectors: (list: TokenIntrospector[]) => void,
+  ) {}
+
+  /** Applies one change; returns the resource type it touched (or undefined when ignored). */
+  apply(change: ConfigChange): string | undefined {
+    if (change.revision > this.revision) this.revision = change.revision;
+    const ref = parseResourceKey(change.key);
+    if (!ref) return undefined;
+    const value = change.value as Record<string, unknown> | undefined;
+    switch (ref.type) {
+      case 'TokenIntrospector':
+        setOrDelete(this.introspectors, ref.id, value as TokenIntrospector | undefined);
+        this.dirty.introspectors = true;
+        break;
+      case 'AccessPolicy':
+        this.applyPolicy(ref.id, value as AccessPolicy | undefined);
+        break;
+      case 'Role':
+        setOrDelete(this.roles, ref.id, value as Role | undefined);
+        this.dirty.roles = true;
+        break;
+      case 'Client':
+        setOrDelete(this.clients, ref.id, value as Client | undefined);
+        break;
+      case 'User':
+        break;
+    }
+    return ref.type;
+  }
+
+  /** Rebuilds what the applied changes made stale. Cheap when nothing changed. */
+  commit(): void {
+    if (this.dirty.policies) this.policySet = new PolicySet([...this.policies.values()]);
+    if (this.dirty.introspectors) this.onIntrospectors([...this.introspectors.values()]);
+    if (this.dirty.roles) this.rolesByUser = indexRoles(this.roles.values());
+    this.dirty = { policies: false, introspectors: false, roles: false };
+  }
+
+  /** Role resources granted to a user. */
+  rolesOf(userId: string): Role[] {
+    return this.rolesByUser.get(userId) ?? EMPTY_ROLES;
+  }
+
+  client(id: string): Client | undefined {
+    return this.clients.get(id);
+  }
+
+  get counts(): Record<string, number> {
+    return {
+      TokenIntrospector: this.introspectors.size,
+      AccessPolicy: this.policies.size,
+      Role: this.roles.size,
+      Client: this.clients.size,
+    };
+  }
+
+  private applyPolicy(id: string, resource: AccessPolicy | undefined): void {
+    this.dirty.policies = true;
+    if (!resource) {
+      this.policies.delete(id);
+      return;
+    }
+    try {
+      // Lazy: a cold start with thousands of json-schema policies must not compile them all up
+      // front; the config service already compiled each one at PUT.
+      this.policies.set(id, compilePolicy({ ...resource, id }, { lazy: true }));
+    } catch (err) {
+      // The config service validates before storing, so this means a version skew. The policy
+      // can never allow; dropping it keeps the worker failing closed.
+      this.policies.delete(id);
+      this.logger.error({ policy: id, err }, 'stored AccessPolicy does not compile; it is ignored');
+    }
+  }
+}
+
+const EMPTY_ROLES: Role[] = [];
+
+function setOrDelete<T>(map: Map<string, T>, id: string, value: T | undefined): void {
+  if (value === undefined) map.delete(id);
+  else map.set(id, { ...value, id } as T);
+}
+
+function indexRoles(roles: Iterable<Role>): Map<string, Role[]> {
+  const index = new Map<string, Role[]>();
+  for (const role of roles) {
+    const userId = role.user ? referenceId(role.user, 'User') : undefined;
+    if (!userId) continue;
+    const list = index.get(userId);
+    if (list) list.push(role);
+    else index.set(userId, [role]);
+  }
+  return index;
+}

@@ -1,0 +1,37 @@
+import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
+
+/** Worker settings, parsed once at start-up. */
+export interface WorkerEnv extends CommonEnv {
+  /** Port for /healthz, /readyz, /metrics; unset → no HTTP listener. */
+  httpPort?: number;
+  host: string;
+  /** Checks decided concurrently before new ones are answered 503 at once. */
+  maxInflight: number;
+  /** Users kept in memory (the rest are fetched from KV on demand). */
+  maxCachedUsers: number;
+  /** Verified tokens kept in memory. */
+  maxCachedTokens: number;
+  /** Timeout of outbound JWKS / introspection calls. */
+  fetchTimeoutMs: number;
+  /** Redis command timeout; Redis never slows a decision more than this. */
+  redisTimeoutMs: number;
+}
+
+/** Reads the worker environment; throws EnvError listing every problem. */
+export function readWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEnv {
+  const env = new EnvReader(source);
+  const common = readCommonEnv(env);
+  const httpPort = env.string('WORKER_HTTP_PORT') === undefined ? undefined : env.port('WORKER_HTTP_PORT', 0);
+  const result: WorkerEnv = {
+    ...common,
+    httpPort,
+    host: env.string('HOST', '127.0.0.1'),
+    maxInflight: env.int('WORKER_MAX_INFLIGHT', 2048, { min: 1, max: 1_000_000 }),
+    maxCachedUsers: env.int('WORKER_MAX_CACHED_USERS', 50_000, { min: 0, max: 10_000_000 }),
+    maxCachedTokens: env.int('WORKER_MAX_CACHED_TOKENS', 100_000, { min: 0, max: 10_000_000 }),
+    fetchTimeoutMs: env.int('AUTHZ_FETCH_TIMEOUT_MS', 2000, { min: 50, max: 60_000 }),
+    redisTimeoutMs: env.int('REDIS_COMMAND_TIMEOUT_MS', 50, { min: 5, max: 5000 }),
+  };
+  env.done();
+  return result;
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+import { hostname } from 'node:os';
+import { type RevokeEvent, subjects as subjectsFor } from '@authz/protocol';
+import {
+  connectNats,
+  connectRedis,
+  createLogger,
+  EnvError,
+  exitOnFatal,
+  type KV,
+  type Logger,
+  type NatsConnection,
+  onShutdown,
+  openConfigBucket,
+} from '@authz/runtime';
+import { RedisSharedCache, TokenVerifier } from '@authz/verifier';
+import { CheckService } from './check-service.js';
+import { ConfigState } from './config-state.js';
+import { ConfigWatcher } from './config-watch.js';
+import { readWorkerEnv, type WorkerEnv } from './env.js';
+import { createWorkerMetrics } from './metrics.js';
+import { startOpsServer } from './ops-http.js';
+import { UserDirectory } from './users.js';
+
+process.title = 'authz-worker';
+
+async function main(): Promise<void> {
+  let env: WorkerEnv;
+  try {
+    env = readWorkerEnv();
+  } catch (err) {
+    process.stderr.write(`authz-worker: ${(err as Error).message}\n`);
+    process.exit(err instanceof EnvError ? 2 : 1);
+  }
+  const workerId = `${hostname()}:${process.pid}`;
+  const logger = createLogger('authz-worker', env.logLevel).child({ worker: workerId });
+  exitOnFatal(logger);
+  const metrics = createWorkerMetrics();
+  const subjects = subjectsFor(env.subjectPrefix);
+
+  const nc = await connectNats(env, 'authz-worker', logger, (type) => metrics.natsStatus.inc({ type }));
+  const redis = env.redisUrl ? connectRedis(env.redisUrl, logger, env.redisTimeoutMs) : undefined;
+  const verifier = new TokenVerifier({
+    sharedCache: redis ? new RedisSharedCache(redis) : undefined,
+    logger,
+    metrics: metrics.verifier,
+    insecureHosts: env.insecureHosts,
+    fetchTimeoutMs: env.fetchTimeoutMs,
+    maxCachedTokens: env.maxCachedTokens,
+  });
+
+  const kv = await openBucketWhenCreated(nc, logger);
+  const config = new ConfigState(logger, (list) => verifier.setIntrospectors(list));
+  const users = new UserDirectory(kv, env.maxCachedUsers);
+  const watcher = new ConfigWatcher(nc, kv, config, users, logger, metrics.watch);
+  watcher.start();
+
+  const ops = env.httpPort === undefined ? undefined : await startOpsServer(env.httpPort, env.host, metrics.registry, () => watcher.isReady && !nc.isClosed());
+  await watcher.ready;
+
+  // Revocation: forget cached verification results for a token (published by the config service).
+  const revokeSub = nc.subscribe(subjects.revoke, {
+    callback: (err, msg) => {
+      if (err) return;
+      try {
+        const event = msg.json<RevokeEvent>();
+        if (typeof event.token_hash === 'string') void verifier.revoke(event.token_hash);
+      } catch {
+        logger.warn('ignored a malformed revoke event');
+      }
+    },
+  });
+
+  const service = new CheckService(nc, { config, verifier, users }, {
+    subjects,
+    maxInflight: env.maxInflight,
+    workerId,
+    logger,
+    metrics,
+  });
+  service.start();
+  await nc.flush();
+  logger.info({ subject: subjects.check, revision: config.revision, metricsPort: ops?.address() }, 'ready');
+
+  onShutdown(async () => {
+    // Drain: stop taking checks, answer the accepted ones, flush replies and events.
+    await service.drain();
+    revokeSub.unsubscribe();
+    watcher.stop();
+    verifier.close();
+    await nc.drain();
+    redis?.disconnect();
+    ops?.close();
+    logger.info('stopped');
+  }, logger);
+}
+
+/** The bucket is created by the config service; a worker started first waits for it. */
+async function openBucketWhenCreated(nc: NatsConnection, logger: Logger): Promise<KV> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const kv = await openConfigBucket(nc);
+      await kv.status();
+      return kv;
+    } catch (err) {
+      if (attempt % 10 === 0) logger.warn({ err: (err as Error).message }, 'waiting for the config bucket (is the config service running?)');
+      await new Promise((r) => setTimeout(r, Math.min(200 * (attempt + 1), 2000)));
+    }
+  }
+}
+
+void main().catch((err: unknown) => {
+  process.stderr.write(`authz-worker: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+import { Counter, createRegistry, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@authz/runtime';
+import type { VerifierMetrics } from '@authz/verifier';
+import type { WatchMetrics } from './config-watch.js';
+
+/** The worker's Prometheus metrics. */
+export interface WorkerMetrics {
+  registry: Registry;
+  decisions: Counter<'status'>;
+  latency: Histogram<'status'>;
+  inflight: Gauge;
+  rejectedSaturated: Counter;
+  natsStatus: Counter<'type'>;
+  verifier: VerifierMetrics;
+  watch: WatchMetrics;
+}
+
+/** Creates the registry and every worker metric. */
+export function createWorkerMetrics(): WorkerMetrics {
+  const registry = createRegistry('authz-worker');
+  const r = { registers: [registry] };
+  const decisions = new Counter({ name: 'authz_decisions_total', help: 'Decisions by status', labelNames: ['status'] as const, ...r });
+  const latency = new Histogram({
+    name: 'authz_decision_duration_seconds',
+    help: 'Worker-side decision latency',
+    labelNames: ['status'] as const,
+    buckets: LATENCY_BUCKETS,
+    ...r,
+  });
+  const inflight = new Gauge({ name: 'authz_inflight_checks', help: 'Checks being decided', ...r });
+  const rejectedSaturated = new Counter({ name: 'authz_checks_shed_total', help: 'Checks answered 503 because the worker was saturated', ...r });
+  const natsStatus = new Counter({ name: 'authz_nats_status_events_total', help: 'NATS connection status events (reconnect, disconnect, …)', labelNames: ['type'] as const, ...r });
+  const cache = new Counter({ name: 'authz_cache_lookups_total', help: 'Cache lookups by tier, kind and result', labelNames: ['tier', 'kind', 'result'] as const, ...r });
+  const jwksFetches = new Counter({ name: 'authz_jwks_fetches_total', help: 'JWKS fetches by result', labelNames: ['result'] as const, ...r });
+  const staleKeys = new Counter({ name: 'authz_jwks_stale_served_total', help: 'Verifications served from a stale key set because the key source was down', ...r });
+  const introspections = new Counter({ name: 'authz_introspection_calls_total', help: 'RFC 7662 introspection calls by result', labelNames: ['result'] as const, ...r });
+  const revision = new Gauge({ name: 'authz_config_revision', help: 'KV revision of the configuration in use', ...r });
+  const watchLag = new Histogram({ name: 'authz_config_watch_lag_seconds', help: 'Time from KV write to applied on this worker', buckets: LATENCY_BUCKETS, ...r });
+  const watchRestarts = new Counter({ name: 'authz_config_watch_restarts_total', help: 'KV watch restarts', labelNames: ['type'] as const, ...r });
+  return {
+    registry,
+    decisions,
+    latency,
+    inflight,
+    rejectedSaturated,
+    natsStatus,
+    verifier: {
+      cacheLookup: (tier, kind, hit) => cache.inc({ tier, kind, result: hit ? 'hit' : 'miss' }),
+      jwksFetch: (ok) => jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
+      staleKeysServed: () => staleKeys.inc(),
+      introspectionCall: (ok) => introspections.inc({ result: ok ? 'ok' : 'error' }),
+    },
+    watch: {
+      applied: (_type, lagMs, rev) => {
+        revision.set(rev);
+        watchLag.observe(Math.max(0, lagMs) / 1000);
+      },
+      restarted: (type) => watchRestarts.inc({ type }),
+    },
+  };
+}

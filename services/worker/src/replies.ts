@@ -1,0 +1,65 @@
+import type { CheckReply, Identity } from '@authz/protocol';
+import { VerifierError, VerifierUnavailableError } from '@authz/verifier';
+
+/**
+ * Every way a check is answered without an allowing policy lives here, so the mapping from a
+ * failure to status, RFC 6750 error and reason is in exactly one place.
+ */
+export const replies = {
+  /** The check request itself is unusable (400). */
+  badRequest(reason: string): CheckReply {
+    return { allow: false, status: 400, reason: `malformed check request: ${reason}` };
+  },
+  /** Authorization header present but not a usable bearer credential (401 invalid_request). */
+  badCredentials(reason: string): CheckReply {
+    return { allow: false, status: 401, error: 'invalid_request', reason };
+  },
+  /** The verifier refused or could not check the token. */
+  verificationFailed(err: unknown): CheckReply {
+    if (err instanceof VerifierUnavailableError) {
+      return { allow: false, status: 503, reason: err.message };
+    }
+    if (err instanceof VerifierError) {
+      return { allow: false, status: 401, error: 'invalid_token', reason: err.message };
+    }
+    return internalError();
+  },
+  /** No token and no policy allows anonymous access (401). */
+  anonymousDenied(method: string, path: string): CheckReply {
+    return {
+      allow: false,
+      status: 401,
+      error: 'invalid_token',
+      reason: `${method} ${path} needs a bearer token: the request has none and no AccessPolicy allows anonymous access`,
+    };
+  },
+  /** Authenticated, but no policy allows (403). */
+  forbidden(method: string, path: string, identity: Identity): CheckReply {
+    const who = identity.user ? `User/${identity.user}` : identity.sub ? `subject ${identity.sub}` : 'the token bearer';
+    return {
+      allow: false,
+      status: 403,
+      reason: `no AccessPolicy allows ${method} ${path} for ${who} (token accepted by TokenIntrospector/${identity.introspector})`,
+      identity,
+    };
+  },
+  allowed(policy: string, identity: Identity | undefined): CheckReply {
+    return identity
+      ? { allow: true, status: 200, reason: `allowed by AccessPolicy/${policy}`, policy, identity }
+      : { allow: true, status: 200, reason: `allowed by AccessPolicy/${policy}`, policy };
+  },
+  /** The worker cannot decide right now (503): saturated or not yet configured. */
+  unavailable(reason: string): CheckReply {
+    return { allow: false, status: 503, reason };
+  },
+  internalError,
+};
+
+/** An unexpected failure inside the worker: fail closed. */
+function internalError(): CheckReply {
+  return {
+    allow: false,
+    status: 503,
+    reason: 'the authorization worker hit an internal error; the request is denied (see worker logs)',
+  };
+}

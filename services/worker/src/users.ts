@@ -1,0 +1,69 @@
+import { resourceKey, type User } from '@authz/protocol';
+import type { KV } from '@authz/runtime';
+
+/**
+ * Users fetched from KV on demand. There may be millions of them, so only a bounded number
+ * are kept; a missing User is cached too (it is not an error, DESIGN §6 step 4). The KV watch
+ * invalidates entries when a User changes.
+ */
+export class UserDirectory {
+  private readonly cache = new Map<string, User | null>();
+  private readonly pending = new Map<string, Promise<User | undefined>>();
+  // Bumped on invalidation so a fetch that raced with a change never caches the old value.
+  private readonly generation = new Map<string, number>();
+
+  constructor(
+    private readonly kv: KV,
+    private readonly maxEntries: number,
+  ) {}
+
+  /** The User, `undefined` when none exists. Synchronous when cached; rejects when KV is unreachable. */
+  get(id: string): User | undefined | Promise<User | undefined> {
+    const cached = this.cache.get(id);
+    if (cached !== undefined) return cached ?? undefined;
+    return this.pending.get(id) ?? this.fetch(id);
+  }
+
+  /** Forgets a user after a change seen on the KV watch. */
+  invalidate(id: string): void {
+    this.cache.delete(id);
+    if (this.pending.has(id)) this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
+  }
+
+  /** Forgets every user (after a watch gap, when invalidations may have been missed). */
+  clear(): void {
+    this.cache.clear();
+    for (const id of this.pending.keys()) this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  private fetch(id: string): Promise<User | undefined> {
+    const startGeneration = this.generation.get(id) ?? 0;
+    const promise = this.kv
+      .get(resourceKey('User', id))
+      .then((entry) => {
+        const user = entry && entry.operation === 'PUT' ? ({ ...entry.json<User>(), id } as User) : undefined;
+        if ((this.generation.get(id) ?? 0) === startGeneration) this.remember(id, user ?? null);
+        return user;
+      })
+      .finally(() => {
+        this.pending.delete(id);
+        if (!this.pending.has(id)) this.generation.delete(id);
+      });
+    this.pending.set(id, promise);
+    return promise;
+  }
+
+  private remember(id: string, user: User | null): void {
+    if (this.maxEntries === 0) return;
+    if (this.cache.size >= this.maxEntries) {
+      // Evict the oldest insertion: O(1), and close enough to LRU for a directory cache.
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(id, user);
+  }
+}
