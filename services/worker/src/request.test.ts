@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { bearerToken, parseCheckRequest } from './request.js';
+
+const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
+
+describe('parseCheckRequest', () => {
+  it('lower-cases header names and splits the path from the query', () => {
+    const parsed = parseCheckRequest(enc({ method: 'get', uri: '/fhir/Patient?name=x', headers: { Authorization: 'Bearer t', 'X-Foo': 'a' } }));
+    expect(parsed).toMatchObject({ method: 'GET', path: '/fhir/Patient', request: { headers: { authorization: 'Bearer t', 'x-foo': 'a' } } });
+  });
+
+  it.each([
+    ['not JSON', '{nope', 'the body is not valid JSON'],
+    ['no method', { uri: '/' }, "request must have required property 'method'"],
+    ['no uri', { method: 'GET' }, "request must have required property 'uri'"],
+    ['method of wrong type', { method: 1, uri: '/' }, 'method must be string'],
+    ['header of wrong type', { method: 'GET', uri: '/', headers: { a: 1 } }, 'headers.a must be string'],
+    ['empty uri', { method: 'GET', uri: '' }, 'uri must NOT have fewer than 1 characters'],
+  ])('refuses %s with a reason naming the field', (_name, body, reason) => {
+    expect(parseCheckRequest(enc(body))).toBe(reason);
+  });
+});
+
+describe('bearerToken (RFC 6750 §2.1)', () => {
+  it.each([
+    [{}, { none: true }],
+    [{ authorization: 'Bearer abc.def' }, { token: 'abc.def' }],
+    [{ authorization: 'bearer   abc' }, { token: 'abc' }],
+    [{ authorization: 'BEARER abc' }, { token: 'abc' }],
+    [{ authorization: 'Bearer' }, { problem: 'the Authorization header says Bearer but carries no token' }],
+    [{ authorization: 'Basic dXNlcjpwdw==' }, { problem: 'Authorization scheme "Basic" is not supported; send "Bearer <token>"' }],
+    [{ authorization: ['Bearer a', 'Bearer b'] }, { problem: 'the request carries more than one Authorization header' }],
+    [{ authorization: `Bearer ${'a'.repeat(16 * 1024 + 1)}` }, { problem: 'the bearer token is longer than 16384 bytes' }],
+  ])('%j → %j', (headers, expected) => {
+    expect(bearerToken(headers as Record<string, string>)).toEqual(expected);
+  });
+});
