@@ -58,7 +58,7 @@ export interface IntrospectionServer {
   resetCalls(): void;
   /** Delays every answer by `ms` (0: answer at once). */
   setDelay(ms: number): void;
-  /** Makes every answer fail in the given way, or restores RFC behaviour with `undefined`. */
+  /** Makes every request arriving from now on fail in the given way, or restores RFC behaviour with `undefined`. */
   setFailure(mode: IntrospectionFailureMode | undefined): void;
   /** Stops listening and drops open connections (the endpoint is then down). */
   stop(): Promise<void>;
@@ -98,6 +98,8 @@ export async function startIntrospectionServer(
       tokenHash: token === undefined ? undefined : hashToken(token),
     };
     requests.push(record);
+    // The failure mode in force when the request arrived applies, even if a test changes it during the delay.
+    const mode = failure;
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     if (!record.authorized)
       return send(res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic' });
@@ -111,7 +113,7 @@ export async function startIntrospectionServer(
     total += 1;
     perToken.set(record.tokenHash!, (perToken.get(record.tokenHash!) ?? 0) + 1);
     const response = tokens.get(token) ?? { active: false };
-    switch (failure) {
+    switch (mode) {
       case 'garbage':
         return send(res, 200, '<html>not json</html>');
       case 'status-500':

@@ -28,7 +28,7 @@ export async function callIntrospectionEndpoint(
   options: EndpointCallOptions,
 ): Promise<IntrospectionAnswer> {
   if (record.urlProblem !== undefined) {
-    return { kind: 'unavailable', reason: `introspection_endpoint.url ${record.urlProblem}` };
+    return { kind: 'unavailable', reason: `is refused: introspection_endpoint.url ${record.urlProblem}` };
   }
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',

@@ -1,0 +1,225 @@
+import { once } from 'node:events';
+import { hashToken } from '@authz/protocol';
+import {
+  type IntrospectionServer,
+  startIntrospectionServer,
+  startRedis,
+  type TestServer,
+} from '@authz/test-support';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RedisSharedCache } from '../cache/shared-cache.js';
+import { introspectionCacheKey, introspectionLockKey } from './cache.js';
+import { IntrospectionClient } from './client.js';
+
+// Several workers (IntrospectionClient instances) sharing one real Redis and one real endpoint.
+
+const AUTH = 'Basic d29ya2VyOnNlY3JldA==';
+let redisServer: TestServer;
+let redis: Redis;
+let idp: IntrospectionServer;
+let seq = 0;
+const clients: IntrospectionClient[] = [];
+const tokensUsed: string[] = [];
+
+const freshToken = () => {
+  const token = `cluster-${++seq}-${Math.random().toString(36).slice(2)}`;
+  tokensUsed.push(token);
+  return token;
+};
+
+/** ioredis with the fail-fast options of @authz/runtime connectRedis. */
+async function connectFailFast(url: string): Promise<Redis> {
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 50,
+    connectTimeout: 1000,
+    enableAutoPipelining: true,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+  });
+  client.on('error', () => {});
+  await once(client, 'ready');
+  return client;
+}
+
+/** A worker: its own Redis connection (as in production), one opaque introspector. */
+async function worker(timeoutMs = 1000): Promise<IntrospectionClient> {
+  const connection = await connectFailFast(redisServer.url);
+  const client = new IntrospectionClient({ sharedCache: new RedisSharedCache(connection), timeoutMs });
+  client.setIntrospectors([{ id: 'idp', url: idp.url, authorization: AUTH, cacheTtlSeconds: 300 }]);
+  clients.push(client);
+  const close = client.close.bind(client);
+  client.close = () => {
+    close();
+    connection.disconnect();
+  };
+  return client;
+}
+
+beforeAll(async () => {
+  redisServer = await startRedis();
+  redis = await connectFailFast(redisServer.url);
+  idp = await startIntrospectionServer({ authorization: AUTH });
+});
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  redis.disconnect();
+  await Promise.all([idp.dispose(), redisServer.dispose()]);
+});
+
+beforeEach(() => {
+  idp.setDelay(0);
+});
+
+describe('introspection single-flight', () => {
+  it('makes one endpoint call for 100 concurrent checks of one token across two workers', async () => {
+    const token = freshToken();
+    idp.setToken(token, { active: true, sub: 'u1' });
+    idp.setDelay(50);
+    const [w1, w2] = [await worker(), await worker()];
+    const checks = Array.from({ length: 100 }, (_, i) =>
+      (i % 2 === 0 ? w1 : w2).introspect(token, hashToken(token)),
+    );
+    const identities = await Promise.all(checks);
+    expect(new Set(identities.map((id) => id.claims.sub))).toEqual(new Set(['u1']));
+    expect(idp.calls(token)).toBe(1);
+  });
+
+  it('calls again after a revoke, once', async () => {
+    const token = freshToken();
+    idp.setToken(token, { active: true, sub: 'u1' });
+    const [w1, w2] = [await worker(), await worker()];
+    await w1.introspect(token, hashToken(token));
+    await w1.revoke(hashToken(token));
+    await w2.revoke(hashToken(token)); // every worker hears the revoke broadcast
+    idp.setDelay(30);
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? w1 : w2).introspect(token, hashToken(token))),
+    );
+    expect(idp.calls(token)).toBe(2);
+  });
+
+  it('calls the endpoint itself once the lock of a vanished holder expires', async () => {
+    const token = freshToken();
+    idp.setToken(token, { active: true, sub: 'u1' });
+    const lock = `authz:${introspectionLockKey(introspectionCacheKey('idp', hashToken(token)))}`;
+    await redis.set(lock, 'a-worker-that-died', 'PX', 150);
+    const started = performance.now();
+    expect((await (await worker()).introspect(token, hashToken(token))).claims.sub).toBe('u1');
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(140);
+    expect(elapsed).toBeLessThan(800);
+    expect(idp.calls(token)).toBe(1);
+  });
+
+  it('stops waiting for a holder that never writes after the timeout and calls itself', async () => {
+    const token = freshToken();
+    idp.setToken(token, { active: true, sub: 'u1' });
+    const lock = `authz:${introspectionLockKey(introspectionCacheKey('idp', hashToken(token)))}`;
+    await redis.set(lock, 'a-hung-worker', 'PX', 60_000);
+    const started = performance.now();
+    expect((await (await worker(300)).introspect(token, hashToken(token))).claims.sub).toBe('u1');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(idp.calls(token)).toBe(1);
+  });
+
+  it('lets waiting workers call themselves when the lock holder could not get an answer', async () => {
+    const token = freshToken();
+    idp.setToken(token, { active: true, sub: 'u1' });
+    const [w1, w2] = [await worker(), await worker()];
+    idp.setFailure('status-500');
+    idp.setDelay(80);
+    const first = w1.introspect(token, hashToken(token)).catch((err: { code: string }) => err.code);
+    await new Promise((r) => setTimeout(r, 20)); // w1 holds the lock now
+    idp.setFailure(undefined); // w2's own call (after w1 released the lock with nothing) succeeds
+    const second = w2.introspect(token, hashToken(token));
+    expect(await first).toBe('ERR_INTROSPECTION_UNAVAILABLE');
+    expect((await second).claims.sub).toBe('u1');
+    expect(idp.calls(token)).toBe(2);
+  });
+});
+
+describe('introspection with Redis holding no secrets', () => {
+  it('never writes the raw token into any Redis key or value', async () => {
+    const echoed = freshToken();
+    idp.setToken(echoed, { active: true, sub: 'u1', token: echoed }); // a careless endpoint echoes it
+    const plain = freshToken();
+    idp.setToken(plain, { active: true, sub: 'u2' });
+    const inactive = freshToken();
+    const w = await worker();
+    await w.introspect(echoed, hashToken(echoed));
+    await w.introspect(plain, hashToken(plain));
+    await w.introspect(inactive, hashToken(inactive)).catch(() => {});
+    const keys = await redis.keys('*');
+    expect(keys).toContain(`authz:${introspectionCacheKey('idp', hashToken(plain))}`);
+    expect(keys).not.toContain(`authz:${introspectionCacheKey('idp', hashToken(echoed))}`);
+    const values = await Promise.all(keys.map((k) => redis.get(k)));
+    const everything = keys.join('\n') + values.join('\n');
+    for (const token of tokensUsed) expect(everything).not.toContain(token);
+  });
+});
+
+describe('introspection while Redis is down', () => {
+  let ownRedis: TestServer;
+  let w1: IntrospectionClient;
+  let w2: IntrospectionClient;
+
+  beforeAll(async () => {
+    ownRedis = await startRedis();
+    const make = async () => {
+      const connection = await connectFailFast(ownRedis.url);
+      const client = new IntrospectionClient({
+        sharedCache: new RedisSharedCache(connection),
+        timeoutMs: 1000,
+      });
+      client.setIntrospectors([{ id: 'idp', url: idp.url, authorization: AUTH, cacheTtlSeconds: 300 }]);
+      clients.push(client);
+      const close = client.close.bind(client);
+      client.close = () => {
+        close();
+        connection.disconnect();
+      };
+      return client;
+    };
+    [w1, w2] = [await make(), await make()];
+  });
+  afterAll(() => ownRedis.dispose());
+
+  it('keeps verifying without waiting on Redis, one call per worker', async () => {
+    const cachedBefore = freshToken();
+    idp.setToken(cachedBefore, { active: true, sub: 'u0' });
+    await w1.introspect(cachedBefore, hashToken(cachedBefore));
+    await ownRedis.stop({ kill: true });
+    const token = freshToken();
+    idp.setToken(token, { active: true, sub: 'u1' });
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? w1 : w2).introspect(token, hashToken(token))),
+    );
+    // Worst case: one in-flight command hits the 50 ms command timeout before ioredis notices the close.
+    expect(performance.now() - started).toBeLessThan(250);
+    expect(results.every((r) => r.claims.sub === 'u1')).toBe(true);
+    expect(idp.calls(token)).toBe(2);
+    expect((await w1.introspect(cachedBefore, hashToken(cachedBefore))).claims.sub).toBe('u0');
+  });
+});
+
+describe('introspection hot path', () => {
+  it('answers a cached token in microseconds', async () => {
+    const token = freshToken();
+    idp.setToken(token, { active: true, sub: 'u1' });
+    const w = await worker();
+    const tokenHash = hashToken(token);
+    await w.introspect(token, tokenHash);
+    const rounds = 100_000;
+    for (let i = 0; i < 10_000; i++) await w.introspect(token, tokenHash);
+    const started = performance.now();
+    for (let i = 0; i < rounds; i++) await w.introspect(token, tokenHash);
+    const microseconds = ((performance.now() - started) * 1000) / rounds;
+    console.info(`cached opaque introspect: ${microseconds.toFixed(2)} µs per call`);
+    expect(microseconds).toBeLessThan(20);
+    expect(idp.calls(token)).toBe(1);
+  });
+});
