@@ -1,0 +1,71 @@
+import { compilePolicy, PolicyConfigError, testPolicy } from '@authz/policy';
+import type { AccessPolicy, ExplainEntry, TokenIntrospector } from '@authz/protocol';
+import {
+  compileIntrospector,
+  IntrospectorConfigError,
+  introspectionCacheKey,
+  normalizeIntrospector,
+} from '@authz/verifier';
+import type { ApiIssue } from './http/errors.js';
+import { type EngineChecks, qualify } from './validate/resource.js';
+
+/** What `POST /$test-policy` answers (DESIGN §7). */
+export interface PolicyTestResult {
+  result: boolean;
+  applicable: boolean;
+  explain: ExplainEntry[];
+}
+
+/**
+ * Everything the config service needs from the decision engines: the PUT-time checks, policy
+ * evaluation for `/$test-policy`, and the Redis key of a cached introspection for `/$revoke`.
+ */
+export interface Engines extends EngineChecks {
+  testPolicy(policy: AccessPolicy, context: Record<string, unknown>): PolicyTestResult;
+  /** Redis key (without the shared-cache prefix) of an introspection result. */
+  introspectionCacheKey(introspectorId: string, tokenHash: string): string;
+}
+
+/**
+ * {@link Engines} backed by `@authz/verifier` (every key and PEM parsed, outbound URL rules) and
+ * `@authz/policy` (policies compiled, unsupported engines named). What passes here is exactly
+ * what a worker can load.
+ */
+export function realEngines(options: { insecureHosts?: readonly string[] } = {}): Engines {
+  const insecureHosts = options.insecureHosts ?? [];
+  return {
+    introspector(resource: TokenIntrospector) {
+      try {
+        const normalized = normalizeIntrospector(resource);
+        compileIntrospector(normalized, { insecureHosts });
+        return { resource: normalized };
+      } catch (err) {
+        if (!(err instanceof IntrospectorConfigError)) throw err;
+        return { issues: toIssues('TokenIntrospector', err.issues, 'invalid') };
+      }
+    },
+    policy(resource: AccessPolicy) {
+      try {
+        compilePolicy(resource);
+        return [];
+      } catch (err) {
+        if (!(err instanceof PolicyConfigError)) throw err;
+        const code = err.code === 'ERR_POLICY_ENGINE_UNSUPPORTED' ? 'not-supported' : 'invalid';
+        return toIssues('AccessPolicy', err.issues, code);
+      }
+    },
+    testPolicy(policy, context) {
+      const { result, applicable, explain } = testPolicy(policy, context);
+      return { result, applicable, explain };
+    },
+    introspectionCacheKey,
+  };
+}
+
+function toIssues(
+  type: string,
+  issues: ReadonlyArray<{ path: string; message: string }>,
+  code: ApiIssue['code'],
+): ApiIssue[] {
+  return issues.map((i) => ({ code, diagnostics: i.message, expression: qualify(type, i.path) }));
+}

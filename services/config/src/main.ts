@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { subjects } from '@authz/protocol';
+import {
+  connectNats,
+  connectRedis,
+  createLogger,
+  createRegistry,
+  EnvError,
+  exitOnFatal,
+  onShutdown,
+  openConfigBucket,
+} from '@authz/runtime';
+import { RedisSharedCache } from '@authz/verifier';
+import type { RevocationCache } from './deps.js';
+import { realEngines } from './engines.js';
+import { readConfigEnv } from './env.js';
+import { createConfigMetrics } from './metrics.js';
+import { createConfigServer } from './server.js';
+import { ResourceStore } from './store/kv-store.js';
+
+process.title = 'authz-config';
+
+async function main(): Promise<void> {
+  let env: ReturnType<typeof readConfigEnv>;
+  try {
+    env = readConfigEnv();
+  } catch (err) {
+    if (!(err instanceof EnvError)) throw err;
+    // Before a logger exists: one plain message naming every bad setting, then a non-zero exit.
+    process.stderr.write(`authz-config: ${err.message}\n`);
+    createLogger('authz-config').fatal({ problems: err.problems }, 'invalid environment');
+    process.exit(2);
+  }
+  const logger = createLogger('authz-config', env.logLevel);
+  exitOnFatal(logger);
+
+  let natsConnected = true;
+  const nc = await connectNats(env, 'authz-config', logger, (status) => {
+    if (status === 'disconnect') natsConnected = false;
+    if (status === 'reconnect') natsConnected = true;
+  });
+  const kv = await openConfigBucket(nc, { create: true, replicas: env.kvReplicas });
+  const redis = env.redisUrl ? connectRedis(env.redisUrl, logger) : undefined;
+  let redisFailures = 0;
+  const revocationCache: RevocationCache | undefined = redis && {
+    cache: new RedisSharedCache(redis, { onError: () => void redisFailures++ }),
+    ready: () => redis.status === 'ready',
+    failures: () => redisFailures,
+  };
+
+  const server = createConfigServer(
+    {
+      store: new ResourceStore(kv),
+      engines: realEngines({ insecureHosts: env.insecureHosts }),
+      metrics: createConfigMetrics(createRegistry('authz-config')),
+      logger,
+      nc,
+      subjects: subjects(env.subjectPrefix),
+      revocationCache,
+      health: () => ({ nats: natsConnected && !nc.isClosed(), kv: true }),
+      checkTimeoutMs: env.checkTimeoutMs,
+    },
+    { user: env.adminUser, password: env.adminPassword },
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(env.port, env.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : env.port;
+  const host = env.host.includes(':') ? `[${env.host}]` : env.host;
+  logger.info({ port, host: env.host, url: `http://${host}:${port}/`, user: env.adminUser }, 'ready');
+
+  onShutdown(async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Idle keep-alive sockets and open decision streams would hold close() forever.
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
+    });
+    await nc.drain();
+    redis?.disconnect();
+  }, logger);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `authz-config: failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
+  createLogger('authz-config').fatal({ err }, 'failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,70 @@
+import { MAX_RESOURCE_BYTES } from '@authz/protocol';
+import type { ConfigDeps } from '../deps.js';
+import { readParsedBody } from '../http/body.js';
+import { ApiError, invalidResource } from '../http/errors.js';
+import type { Route } from '../http/router.js';
+import { checkResource } from '../validate/resource.js';
+
+/** Id given to a policy under test that has none, so explain entries name something. */
+export const TEST_POLICY_ID = 'test-policy';
+
+/**
+ * `POST /$test-policy` (DESIGN §7, Aidbox's `/auth/test-policy` in spirit): evaluates one
+ * AccessPolicy, validated exactly as on PUT and never stored, against a request context.
+ * Body: `{policy: <AccessPolicy>, context: <request context>}` as JSON or YAML.
+ */
+export function testPolicyRoute(deps: ConfigDeps): Route {
+  return {
+    method: 'POST',
+    path: '/$test-policy',
+    async handle(ctx) {
+      const { value } = await readParsedBody(ctx.req, MAX_RESOURCE_BYTES, ['json', 'yaml']);
+      const { policy, context } = splitBody(value);
+      if (policy.resourceType !== undefined && policy.resourceType !== 'AccessPolicy') {
+        throw invalidResource([
+          { code: 'value', diagnostics: 'must be AccessPolicy', expression: 'AccessPolicy.resourceType' },
+        ]);
+      }
+      const resource = { ...policy, resourceType: 'AccessPolicy', id: policy.id ?? TEST_POLICY_ID };
+      try {
+        checkResource('AccessPolicy', resource, deps.engines);
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'ERR_RESOURCE_INVALID') {
+          deps.metrics.validationFailures.inc({ type: 'AccessPolicy' });
+        }
+        throw err;
+      }
+      const outcome = deps.engines.testPolicy(resource as never, context);
+      return { status: 200, body: outcome };
+    },
+  };
+}
+
+function splitBody(value: unknown): { policy: Record<string, unknown>; context: Record<string, unknown> } {
+  const issues = [];
+  const body = isObject(value) ? value : undefined;
+  if (!body) {
+    issues.push({ code: 'structure' as const, diagnostics: 'the body must be {policy: …, context: …}' });
+  } else {
+    if (!isObject(body.policy)) {
+      issues.push({
+        code: 'required' as const,
+        diagnostics: 'must be an AccessPolicy object',
+        expression: 'policy',
+      });
+    }
+    if (!isObject(body.context)) {
+      issues.push({
+        code: 'required' as const,
+        diagnostics: 'must be a request context object',
+        expression: 'context',
+      });
+    }
+  }
+  if (issues.length > 0 || !body) throw invalidResource(issues);
+  return { policy: body.policy as Record<string, unknown>, context: body.context as Record<string, unknown> };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ConfigDeps } from './deps.js';
+import { AdminAuth } from './http/auth.js';
+import { ApiError } from './http/errors.js';
+import { replyFormat, sendBody } from './http/negotiate.js';
+import { type Reply, type RequestContext, Router } from './http/router.js';
+import { checkRoute } from './routes/check.js';
+import { decisionsRoute } from './routes/decisions.js';
+import { opsRoutes } from './routes/ops.js';
+import { resourceRoutes } from './routes/resources.js';
+import { revokeRoute } from './routes/revoke.js';
+import { testPolicyRoute } from './routes/test-policy.js';
+
+/** Admin credentials of the API (`CONFIG_ADMIN_USER` / `CONFIG_ADMIN_PASSWORD`). */
+export interface AdminCredentials {
+  user: string;
+  password: string;
+}
+
+/** Request ids accepted from callers; anything else is replaced by a fresh UUID. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the config service's HTTP server (not yet listening). Everything except `/healthz`,
+ * `/readyz` and `/metrics` needs the admin's HTTP Basic credentials; every error is a FHIR
+ * OperationOutcome; unexpected failures are 500 and nothing is stored.
+ *
+ * @example
+ * const server = createConfigServer(deps, { user: 'admin', password });
+ * server.listen(8081, '127.0.0.1');
+ */
+export function createConfigServer(deps: ConfigDeps, admin: AdminCredentials): Server {
+  const auth = new AdminAuth(admin.user, admin.password);
+  const router = new Router().add(
+    ...opsRoutes(deps),
+    testPolicyRoute(deps),
+    revokeRoute(deps),
+    checkRoute(deps),
+    decisionsRoute(deps),
+    ...resourceRoutes(deps),
+  );
+  const server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  // Slow clients cannot hold connections open forever (slowloris).
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const method = req.method ?? 'GET';
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    const log = deps.logger.child({ req_id: requestId });
+    const format = replyFormat(req.headers.accept);
+    let route = 'unmatched';
+    res.setHeader('x-request-id', requestId);
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics.requests.inc({ route, method, status: res.statusCode });
+      deps.metrics.latency.observe({ route, method }, seconds);
+      const level =
+        route.startsWith('/healthz') || route === '/readyz' || route === '/metrics' ? 'debug' : 'info';
+      log[level]({ method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+    });
+    try {
+      const url = new URL(req.url ?? '/', 'http://config.invalid');
+      const match = router.match(method, url.pathname);
+      route = match.route.path;
+      if (!match.route.public) {
+        try {
+          auth.verify(req.headers.authorization);
+        } catch (err) {
+          log.warn({ remote: req.socket.remoteAddress, route }, 'admin authentication failed');
+          throw err;
+        }
+      }
+      const ctx: RequestContext = { req, res, url, params: match.params, log, requestId, format };
+      const reply = await match.route.handle(ctx);
+      if (reply) send(res, reply, ctx.format);
+    } catch (err) {
+      sendError(req, res, err, format, log);
+    }
+  }
+  return server;
+}
+
+function send(res: ServerResponse, reply: Reply, format: 'json' | 'yaml'): void {
+  if (reply.text) {
+    res.writeHead(reply.status, { ...reply.headers, 'content-type': reply.text.contentType });
+    res.end(reply.text.value);
+    return;
+  }
+  sendBody(res, reply.status, reply.body ?? {}, format, reply.headers);
+}
+
+function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: unknown,
+  format: 'json' | 'yaml',
+  log: RequestContext['log'],
+): void {
+  const apiError =
+    err instanceof ApiError
+      ? err
+      : new ApiError('ERR_INTERNAL', 'internal error; nothing was changed', { cause: err });
+  if (apiError.status >= 500) log.error({ err, code: apiError.code }, 'request failed');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers = { ...apiError.headers };
+  // The rest of an oversized body is not read: close the connection instead of draining it.
+  if (apiError.code === 'ERR_BODY_TOO_LARGE' || !req.complete) headers.connection = 'close';
+  sendBody(res, apiError.status, apiError.toOutcome(), format, headers);
+}
