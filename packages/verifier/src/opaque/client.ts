@@ -19,9 +19,8 @@ import {
   sameIntrospector,
 } from './config.js';
 import { callIntrospectionEndpoint } from './endpoint.js';
+import { waitForLockHolder } from './lock-wait.js';
 
-/** How often a worker that lost the cluster-wide lock looks for the winner's result. */
-const POLL_INTERVAL_MS = 15;
 /** Lock lifetime beyond the call deadline: covers the winner's Redis write after its answer. */
 const LOCK_MARGIN_MS = 500;
 
@@ -111,9 +110,11 @@ export class IntrospectionClient {
       }
       next.push(record);
     }
-    this.introspectors = next;
     const live = new Set(next);
-    this.memo.retain((record) => live.has(record));
+    const changed = this.introspectors.some((record) => !live.has(record));
+    this.introspectors = next;
+    // Config revisions are frequent (any resource); scan the memo only when an introspector changed.
+    if (changed) this.memo.retain((record) => live.has(record));
     for (const [key, flight] of this.flights) {
       if (live.has(flight.record)) continue;
       flight.cancelled = true;
@@ -236,48 +237,25 @@ export class IntrospectionClient {
     const shared = this.shared;
     if (shared === undefined) return this.callEndpoint(flight, token, tokenHash, undefined);
     const cacheKey = introspectionCacheKey(record.id, tokenHash);
-    const stored = decodeShared(await shared.get(cacheKey), record, this.now(), this.negativeTtlMs);
+    const readShared = async () =>
+      decodeShared(await shared.get(cacheKey), record, this.now(), this.negativeTtlMs);
+    const stored = await readShared();
     this.metrics.cacheLookup?.('redis', 'introspection', stored !== undefined);
     if (stored !== undefined) return this.remember(flight, tokenHash, stored);
     const lockKey = introspectionLockKey(cacheKey);
     if (await shared.acquireLock(lockKey, this.timeoutMs + LOCK_MARGIN_MS)) {
       try {
         // Double-checked: a peer may have written its result and released the lock since our read.
-        const late = decodeShared(await shared.get(cacheKey), record, this.now(), this.negativeTtlMs);
+        const late = await readShared();
         if (late !== undefined) return this.remember(flight, tokenHash, late);
         return await this.callEndpoint(flight, token, tokenHash, cacheKey);
       } finally {
         await shared.releaseLock(lockKey);
       }
     }
-    const peer = await this.waitForPeer(shared, record, cacheKey, lockKey);
+    const peer = await waitForLockHolder(shared, lockKey, readShared, this.timeoutMs);
     if (peer !== undefined) return this.remember(flight, tokenHash, peer);
     return this.callEndpoint(flight, token, tokenHash, cacheKey);
-  }
-
-  /**
-   * Polls for the lock holder's result until it appears, the lock is gone (holder failed, lock
-   * expired, or Redis is down: all read as "no holder"), or `timeoutMs` passes.
-   */
-  private async waitForPeer(
-    shared: SharedCache,
-    record: IntrospectorRecord,
-    cacheKey: string,
-    lockKey: string,
-  ): Promise<CachedResult | undefined> {
-    const deadline = performance.now() + this.timeoutMs;
-    for (let first = true; ; first = false) {
-      if (!first) {
-        if (performance.now() >= deadline) return undefined;
-        await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
-      }
-      // Lock first, then value: a holder writes the value before releasing, so "no holder" then
-      // "no value" means nobody is about to write one.
-      const holder = await shared.get(lockKey);
-      const result = decodeShared(await shared.get(cacheKey), record, this.now(), this.negativeTtlMs);
-      if (result !== undefined) return result;
-      if (holder === undefined) return undefined;
-    }
   }
 
   private async callEndpoint(
