@@ -1,4 +1,10 @@
 export {
+  type LockResult,
+  RedisSharedCache,
+  type RedisSharedCacheOptions,
+  type SharedCache,
+} from './cache/shared-cache.js';
+export {
   type ConfigIssue,
   IntrospectorConfigError,
   InvalidTokenError,
@@ -6,7 +12,19 @@ export {
   type VerifierErrorCode,
   VerifierUnavailableError,
 } from './errors.js';
-export { RedisSharedCache, type RedisSharedCacheOptions, type SharedCache } from './cache/shared-cache.js';
-export { boundedFetch, type BoundedFetchOptions, checkOutboundUrl, type FetchResult } from './http/fetch.js';
-export { IntrospectionClient, type IntrospectionClientOptions, introspectionCacheKey, type OpaqueIntrospectorConfig } from './opaque/index.js';
+export { type BoundedFetchOptions, boundedFetch, checkOutboundUrl, type FetchResult } from './http/fetch.js';
+export {
+  type CompiledIntrospector,
+  type CompiledJwtIntrospector,
+  type CompiledOpaqueIntrospector,
+  compileIntrospector,
+  normalizeIntrospector,
+} from './introspector/compile.js';
+export {
+  IntrospectionClient,
+  type IntrospectionClientOptions,
+  introspectionCacheKey,
+  type OpaqueIntrospectorConfig,
+} from './opaque/index.js';
 export { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
+export { MAX_JWKS_BYTES, TokenVerifier, type TokenVerifierOptions } from './verifier.js';

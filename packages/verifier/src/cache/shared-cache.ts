@@ -12,7 +12,17 @@ export interface SharedCache {
   /** Takes a lock for `ttlMs` if nobody holds it; `false` when taken or Redis is down. */
   acquireLock(key: string, ttlMs: number): Promise<boolean>;
   releaseLock(key: string): Promise<void>;
+  /**
+   * Like {@link acquireLock}, but tells a lock someone holds (`held`) from a cache that cannot
+   * answer (`unavailable`), so a caller can fall back to working alone instead of waiting.
+   */
+  tryAcquireLock?(key: string, ttlMs: number): Promise<LockResult>;
+  /** Whether the cache is connected right now; a `false` lets callers skip it without waiting. */
+  isAvailable?(): boolean;
 }
+
+/** Outcome of {@link SharedCache.tryAcquireLock}. */
+export type LockResult = 'acquired' | 'held' | 'unavailable';
 
 /** Options of {@link RedisSharedCache}. */
 export interface RedisSharedCacheOptions {
@@ -70,16 +80,24 @@ export class RedisSharedCache implements SharedCache {
   }
 
   async acquireLock(key: string, ttlMs: number): Promise<boolean> {
-    if (!this.ready) return false;
+    return (await this.tryAcquireLock(key, ttlMs)) === 'acquired';
+  }
+
+  async tryAcquireLock(key: string, ttlMs: number): Promise<LockResult> {
+    if (!this.ready) return 'unavailable';
     const owner = Math.random().toString(36).slice(2);
     try {
-      const ok = await this.redis.set(this.prefix + key, owner, 'PX', ttlMs, 'NX');
+      const ok = await this.redis.set(this.prefix + key, owner, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
       if (ok === 'OK') this.owned.set(key, owner);
-      return ok === 'OK';
+      return ok === 'OK' ? 'acquired' : 'held';
     } catch (err) {
       this.onError(err);
-      return false;
+      return 'unavailable';
     }
+  }
+
+  isAvailable(): boolean {
+    return this.ready;
   }
 
   async releaseLock(key: string): Promise<void> {

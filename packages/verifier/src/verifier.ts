@@ -1,0 +1,275 @@
+import { hashToken, MAX_TOKEN_BYTES, type TokenIntrospector } from '@authz/protocol';
+import { LruMap } from './cache/lru.js';
+import type { SharedCache } from './cache/shared-cache.js';
+import { IntrospectorConfigError, InvalidTokenError } from './errors.js';
+import {
+  type CompiledIntrospector,
+  type CompiledJwtIntrospector,
+  compileIntrospector,
+} from './introspector/compile.js';
+import { RemoteJwks } from './jwks/remote.js';
+import { checkHeader, clip, parseJwt } from './jwt/compact.js';
+import { verifyWithCandidates } from './jwt/verify.js';
+import type { VerificationKey } from './keys/signature.js';
+import { IntrospectionClient, type OpaqueIntrospectorConfig } from './opaque/index.js';
+import { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
+
+/** Options of {@link TokenVerifier}; every member is optional. */
+export interface TokenVerifierOptions {
+  /** cluster-wide cache (Redis) for key sets and introspection results; without it, memory only */
+  sharedCache?: SharedCache;
+  logger?: VerifierLogger;
+  metrics?: VerifierMetrics;
+  /** hosts allowed over plain http besides loopback (`AUTHZ_INSECURE_HOSTS`) */
+  insecureHosts?: readonly string[];
+  /** clock in ms since the epoch, for tests; default `Date.now` */
+  now?: () => number;
+  /** deadline of one key-set fetch or introspection call, ms; default 2000 */
+  fetchTimeoutMs?: number;
+  /** bound of the in-process verified-token cache (LRU); default 100 000 */
+  maxCachedTokens?: number;
+  /** unknown-`kid` refetches happen at most once per key source per cooldown, cluster-wide; default 30 000 ms */
+  jwksRefetchCooldownMs?: number;
+  /** how long past `cache_ttl` a key set keeps serving while its origin is down; default 21 600 s (6 h) */
+  maxStaleSeconds?: number;
+}
+
+/** Largest JWKS document accepted. */
+export const MAX_JWKS_BYTES = 256 * 1024;
+
+interface CachedVerification {
+  readonly identity: VerifiedIdentity;
+  /** ms; never beyond the token's `exp` */
+  readonly expiresAt: number;
+  /** the introspector that accepted it; a replaced or removed one invalidates the entry */
+  readonly source: CompiledJwtIntrospector;
+}
+
+/**
+ * Bearer token → verified identity (DESIGN §6 steps 1–3). A JWT goes to the `type: jwt`
+ * introspectors whose `jwt.iss` equals its `iss`; anything else (or a JWT no jwt introspector
+ * trusts) goes to the opaque introspectors. Refusals are {@link InvalidTokenError} (401), "could not
+ * check" is {@link VerifierUnavailableError} (503); a presented token that fails is never treated
+ * as anonymous. Verified JWTs are cached in memory by token hash until the sooner of their `exp`
+ * and a change of their introspector; failures are never cached.
+ *
+ * @example
+ * const verifier = new TokenVerifier({ sharedCache: new RedisSharedCache(redis) });
+ * verifier.setIntrospectors(introspectors); // every config revision
+ * const identity = await verifier.verify(token);
+ */
+export class TokenVerifier {
+  private readonly tokens: LruMap<string, CachedVerification>;
+  private readonly opaque: IntrospectionClient;
+  private readonly jwks = new Map<string, RemoteJwks>();
+  private compiled = new Map<string, CompiledIntrospector>();
+  private byIssuer = new Map<string, CompiledJwtIntrospector[]>();
+  private readonly logger: VerifierLogger;
+  private readonly metrics: VerifierMetrics;
+  private readonly now: () => number;
+  private readonly lookupKeys = (introspector: CompiledJwtIntrospector, kid: string | undefined) =>
+    this.keysOf(introspector, kid);
+
+  constructor(private readonly options: TokenVerifierOptions = {}) {
+    this.logger = options.logger ?? silentLogger;
+    this.metrics = options.metrics ?? {};
+    this.now = options.now ?? Date.now;
+    this.tokens = new LruMap(options.maxCachedTokens ?? 100_000);
+    this.opaque = new IntrospectionClient({
+      sharedCache: options.sharedCache,
+      logger: this.logger,
+      metrics: this.metrics,
+      now: this.now,
+      insecureHosts: options.insecureHosts,
+      timeoutMs: options.fetchTimeoutMs,
+    });
+  }
+
+  /**
+   * Installs the whole set of TokenIntrospectors of a config revision (both types). Invalid ones
+   * are skipped and logged; unchanged ones keep their compiled form and cached tokens; tokens of
+   * changed or removed ones are forgotten; key sets of `jwks_uri` ones are prefetched.
+   */
+  setIntrospectors(resources: readonly TokenIntrospector[]): void {
+    const next = new Map<string, CompiledIntrospector>();
+    for (const resource of resources) {
+      const compiled = this.compileOne(resource);
+      if (!compiled) continue;
+      const previous = this.compiled.get(compiled.id);
+      next.set(compiled.id, previous?.fingerprint === compiled.fingerprint ? previous : compiled);
+    }
+    const changed = [...this.compiled.values()].some((old) => next.get(old.id) !== old);
+    this.compiled = next;
+    this.byIssuer = new Map();
+    const opaque: OpaqueIntrospectorConfig[] = [];
+    for (const introspector of next.values()) {
+      if (introspector.type === 'opaque') {
+        opaque.push(introspector.opaque);
+        continue;
+      }
+      const list = this.byIssuer.get(introspector.iss);
+      if (list) list.push(introspector);
+      else this.byIssuer.set(introspector.iss, [introspector]);
+    }
+    if (changed) this.tokens.sweep((entry) => next.get(entry.source.id) !== entry.source);
+    this.syncKeySources();
+    this.opaque.setIntrospectors(opaque);
+  }
+
+  /** Bearer token → identity. Rejects with InvalidTokenError (401) or VerifierUnavailableError (503). */
+  verify(token: string): Promise<VerifiedIdentity> {
+    if (
+      token.length > MAX_TOKEN_BYTES ||
+      (token.length * 3 > MAX_TOKEN_BYTES && Buffer.byteLength(token) > MAX_TOKEN_BYTES)
+    ) {
+      return Promise.reject(
+        new InvalidTokenError(
+          'ERR_TOKEN_TOO_LARGE',
+          `The bearer token is larger than ${MAX_TOKEN_BYTES} bytes and was refused unread; tokens that large are not accepted.`,
+        ),
+      );
+    }
+    const hash = hashToken(token);
+    const hit = this.tokens.get(hash);
+    if (hit) {
+      if (hit.expiresAt > this.now() && this.compiled.get(hit.source.id) === hit.source) {
+        this.metrics.cacheLookup?.('memory', 'token', true);
+        return Promise.resolve(hit.identity);
+      }
+      this.tokens.delete(hash);
+    }
+    this.metrics.cacheLookup?.('memory', 'token', false);
+    return this.verifyUncached(token, hash);
+  }
+
+  /** Forgets everything cached for the token with this hash (`hashToken` from @authz/protocol). */
+  async revoke(tokenHash: string): Promise<void> {
+    this.tokens.delete(tokenHash);
+    await this.opaque.revoke(tokenHash);
+  }
+
+  /** Drops caches and key sources; the verifier must not be used afterwards. */
+  close(): void {
+    this.tokens.clear();
+    this.jwks.clear();
+    this.opaque.close();
+  }
+
+  private async verifyUncached(token: string, hash: string): Promise<VerifiedIdentity> {
+    const parsed = parseJwt(token);
+    if (!parsed) {
+      return this.introspectOpaque(token, hash, () => {
+        return new InvalidTokenError(
+          'ERR_TOKEN_MALFORMED',
+          'The bearer token is not a JWT (three base64url parts with a JSON header) and no opaque TokenIntrospector is configured to introspect it.',
+        );
+      });
+    }
+    const iss = parsed.payload.iss;
+    const candidates = typeof iss === 'string' ? this.byIssuer.get(iss) : undefined;
+    if (!candidates) {
+      return this.introspectOpaque(token, hash, () => untrustedIssuer(iss));
+    }
+    const alg = checkHeader(parsed.header);
+    const accepted = await verifyWithCandidates(parsed, alg, candidates, this.lookupKeys, this.now());
+    const identity: VerifiedIdentity = {
+      kind: 'jwt',
+      introspector: accepted.introspector.id,
+      claims: parsed.payload,
+      exp: accepted.exp,
+    };
+    const expiresAt = accepted.exp * 1000;
+    // The introspector may have been replaced while keys were being fetched: then do not cache.
+    if (expiresAt > this.now() && this.compiled.get(accepted.introspector.id) === accepted.introspector) {
+      this.tokens.set(hash, { identity, expiresAt, source: accepted.introspector });
+    }
+    return identity;
+  }
+
+  private introspectOpaque(
+    token: string,
+    hash: string,
+    refusal: () => InvalidTokenError,
+  ): Promise<VerifiedIdentity> {
+    if (this.opaque.size === 0) return Promise.reject(refusal());
+    return this.opaque.introspect(token, hash);
+  }
+
+  private keysOf(
+    introspector: CompiledJwtIntrospector,
+    kid: string | undefined,
+  ): readonly VerificationKey[] | Promise<readonly VerificationKey[]> {
+    if (introspector.keys) {
+      // Configured keys rarely carry a kid: one without a kid fits any token.
+      return kid === undefined
+        ? introspector.keys
+        : introspector.keys.filter((k) => k.kid === undefined || k.kid === kid);
+    }
+    const source = this.jwks.get(introspector.jwksUri as string);
+    if (!source) throw new Error(`no key source for ${introspector.id}`); // unreachable: synced with the config
+    return source.keysFor(kid, introspector.id);
+  }
+
+  private compileOne(resource: TokenIntrospector): CompiledIntrospector | undefined {
+    try {
+      return compileIntrospector(resource, { insecureHosts: this.options.insecureHosts });
+    } catch (err) {
+      if (!(err instanceof IntrospectorConfigError)) throw err;
+      this.logger.warn(
+        { introspector: resource.id, issues: err.issues },
+        'skipped an invalid TokenIntrospector',
+      );
+      return undefined;
+    }
+  }
+
+  /** One RemoteJwks per `jwks_uri` in use; new ones are prefetched, unused ones dropped. */
+  private syncKeySources(): void {
+    const ttlByUri = new Map<string, number>();
+    for (const introspector of this.compiled.values()) {
+      if (introspector.type !== 'jwt' || introspector.jwksUri === undefined) continue;
+      const ttl = introspector.cacheTtlSeconds * 1000;
+      ttlByUri.set(introspector.jwksUri, Math.min(ttl, ttlByUri.get(introspector.jwksUri) ?? ttl));
+    }
+    for (const uri of this.jwks.keys()) if (!ttlByUri.has(uri)) this.jwks.delete(uri);
+    for (const [uri, ttlMs] of ttlByUri) {
+      let source = this.jwks.get(uri);
+      if (source) source.setTtl(ttlMs);
+      else {
+        source = this.createKeySource(uri, ttlMs);
+        this.jwks.set(uri, source);
+      }
+      source.prefetch();
+    }
+  }
+
+  private createKeySource(uri: string, ttlMs: number): RemoteJwks {
+    const { options } = this;
+    return new RemoteJwks({
+      uri,
+      ttlMs,
+      maxStaleMs: (options.maxStaleSeconds ?? 21_600) * 1000,
+      cooldownMs: options.jwksRefetchCooldownMs ?? 30_000,
+      fetchTimeoutMs: options.fetchTimeoutMs ?? 2000,
+      maxBytes: MAX_JWKS_BYTES,
+      sharedCache: options.sharedCache,
+      logger: this.logger,
+      metrics: this.metrics,
+      now: this.now,
+    });
+  }
+}
+
+function untrustedIssuer(iss: unknown): InvalidTokenError {
+  if (typeof iss !== 'string') {
+    return new InvalidTokenError(
+      'ERR_JWT_CLAIM_MISSING',
+      'The token names no issuer (iss claim), so no TokenIntrospector can verify it; use a token from a configured issuer.',
+      { claim: 'iss' },
+    );
+  }
+  return new InvalidTokenError(
+    'ERR_TOKEN_ISSUER_UNTRUSTED',
+    `The token's issuer is not trusted: no TokenIntrospector trusts issuer ${JSON.stringify(clip(iss, 200))}; add one with that jwt.iss or use a token from a configured issuer.`,
+  );
+}
