@@ -61,6 +61,8 @@ export class IntrospectorConfigError extends VerifierError {
     readonly issues: ConfigIssue[],
     introspector?: string,
   ) {
-    super('ERR_INTROSPECTOR_INVALID', issues.map((i) => `${i.path}: ${i.message}`).join('; '), { introspector });
+    super('ERR_INTROSPECTOR_INVALID', issues.map((i) => `${i.path}: ${i.message}`).join('; '), {
+      introspector,
+    });
   }
 }

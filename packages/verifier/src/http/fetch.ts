@@ -11,7 +11,8 @@ export function checkOutboundUrl(raw: string, insecureHosts: readonly string[] =
   }
   if (url.username || url.password) return 'must not carry credentials in the URL';
   if (url.protocol === 'https:') return undefined;
-  if (url.protocol !== 'http:') return `uses ${url.protocol.replace(':', '')}: only https (or http for loopback) is allowed`;
+  if (url.protocol !== 'http:')
+    return `uses ${url.protocol.replace(':', '')}: only https (or http for loopback) is allowed`;
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isLoopback(host) || insecureHosts.includes(host)) return undefined;
   return `uses plain http for ${host}: use https, or list the host in AUTHZ_INSECURE_HOSTS`;
@@ -74,7 +75,11 @@ export function boundedFetch(url: string, options: BoundedFetchOptions): Promise
       });
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers });
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          headers: res.headers,
+        });
       });
       res.on('error', (err) => {
         clearTimeout(timer);
