@@ -1,5 +1,5 @@
-import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { ADMIN, basic, type ConfigFixture, startConfigFixture } from './testing/fixture.js';
 import { SEED_INTROSPECTOR_SECRET, SEED_POLICY_JSON_SCHEMA, SEED_USER } from './testing/seed.js';
 
@@ -40,7 +40,9 @@ describe('resources over HTTP', () => {
     expect(replaced.status).toBe(200);
     const second = (await replaced.json()) as { meta: { versionId: string } };
     expect(replaced.headers.get('etag')).toBe(`W/"${second.meta.versionId}"`);
-    expect(Number(second.meta.versionId)).toBeGreaterThan(Number((first.meta as { versionId: string }).versionId));
+    expect(Number(second.meta.versionId)).toBeGreaterThan(
+      Number((first.meta as { versionId: string }).versionId),
+    );
 
     // What workers read is exactly the resource: no server meta, nothing added.
     expect(await config.stored(type, id)).toEqual(parseYaml(body));
@@ -64,14 +66,23 @@ describe('resources over HTTP', () => {
 
   it('lists a type as a searchset Bundle bounded by _count', async () => {
     for (const id of ['c', 'a', 'b']) {
-      expect((await put(`/User/${id}`, JSON.stringify({ resourceType: 'User', name: id }), json)).status).toBe(201);
+      expect(
+        (await put(`/User/${id}`, JSON.stringify({ resourceType: 'User', name: id }), json)).status,
+      ).toBe(201);
     }
     await put('/Client/other', '{}', json);
     const all = (await (await config.request('/User')).json()) as Record<string, unknown>;
     expect(all).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: 3 });
-    expect((all.entry as Array<{ resource: { id: string } }>).map((e) => e.resource.id)).toEqual(['a', 'b', 'c']);
+    expect((all.entry as Array<{ resource: { id: string } }>).map((e) => e.resource.id)).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
 
-    const page = (await (await config.request('/User?_count=2')).json()) as { total: number; entry: unknown[] };
+    const page = (await (await config.request('/User?_count=2')).json()) as {
+      total: number;
+      entry: unknown[];
+    };
     expect(page.total).toBe(3);
     expect(page.entry).toHaveLength(2);
     expect((await config.request('/User?_count=1001')).status).toBe(400);
@@ -104,7 +115,11 @@ describe('resources over HTTP', () => {
     const body = (await res.json()) as { id: string };
     expect(body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(res.headers.get('location')).toBe(`/Client/${body.id}`);
-    expect(await config.stored('Client', body.id)).toEqual({ resourceType: 'Client', id: body.id, name: 'app' });
+    expect(await config.stored('Client', body.id)).toEqual({
+      resourceType: 'Client',
+      id: body.id,
+      name: 'app',
+    });
     expect(await config.stored('Client', 'chosen')).toBeUndefined();
   });
 
@@ -123,17 +138,25 @@ describe('admin authentication', () => {
     ['no credentials', null, 'admin credentials are required (HTTP Basic)'],
     ['a wrong password', basic(ADMIN.user, 'nope'), 'the admin credentials are wrong'],
     ['a wrong user', basic('root', ADMIN.password), 'the admin credentials are wrong'],
-  ])('refuses %s with 401 and a Basic challenge, storing nothing', async (_name, authorization, diagnostics) => {
-    const before = await config.keys();
-    const res = await config.request('/User/x', { method: 'PUT', body: '{}', headers: json, authorization });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe('Basic realm="authz", charset="UTF-8"');
-    expect(await res.json()).toEqual({
-      resourceType: 'OperationOutcome',
-      issue: [{ severity: 'error', code: 'login', diagnostics }],
-    });
-    expect(await config.keys()).toEqual(before);
-  });
+  ])(
+    'refuses %s with 401 and a Basic challenge, storing nothing',
+    async (_name, authorization, diagnostics) => {
+      const before = await config.keys();
+      const res = await config.request('/User/x', {
+        method: 'PUT',
+        body: '{}',
+        headers: json,
+        authorization,
+      });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Basic realm="authz", charset="UTF-8"');
+      expect(await res.json()).toEqual({
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'login', diagnostics }],
+      });
+      expect(await config.keys()).toEqual(before);
+    },
+  );
 
   it('serves /healthz, /readyz and /metrics without credentials', async () => {
     const health = await config.request('/healthz', { authorization: null });
@@ -186,7 +209,9 @@ describe('conditional writes', () => {
   it('lets exactly one of several concurrent writes with the same If-Match win', async () => {
     const tag = (await put('/User/u', '{"v":0}', json)).headers.get('etag') as string;
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => put('/User/u', JSON.stringify({ v: i + 1 }), { ...json, 'if-match': tag })),
+      Array.from({ length: 8 }, (_, i) =>
+        put('/User/u', JSON.stringify({ v: i + 1 }), { ...json, 'if-match': tag }),
+      ),
     );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 412, 412, 412, 412, 412, 412, 412]);

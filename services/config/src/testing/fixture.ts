@@ -5,6 +5,7 @@ import {
   createLogger,
   createRegistry,
   type KV,
+  type Logger,
   type NatsConnection,
   openConfigBucket,
 } from '@authz/runtime';
@@ -39,11 +40,17 @@ export interface ConfigFixture {
 
 /** Starts NATS and an in-process config service on a free port. */
 export async function startConfigFixture(
-  options: { engines?: Engines; revocationCache?: RevocationCache; nats?: TestServer; prefix?: string } = {},
+  options: {
+    engines?: Engines;
+    revocationCache?: RevocationCache;
+    nats?: TestServer;
+    prefix?: string;
+    logger?: Logger;
+  } = {},
 ): Promise<ConfigFixture> {
   const nats = options.nats ?? (await startNats());
   const prefix = options.prefix ?? 'authz';
-  const logger = createLogger('authz-config-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  const logger = options.logger ?? createLogger('authz-config-test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const env = {
     natsServers: [nats.url],
     subjectPrefix: prefix,
