@@ -1,1 +1,12 @@
-export {};
+/**
+ * `@authz/policy` — Aidbox AccessPolicy engines (allow, json-schema, matcho, complex), the request
+ * context they see, and the policy set a worker decides with (DESIGN §6, §7).
+ */
+export { buildRequestContext, type ContextIdentity, type RequestContext } from './context/build.js';
+export { type FhirRoute, parseFhirRoute } from './context/route.js';
+export type { Constraints } from './engines/rule.js';
+export { PolicyConfigError, type PolicyErrorCode, type PolicyIssue } from './errors.js';
+export { type CompiledPolicy, type CompileOptions, compilePolicy, type PolicyLinks } from './policy.js';
+export { MAX_REGEX_SUBJECT } from './regex/safe-regex.js';
+export { MAX_EXPLAIN_ENTRIES, type PolicyDecision, PolicySet, type Subject } from './set/policy-set.js';
+export { type TestPolicyResult, testPolicy } from './test-policy.js';

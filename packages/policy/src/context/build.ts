@@ -1,0 +1,105 @@
+import type { CheckRequest } from '@authz/protocol';
+import { pruneEmpty } from './prune.js';
+import { parseQuery } from './query.js';
+import { parseFhirRoute } from './route.js';
+
+/** The request as policies see it (Aidbox shape, DESIGN §6), empty values removed. */
+export type RequestContext = Record<string, unknown>;
+
+/** Who the request was authenticated as, in the shapes policies match on. */
+export interface ContextIdentity {
+  /** verified JWT claims */
+  jwt?: Record<string, unknown>;
+  /** RFC 7662 introspection response */
+  token?: Record<string, unknown>;
+  /** the User resource */
+  user?: Record<string, unknown>;
+  /** the Role resources granted to the user */
+  role?: Record<string, unknown>[];
+  /** the Client resource */
+  client?: Record<string, unknown>;
+}
+
+/**
+ * CheckRequest + identity → the request context of DESIGN §6: `request-method` (lower case),
+ * `scheme`, `uri` (path only), `query-string`, `params` (query parameters, a repeated one as a
+ * list, plus `resource/type`, `resource/id`, `resource/vid` from the FHIR route), `headers`
+ * (lower-case names), `remote-addr`, `body`, `jwt`, `token`, `user`, `role`, `client`.
+ * Empty values are removed recursively (Aidbox does, so `present?` and `required` mean "has a value").
+ *
+ * Runs per request: one pass over the URI and headers, no copies of unchanged identity objects.
+ *
+ * @example buildRequestContext({ method: 'GET', uri: '/fhir/Patient/1?_elements=id' })
+ * // { 'request-method': 'get', uri: '/fhir/Patient/1', 'query-string': '_elements=id',
+ * //   params: { _elements: 'id', 'resource/type': 'Patient', 'resource/id': '1' } }
+ */
+export function buildRequestContext(request: CheckRequest, identity?: ContextIdentity): RequestContext {
+  const { path, query } = splitUri(request.uri);
+  const ctx: RequestContext = { 'request-method': request.method.toLowerCase() };
+  put(ctx, 'scheme', request.scheme);
+  put(ctx, 'uri', path);
+  put(ctx, 'query-string', query);
+  put(ctx, 'params', routeParams(path, query));
+  if (request.headers !== undefined) put(ctx, 'headers', lowerCaseHeaders(request.headers));
+  put(ctx, 'remote-addr', request.remote_addr);
+  put(ctx, 'body', pruneEmpty(request.body));
+  if (identity !== undefined) {
+    put(ctx, 'jwt', pruneEmpty(identity.jwt));
+    put(ctx, 'token', pruneEmpty(identity.token));
+    put(ctx, 'user', pruneEmpty(identity.user));
+    put(ctx, 'role', pruneEmpty(identity.role));
+    put(ctx, 'client', pruneEmpty(identity.client));
+  }
+  return ctx;
+}
+
+function put(ctx: RequestContext, key: string, value: unknown): void {
+  if (value !== undefined && value !== null && value !== '') ctx[key] = value;
+}
+
+/** Path and query of a request target; an absolute-form target (`https://host/p`) keeps its path. */
+function splitUri(uri: string): { path: string; query: string } {
+  let start = 0;
+  if (uri.charCodeAt(0) !== 47 /* '/' */) {
+    const scheme = uri.indexOf('://');
+    if (scheme !== -1) {
+      const slash = uri.indexOf('/', scheme + 3);
+      start = slash === -1 ? uri.length : slash;
+    }
+  }
+  let end = uri.indexOf('#', start);
+  if (end === -1) end = uri.length;
+  const q = uri.indexOf('?', start);
+  if (q === -1 || q > end) return { path: uri.slice(start, end), query: '' };
+  return { path: uri.slice(start, q), query: uri.slice(q + 1, end) };
+}
+
+function routeParams(path: string, query: string): Record<string, unknown> | undefined {
+  const params = parseQuery(query);
+  const route = parseFhirRoute(path);
+  // Route parameters win over query parameters of the same name: they are what the server routes on.
+  if (route.type !== undefined) params['resource/type'] = route.type;
+  if (route.id !== undefined) params['resource/id'] = route.id;
+  if (route.vid !== undefined) params['resource/vid'] = route.vid;
+  return pruneEmpty(params) as Record<string, unknown> | undefined;
+}
+
+function lowerCaseHeaders(headers: Record<string, string | string[]>): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  let kept = 0;
+  for (const name in headers) {
+    const raw = headers[name];
+    if (raw === undefined || !Object.hasOwn(headers, name)) continue;
+    const lower = name.toLowerCase();
+    if (lower === '__proto__') continue;
+    // RFC 9110 §5.3: repeated fields combine into one comma-separated value (cookies with "; ").
+    const value = Array.isArray(raw)
+      ? raw.filter((v) => v !== '').join(lower === 'cookie' ? '; ' : ', ')
+      : raw;
+    if (value === '') continue;
+    const prior = out[lower];
+    out[lower] = prior === undefined ? value : `${prior}, ${value}`;
+    kept++;
+  }
+  return kept === 0 ? undefined : out;
+}

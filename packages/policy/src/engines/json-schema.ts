@@ -1,0 +1,141 @@
+import type { ExplainEntry } from '@authz/protocol';
+import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from 'ajv';
+import { childPath, type IssueCollector } from '../errors.js';
+import { compileSafeRegex } from '../regex/safe-regex.js';
+import { schemaConstraints } from '../set/schema-constraints.js';
+import type { CompiledRule } from './rule.js';
+import { canonicalJson, normalizeSchema, pointerToPath } from './schema-normalize.js';
+
+// Schema regexes (`pattern`, `patternProperties`) run on the same bounded-time engine as matcho's.
+const regExp = Object.assign(
+  (pattern: string) => {
+    const regex = compileSafeRegex(pattern);
+    return { test: (s: string) => regex.test(s), toString: () => `/${pattern}/` };
+  },
+  { code: 'policyRegExp' },
+);
+
+function newAjv(allErrors: boolean): Ajv {
+  // strict off: Aidbox schemas are written loosely (no `type` beside `properties`, and so on).
+  // addUsedSchema off: two policies may reuse one `$id` without colliding.
+  return new Ajv({
+    allErrors,
+    strict: false,
+    logger: false,
+    addUsedSchema: false,
+    unicodeRegExp: false,
+    code: { regExp },
+  });
+}
+
+/** Distinct schemas compiled before the instances are replaced, bounding ajv's own caches. */
+const MAX_SHARED_VALIDATORS = 20_000;
+let fastAjv = newAjv(false);
+let explainAjv = newAjv(true);
+interface SharedValidator {
+  fast?: ValidateFunction;
+  explain?: ValidateFunction;
+}
+// Identical schemas (many policies differ only in links) share one compiled validator.
+let shared = new Map<string, SharedValidator>();
+
+function sharedFor(key: string): SharedValidator {
+  let entry = shared.get(key);
+  if (entry === undefined) {
+    if (shared.size >= MAX_SHARED_VALIDATORS) {
+      shared = new Map();
+      fastAjv = newAjv(false);
+      explainAjv = newAjv(true);
+    }
+    entry = {};
+    shared.set(key, entry);
+  }
+  return entry;
+}
+
+/**
+ * Compiles a `json-schema` rule: draft-07 via ajv, `constant` accepted as an alias of `const`.
+ * The schema is checked against the meta-schema now (issues at `schema.properties.x…`); code
+ * generation happens now, or at first evaluation when `lazy` (a deferred failure evaluates false).
+ */
+export function compileJsonSchema(
+  schema: unknown,
+  path: string,
+  issues: IssueCollector,
+  lazy: boolean,
+): CompiledRule {
+  const at = childPath(path, 'schema');
+  const normalized = normalizeSchema(schema, at, issues);
+  if (normalized === undefined) return failing();
+  if (!fastAjv.validateSchema(normalized as AnySchema)) {
+    for (const err of fastAjv.errors ?? [])
+      issues.add(pointerToPath(at, err.instancePath), err.message ?? 'invalid');
+    return failing();
+  }
+  const entry = sharedFor(canonicalJson(normalized));
+  const fast = (): ValidateFunction => {
+    entry.fast ??= fastAjv.compile(normalized as AnySchema);
+    return entry.fast;
+  };
+  if (!lazy) {
+    try {
+      fast();
+    } catch (err) {
+      issues.add(at, (err as Error).message);
+      return failing();
+    }
+  }
+  return {
+    engine: 'json-schema',
+    constraints: schemaConstraints(normalized),
+    evaluate: (ctx) => fast()(ctx) === true,
+    explain(ctx, policy): ExplainEntry {
+      fast();
+      entry.explain ??= explainAjv.compile(normalized as AnySchema);
+      if (entry.explain(ctx) === true) return { policy, engine: 'json-schema', result: true };
+      const errors = (entry.explain.errors ?? []).map(describeError);
+      const first = errors[0];
+      return {
+        policy,
+        engine: 'json-schema',
+        result: false,
+        detail: first
+          ? `${first.instancePath || '(request)'} ${first.message}`
+          : 'the request does not match the schema',
+        path: first ? pointerToPath('', first.instancePath) : undefined,
+        errors,
+      };
+    },
+  };
+}
+
+/** ajv's error without anything taken from the request (ajv is not verbose: no `data`). */
+function describeError(err: ErrorObject): {
+  instancePath: string;
+  schemaPath: string;
+  keyword: string;
+  params: unknown;
+  message: string;
+} {
+  return {
+    instancePath: err.instancePath,
+    schemaPath: err.schemaPath,
+    keyword: err.keyword,
+    params: err.params,
+    message: err.message ?? 'is invalid',
+  };
+}
+
+function failing(): CompiledRule {
+  return {
+    engine: 'json-schema',
+    constraints: {},
+    evaluate: () => false,
+    explain: (_ctx, policy) => ({
+      policy,
+      engine: 'json-schema',
+      result: false,
+      detail: 'the schema is invalid',
+    }),
+  };
+}

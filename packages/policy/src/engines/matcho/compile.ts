@@ -1,0 +1,180 @@
+import { parseContextPath, resolveContextPath } from '../../context/path.js';
+import { childPath, type IssueCollector } from '../../errors.js';
+import { preview } from '../../explain/preview.js';
+import { compileSafeRegex } from '../../regex/safe-regex.js';
+import { jsonEqual } from './equal.js';
+import { allOf, isMap, leaf, type Matcher, NEVER } from './matcher.js';
+import { compileOperator, isOperator } from './operators.js';
+
+/** Deepest pattern accepted: bounds the recursion at evaluation time. */
+export const MAX_PATTERN_DEPTH = 32;
+
+const NOT_BLANK = /\S/;
+
+/**
+ * Compiles a matcho pattern (DESIGN §6, Aidbox's matcho DSL) into closures. Problems are added to
+ * `issues` under `path` (`matcho.params.resource/type`); the returned matcher is then meaningless.
+ */
+export function compileMatcher(pattern: unknown, path: string, issues: IssueCollector, depth = 0): Matcher {
+  if (depth > MAX_PATTERN_DEPTH) {
+    issues.add(path, `the pattern is nested deeper than ${MAX_PATTERN_DEPTH} levels`);
+    return NEVER;
+  }
+  const nested = (p: unknown, at: string) => compileMatcher(p, at, issues, depth + 1);
+  if (pattern === null) return leaf(pattern, (v) => v === undefined || v === null, 'expected no value');
+  switch (typeof pattern) {
+    case 'string':
+      return compileString(pattern, path, issues);
+    case 'number':
+    case 'boolean':
+      return leaf(pattern, (v) => v === pattern, `expected ${String(pattern)}`);
+    case 'object':
+      return Array.isArray(pattern)
+        ? compileList(pattern, path, nested)
+        : compileMap(pattern as Record<string, unknown>, path, issues, nested);
+    default:
+      issues.add(path, `a ${typeof pattern} is not a matcho pattern`);
+      return NEVER;
+  }
+}
+
+function compileString(pattern: string, path: string, issues: IssueCollector): Matcher {
+  switch (pattern) {
+    case 'present?':
+      return leaf(pattern, (v) => v !== undefined && v !== null, 'expected a value');
+    case 'nil?':
+      return leaf(pattern, (v) => v === undefined || v === null, 'expected no value');
+    case 'not-blank?':
+      return leaf(pattern, (v) => typeof v === 'string' && NOT_BLANK.test(v), 'expected a non-blank string');
+  }
+  if (pattern.startsWith('#')) {
+    try {
+      const regex = compileSafeRegex(pattern.slice(1));
+      return leaf(
+        pattern,
+        (v) => typeof v === 'string' && regex.test(v),
+        'expected a string matching the regex',
+      );
+    } catch (err) {
+      issues.add(path, (err as Error).message);
+      return NEVER;
+    }
+  }
+  if (pattern.startsWith('.')) return compileReference(pattern, path, issues);
+  return leaf(pattern, (v) => v === pattern, `expected "${pattern}"`);
+}
+
+/**
+ * `.user.id`: equal to that value of the request context. Deliberate difference from Aidbox: a
+ * reference that resolves to nothing never matches (Aidbox matches when both sides are missing,
+ * so `{params: {owner: .user.id}}` would let an anonymous request without `owner` through).
+ */
+function compileReference(pattern: string, path: string, issues: IssueCollector): Matcher {
+  const ref = parseContextPath(pattern);
+  if (ref === undefined) {
+    issues.add(path, `"${pattern}" is not a context path (expected keys separated by dots, like .user.id)`);
+    return NEVER;
+  }
+  const test = (v: unknown, root: unknown) => {
+    if (v === undefined) return false;
+    const resolved = resolveContextPath(root, ref);
+    return resolved !== undefined && jsonEqual(v, resolved);
+  };
+  return {
+    test,
+    why(v, root, at) {
+      if (test(v, root)) return undefined;
+      const resolved = resolveContextPath(root, ref);
+      return resolved === undefined
+        ? {
+            path: at,
+            expected: pattern,
+            actual: v,
+            reason: `${pattern} resolves to nothing, which never matches`,
+          }
+        : {
+            path: at,
+            expected: preview(resolved, ref),
+            actual: v,
+            reason: `expected the value of ${pattern}`,
+          };
+    },
+  };
+}
+
+function compileList(pattern: unknown[], path: string, nested: (p: unknown, at: string) => Matcher): Matcher {
+  const items = pattern.map((item, i) => nested(item, childPath(path, i)));
+  const test = (v: unknown, root: unknown) => {
+    if (!Array.isArray(v)) return false;
+    for (let i = 0; i < items.length; i++) if (!(items[i] as Matcher).test(v[i], root)) return false;
+    return true;
+  };
+  return {
+    test,
+    why(v, root, at) {
+      if (test(v, root)) return undefined;
+      if (!Array.isArray(v)) return { path: at, expected: pattern, actual: v, reason: 'expected a list' };
+      const i = items.findIndex((item, k) => !item.test(v[k], root));
+      return items[i]?.why(v[i], root, [...at, i]);
+    },
+  };
+}
+
+function compileMap(
+  pattern: Record<string, unknown>,
+  path: string,
+  issues: IssueCollector,
+  nested: (p: unknown, at: string) => Matcher,
+): Matcher {
+  const keys = Object.keys(pattern);
+  if (keys.includes('$one-of') && keys.length > 1) {
+    issues.add(
+      childPath(path, '$one-of'),
+      '$one-of cannot be combined with other keys; repeat them in each alternative',
+    );
+  }
+  const parts: Matcher[] = [];
+  const plain = keys.filter((key) => !key.startsWith('$'));
+  if (plain.length > 0 || keys.length === 0) parts.push(mapOf(pattern, plain, path, nested));
+  for (const key of keys) {
+    if (!key.startsWith('$')) continue;
+    const at = childPath(path, key);
+    if (!isOperator(key)) {
+      issues.add(at, `unknown matcho operator ${key}`);
+      continue;
+    }
+    parts.push(compileOperator(key, pattern[key], at, issues, nested) ?? NEVER);
+  }
+  return parts.length === 1 ? (parts[0] as Matcher) : allOf(parts);
+}
+
+/** Subset match: every key of the pattern matches the value's own property of that name. */
+function mapOf(
+  pattern: Record<string, unknown>,
+  keys: string[],
+  path: string,
+  nested: (p: unknown, at: string) => Matcher,
+): Matcher {
+  const entries = keys.map((key) => ({ key, matcher: nested(pattern[key], childPath(path, key)) }));
+  const get = (v: Record<string, unknown>, key: string) => (Object.hasOwn(v, key) ? v[key] : undefined);
+  const test = (v: unknown, root: unknown) => {
+    if (!isMap(v)) return false;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as (typeof entries)[number];
+      if (!entry.matcher.test(get(v, entry.key), root)) return false;
+    }
+    return true;
+  };
+  return {
+    test,
+    why(v, root, at) {
+      if (test(v, root)) return undefined;
+      if (!isMap(v)) return { path: at, expected: pattern, actual: v, reason: 'expected a map' };
+      for (const { key, matcher } of entries) {
+        const miss = matcher.why(get(v, key), root, [...at, key]);
+        if (miss !== undefined) return miss;
+      }
+      return undefined;
+    },
+  };
+}

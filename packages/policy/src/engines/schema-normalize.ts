@@ -1,0 +1,92 @@
+import { childPath, type IssueCollector } from '../errors.js';
+
+const MAX_SCHEMA_DEPTH = 32;
+// Keywords whose value is one subschema, a list of subschemas, or a map of name → subschema
+// (draft-07). Only these are walked, so a property *named* `constant` is left alone.
+const ONE = new Set([
+  'additionalItems',
+  'additionalProperties',
+  'contains',
+  'propertyNames',
+  'not',
+  'if',
+  'then',
+  'else',
+]);
+const MANY = new Set(['allOf', 'anyOf', 'oneOf']);
+const MAP = new Set(['properties', 'patternProperties', 'definitions', '$defs']);
+
+/**
+ * Prepares an Aidbox json-schema for ajv: `constant` becomes `const` (Aidbox docs use it) at every
+ * schema position; `format` is refused, since without format validators ajv would silently pass
+ * any value and make the policy more permissive than written. Returns a copy, or `undefined` with
+ * issues added.
+ */
+export function normalizeSchema(schema: unknown, path: string, issues: IssueCollector): unknown {
+  const before = issues.issues.length;
+  if (typeof schema !== 'boolean' && !isObject(schema)) {
+    issues.add(path, 'schema must be a JSON Schema object');
+    return undefined;
+  }
+  const out = walk(schema, path, issues, 0);
+  return issues.issues.length > before ? undefined : out;
+}
+
+function walk(schema: unknown, path: string, issues: IssueCollector, depth: number): unknown {
+  if (!isObject(schema)) return schema;
+  if (depth > MAX_SCHEMA_DEPTH) {
+    issues.add(path, `the schema is nested deeper than ${MAX_SCHEMA_DEPTH} levels`);
+    return schema;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    const at = childPath(path, key);
+    if (key === 'format') issues.add(at, 'format is not supported: use pattern, enum or const');
+    else if (key === 'constant' && !Object.hasOwn(schema, 'const')) out.const = value;
+    else if (ONE.has(key)) out[key] = walk(value, at, issues, depth + 1);
+    else if (key === 'items' && Array.isArray(value))
+      out[key] = value.map((v, i) => walk(v, childPath(at, i), issues, depth + 1));
+    else if (key === 'items') out[key] = walk(value, at, issues, depth + 1);
+    else if (key === 'dependencies' && isObject(value)) out[key] = walkMap(value, at, issues, depth);
+    else if (MANY.has(key) && Array.isArray(value))
+      out[key] = value.map((v, i) => walk(v, childPath(at, i), issues, depth + 1));
+    else if (MAP.has(key) && isObject(value)) out[key] = walkMap(value, at, issues, depth);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function walkMap(value: Record<string, unknown>, at: string, issues: IssueCollector, depth: number): unknown {
+  const out: Record<string, unknown> = {};
+  // walk leaves non-objects alone, so `dependencies` lists of names pass through unchanged.
+  for (const [name, sub] of Object.entries(value))
+    out[name] = walk(sub, childPath(at, name), issues, depth + 1);
+  return out;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** JSON with object keys sorted: equal schemas give equal strings, whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isObject(value)) {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** A JSON pointer from ajv (`/properties/resource~1type`) as an issue path under `base`. */
+export function pointerToPath(base: string, pointer: string): string {
+  if (pointer === '') return base;
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce(
+      (acc, seg) => (/^\d+$/.test(seg) && acc !== '' ? childPath(acc, Number(seg)) : childPath(acc, seg)),
+      base,
+    );
+}
