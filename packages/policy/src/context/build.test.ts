@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { buildRequestContext } from './build.js';
+import { pruneEmpty } from './prune.js';
+import { parseFhirRoute } from './route.js';
+
+describe('parseFhirRoute', () => {
+  it.each([
+    ['/fhir/Patient', { type: 'Patient' }],
+    ['/fhir/Patient/pt-1', { type: 'Patient', id: 'pt-1' }],
+    ['/fhir/Patient/pt-1/_history/2', { type: 'Patient', id: 'pt-1', vid: '2' }],
+    ['/fhir/Patient/pt-1/_history', { type: 'Patient', id: 'pt-1' }],
+    ['/Patient/pt-1', { type: 'Patient', id: 'pt-1' }],
+    ['/Patient/pt-1/_history/7', { type: 'Patient', id: 'pt-1', vid: '7' }],
+    ['/Patient', { type: 'Patient' }],
+    ['/fhir/Patient/_search', { type: 'Patient' }],
+    ['/fhir/Patient/pt-1/$everything', { type: 'Patient', id: 'pt-1' }],
+    ['/fhir/metadata', {}],
+    ['/fhir/$export', {}],
+    ['/fhir', {}],
+    ['/', {}],
+    ['relative/Patient', {}],
+    ['/api/Patient/1', {}],
+  ])('%s → %j', (path, route) => {
+    expect(parseFhirRoute(path)).toEqual(route);
+  });
+});
+
+describe('buildRequestContext', () => {
+  it('builds the Aidbox request shape', () => {
+    const ctx = buildRequestContext(
+      {
+        method: 'GET',
+        uri: '/fhir/Patient/pt-1/_history/3?_elements=id&name=a&name=b',
+        headers: { Authorization: 'Bearer t', 'X-Trace': ['a', 'b'], Cookie: ['s=1', 't=2'] },
+        remote_addr: '203.0.113.9',
+        scheme: 'https',
+      },
+      {
+        jwt: { iss: 'i', sub: 's' },
+        user: { id: 'u1' },
+        role: [{ name: 'admin' }],
+        client: { id: 'c1' },
+        token: { active: true },
+      },
+    );
+    expect(ctx).toEqual({
+      'request-method': 'get',
+      scheme: 'https',
+      uri: '/fhir/Patient/pt-1/_history/3',
+      'query-string': '_elements=id&name=a&name=b',
+      params: {
+        _elements: 'id',
+        name: ['a', 'b'],
+        'resource/type': 'Patient',
+        'resource/id': 'pt-1',
+        'resource/vid': '3',
+      },
+      headers: { authorization: 'Bearer t', 'x-trace': 'a, b', cookie: 's=1; t=2' },
+      'remote-addr': '203.0.113.9',
+      jwt: { iss: 'i', sub: 's' },
+      token: { active: true },
+      user: { id: 'u1' },
+      role: [{ name: 'admin' }],
+      client: { id: 'c1' },
+    });
+  });
+
+  it.each([
+    ['a=1', { a: '1' }],
+    ['a=1&a=2&a=3', { a: ['1', '2', '3'] }],
+    ['q=hello+world&e=%C3%A9', { q: 'hello world', e: 'é' }],
+    ['bad=%E0%A4%A', { bad: '%E0%A4%A' }],
+    ['flag&x=', {}],
+    ['&&a=b&', { a: 'b' }],
+    ['x=a=b', { x: 'a=b' }],
+    ['__proto__=x&a=1', { a: '1' }],
+  ])('parses the query string %s', (query, params) => {
+    const ctx = buildRequestContext({ method: 'GET', uri: `/x?${query}` });
+    expect(ctx.params ?? {}).toEqual(params);
+  });
+
+  it('lets FHIR route parameters win over query parameters of the same name', () => {
+    const ctx = buildRequestContext({
+      method: 'GET',
+      uri: '/Patient/real?resource/type=Encounter&resource/id=fake',
+    });
+    expect(ctx.params).toEqual({ 'resource/type': 'Patient', 'resource/id': 'real' });
+  });
+
+  it.each([
+    ['https://api.example.com/fhir/Patient?x=1', '/fhir/Patient', 'x=1'],
+    ['/p#frag', '/p', undefined],
+    ['/p?a=1#frag', '/p', 'a=1'],
+  ])('keeps only the path of %s', (uri, path, query) => {
+    const ctx = buildRequestContext({ method: 'get', uri });
+    expect(ctx.uri).toBe(path);
+    expect(ctx['query-string']).toBe(query);
+  });
+
+  it('lower-cases the method and header names, merging repeated names', () => {
+    const ctx = buildRequestContext({ method: 'PoSt', uri: '/', headers: { 'X-A': '1', 'x-a': '2' } });
+    expect(ctx['request-method']).toBe('post');
+    expect(ctx.headers).toEqual({ 'x-a': '1, 2' });
+  });
+
+  it('removes empty values recursively', () => {
+    const ctx = buildRequestContext(
+      {
+        method: 'GET',
+        uri: '/x?',
+        headers: { 'x-empty': '' },
+        body: { a: '', b: [], c: {}, d: null, e: { f: [null, ''] }, g: 0, h: false },
+      },
+      { jwt: { iss: 'i', aud: [], extra: { nested: '' } }, user: {}, role: [], client: undefined },
+    );
+    expect(ctx).toEqual({ 'request-method': 'get', uri: '/x', body: { g: 0, h: false }, jwt: { iss: 'i' } });
+  });
+
+  it('does not copy identity objects that hold no empty value', () => {
+    const user = { id: 'u1', data: { roles: ['a'] } };
+    expect(buildRequestContext({ method: 'GET', uri: '/' }, { user }).user).toBe(user);
+  });
+});
+
+describe('pruneEmpty', () => {
+  it.each([
+    ['', undefined],
+    [null, undefined],
+    [[], undefined],
+    [{}, undefined],
+    [[null, 'a', ''], ['a']],
+    [{ a: { b: {} } }, undefined],
+    [
+      { a: 0, b: false },
+      { a: 0, b: false },
+    ],
+  ])('%j → %j', (input, output) => {
+    expect(pruneEmpty(input)).toEqual(output);
+  });
+
+  it('never mutates its input and never copies __proto__', () => {
+    const input = JSON.parse('{"a":"","__proto__":{"polluted":true},"b":1}');
+    const out = pruneEmpty(input) as Record<string, unknown>;
+    expect(out).toEqual({ b: 1 });
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(input.a).toBe('');
+  });
+});

@@ -1,0 +1,140 @@
+import type { AccessPolicy } from '@authz/protocol';
+import { describe, expect, it } from 'vitest';
+import { PolicyConfigError } from '../errors.js';
+import { compilePolicy } from '../policy.js';
+
+const schemaPolicy = (schema: unknown, id = 'p') =>
+  ({ resourceType: 'AccessPolicy', id, engine: 'json-schema', schema }) as AccessPolicy;
+
+// The seed's policy, verbatim (Aidbox docs write `constant` for `const`).
+const seed = schemaPolicy({
+  required: ['jwt'],
+  properties: { jwt: { required: ['iss'], properties: { iss: { constant: 'https://auth.example.com' } } } },
+});
+
+describe('json-schema engine', () => {
+  it.each([
+    [{ jwt: { iss: 'https://auth.example.com', sub: 'some-user-id' } }, true],
+    [{ jwt: { iss: 'https://evil.example.com' } }, false],
+    [{ jwt: { sub: 'x' } }, false],
+    [{}, false],
+  ])('treats constant as const (seed policy) for %j → %s', (ctx, allowed) => {
+    expect(compilePolicy(seed).evaluate(ctx)).toBe(allowed);
+  });
+
+  it('rewrites constant at every schema position, but not a property named constant', () => {
+    const compiled = compilePolicy(
+      schemaPolicy({
+        required: ['constant'],
+        properties: { constant: { type: 'string' } },
+        anyOf: [{ properties: { a: { items: { constant: 1 } } } }],
+      }),
+    );
+    expect(compiled.evaluate({ constant: 'x', a: [1, 1] })).toBe(true);
+    expect(compiled.evaluate({ constant: 'x', a: [1, 2] })).toBe(false);
+    expect(compiled.evaluate({ a: [1] })).toBe(false);
+  });
+
+  it('lets const win when a schema has both', () => {
+    const compiled = compilePolicy(schemaPolicy({ properties: { x: { const: 'a', constant: 'b' } } }));
+    expect(compiled.evaluate({ x: 'a' })).toBe(true);
+  });
+
+  it('accepts loosely written Aidbox schemas (strict mode off)', () => {
+    // properties without type, required without properties, unknown keywords.
+    const compiled = compilePolicy(
+      schemaPolicy({
+        required: ['user'],
+        properties: { params: { required: ['resource/type'] } },
+        'x-note': 1,
+      }),
+    );
+    expect(compiled.evaluate({ user: { id: 'u' } })).toBe(true);
+  });
+
+  it('explains a denial with ajv errors, all of them', () => {
+    const entry = compilePolicy(
+      schemaPolicy({ required: ['jwt', 'user'], properties: { uri: { const: '/a' } } }),
+    ).explain({ uri: '/b' });
+    expect(entry).toMatchObject({
+      policy: 'p',
+      engine: 'json-schema',
+      result: false,
+      detail: "(request) must have required property 'jwt'",
+    });
+    expect(entry.errors).toEqual([
+      {
+        instancePath: '',
+        schemaPath: '#/required',
+        keyword: 'required',
+        params: { missingProperty: 'jwt' },
+        message: "must have required property 'jwt'",
+      },
+      {
+        instancePath: '',
+        schemaPath: '#/required',
+        keyword: 'required',
+        params: { missingProperty: 'user' },
+        message: "must have required property 'user'",
+      },
+      {
+        instancePath: '/uri',
+        schemaPath: '#/properties/uri/const',
+        keyword: 'const',
+        params: { allowedValue: '/a' },
+        message: 'must be equal to constant',
+      },
+    ]);
+  });
+
+  it('explains an allowed request without errors', () => {
+    expect(compilePolicy(seed).explain({ jwt: { iss: 'https://auth.example.com' } })).toEqual({
+      policy: 'p',
+      engine: 'json-schema',
+      result: true,
+    });
+  });
+
+  it('runs schema patterns on the bounded-time engine', () => {
+    const compiled = compilePolicy(
+      schemaPolicy({ required: ['uri'], properties: { uri: { pattern: '^/fhir/(Patient|Encounter)/' } } }),
+    );
+    expect(compiled.evaluate({ uri: '/fhir/Patient/1' })).toBe(true);
+    expect(compiled.evaluate({ uri: '/fhir/Observation/1' })).toBe(false);
+    const redos = compilePolicy(schemaPolicy({ properties: { h: { pattern: '(a+)+$' } }, required: ['h'] }));
+    const started = performance.now();
+    expect(redos.evaluate({ h: `${'a'.repeat(16_000)}!` })).toBe(false);
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+
+  it('defers code generation when lazy, and a deferred failure evaluates false', () => {
+    // An unresolvable $ref passes the meta-schema; only code generation finds it.
+    const broken = schemaPolicy({ $ref: '#/definitions/missing' });
+    expect(() => compilePolicy(broken)).toThrow(PolicyConfigError);
+    const lazy = compilePolicy(broken, { lazy: true });
+    expect(lazy.evaluate({})).toBe(false);
+    expect(lazy.explain({})).toMatchObject({ result: false, detail: expect.stringMatching(/failed closed/) });
+  });
+
+  it('still checks the schema against the meta-schema when lazy', () => {
+    expect(() => compilePolicy(schemaPolicy({ type: 'nope' }), { lazy: true })).toThrow(/schema.type/);
+  });
+
+  it('shares one compiled validator between identical schemas, whatever their key order', () => {
+    const a = compilePolicy(schemaPolicy({ required: ['x'], properties: { x: { const: 1 } } }, 'a'), {
+      lazy: true,
+    });
+    const b = compilePolicy(schemaPolicy({ properties: { x: { const: 1 } }, required: ['x'] }, 'b'), {
+      lazy: true,
+    });
+    a.evaluate({ x: 1 });
+    const started = performance.now();
+    for (let i = 0; i < 100; i++)
+      compilePolicy(schemaPolicy({ properties: { x: { const: 1 } }, required: ['x'] }, `c${i}`)).evaluate({
+        x: 1,
+      });
+    // 100 eager compiles of an already-compiled schema cost no code generation (~ms each otherwise).
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(b.evaluate({ x: 1 })).toBe(true);
+  });
+});
