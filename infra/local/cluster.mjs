@@ -101,6 +101,9 @@ export class LocalCluster {
     const http = (name, { port, explicit }) =>
       port === 0 ? [] : [{ name, preferred: port, required: explicit, host: settings.host }];
     wanted.push(...http('CONFIG_PORT', settings.configPort), ...http('GATEWAY_PORT', settings.gatewayPort));
+    // Each worker serves /healthz, /readyz, /metrics on its own port (WORKER_HTTP_PORT).
+    for (let i = 0; i < settings.workers; i++)
+      wanted.push({ name: `worker-${i + 1}`, preferred: 0, host: settings.host });
     const ports = await choosePorts(wanted);
 
     const natsPorts = [];
@@ -111,6 +114,7 @@ export class LocalCluster {
     const redisPort = settings.redisUrl ? undefined : ports.shift();
     const configPort = settings.configPort.port === 0 ? 0 : ports.shift();
     const gatewayPort = settings.gatewayPort.port === 0 ? 0 : ports.shift();
+    this.workerPorts = ports.splice(0, settings.workers);
 
     await Promise.all([
       natsPorts.length > 0 && this.startNats(natsPorts),
@@ -119,7 +123,14 @@ export class LocalCluster {
     this.config = this.slot(this.serviceSlot('config', 'config', { CONFIG_PORT: String(configPort) }, false));
     await this.config.launch();
     const workers = Array.from({ length: settings.workers }, (_, i) =>
-      this.slot(this.serviceSlot('worker', `worker-${i + 1}`, {}, true)),
+      this.slot(
+        this.serviceSlot(
+          'worker',
+          `worker-${i + 1}`,
+          { WORKER_HTTP_PORT: String(this.workerPorts[i]) },
+          true,
+        ),
+      ),
     );
     this.gateway = this.slot(
       this.serviceSlot('gateway', 'gateway', { GATEWAY_PORT: String(gatewayPort) }, false),
@@ -248,10 +259,12 @@ export class LocalCluster {
     };
   }
 
-  /** Where a service listens, from its `ready` line (`url`, `port`) or from the port it was given. */
+  /**
+   * Where a service can be reached: the port from its `ready` line (it differs from the one
+   * given when that was 0) on an address this machine can dial (`HOST=0.0.0.0` is not one).
+   */
   serviceUrl(slot, port) {
     const line = slot?.readyInfo?.json;
-    if (typeof line?.url === 'string') return line.url.replace(/\/$/, '');
     const actual = typeof line?.port === 'number' ? line.port : port;
     return `http://${reachableHost(this.settings.host)}:${actual}`;
   }

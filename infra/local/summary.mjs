@@ -1,6 +1,7 @@
 // What the runner prints once everything is ready: where each piece listens, the credentials,
 // the pids, and a copy-paste walkthrough (the seed guide: introspector, policy, user, JWT, call).
 import { redactUrl } from './cluster.mjs';
+import { reachableHost } from './ports.mjs';
 
 /**
  * The facts of a running cluster, as one object (printed as JSON with `LOG_FORMAT=json`).
@@ -32,7 +33,11 @@ export function describe(cluster) {
       url: cluster.serviceUrl(cluster.gateway, settings.gatewayPort.port),
       upstream: settings.upstreamUrl ?? null,
     },
-    workers: cluster.workers.map((w) => w.pid),
+    workers: cluster.workers.map((w, i) => ({
+      name: w.name,
+      pid: w.pid,
+      url: `http://${reachableHost(settings.host)}:${cluster.workerPorts[i]}`,
+    })),
     processes: cluster.processes(),
     stateDir: cluster.stateDir,
   };
@@ -74,16 +79,21 @@ export function renderSummary(facts, paint) {
       'gateway',
       `${gateway.url} ${dim(gateway.upstream ? `→ ${gateway.upstream}` : '(no UPSTREAM_URL: allowed requests get the decision JSON)')}`,
     ),
-    row('workers', `${facts.workers.length} ${dim(`(pids ${facts.workers.join(', ') || 'none'})`)}`),
+    row(
+      'workers',
+      facts.workers.length === 0
+        ? 'none (WORKERS=0)'
+        : facts.workers.map((w) => `${w.name} ${w.url}`).join('  '),
+    ),
     row('pids', facts.processes.map((p) => `${p.name}=${p.pid}`).join(' ')),
     '',
     bold('Try it') + dim(' (the seed walkthrough; copy-paste into bash):'),
     `  CONFIG=${config.url} GATEWAY=${gateway.url} ADMIN='${admin}'`,
-    `  curl -su "$ADMIN" -X PUT "$CONFIG/TokenIntrospector/external-auth-server" -H 'content-type: application/json' \\`,
+    `  curl -su "$ADMIN" -w '\n' -X PUT "$CONFIG/TokenIntrospector/external-auth-server" -H 'content-type: application/json' \\`,
     `    -d '{"resourceType":"TokenIntrospector","id":"external-auth-server","type":"jwt","jwt":{"iss":"https://auth.example.com","secret":"very-secret"}}'`,
-    `  curl -su "$ADMIN" -X PUT "$CONFIG/AccessPolicy/external-auth-server" -H 'content-type: application/json' \\`,
+    `  curl -su "$ADMIN" -w '\n' -X PUT "$CONFIG/AccessPolicy/external-auth-server" -H 'content-type: application/json' \\`,
     `    -d '{"resourceType":"AccessPolicy","id":"external-auth-server","engine":"json-schema","schema":{"required":["jwt"],"properties":{"jwt":{"required":["iss"],"properties":{"iss":{"constant":"https://auth.example.com"}}}}}}'`,
-    `  curl -su "$ADMIN" -X PUT "$CONFIG/User/some-user-id" -H 'content-type: application/json' -d '{"resourceType":"User","id":"some-user-id"}'`,
+    `  curl -su "$ADMIN" -w '\n' -X PUT "$CONFIG/User/some-user-id" -H 'content-type: application/json' -d '{"resourceType":"User","id":"some-user-id"}'`,
     `  TOKEN=$(${JWT_ONE_LINER})`,
     `  curl -i "$GATEWAY/fhir/Patient" -H "authorization: Bearer $TOKEN"`,
     '',
