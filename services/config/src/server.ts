@@ -57,7 +57,7 @@ export function createConfigServer(deps: ConfigDeps, admin: AdminCredentials): S
     const format = replyFormat(req.headers.accept);
     let route = 'unmatched';
     res.setHeader('x-request-id', requestId);
-    res.once('finish', () => {
+    res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.requests.inc({ route, method, status: res.statusCode });
       deps.metrics.latency.observe({ route, method }, seconds);

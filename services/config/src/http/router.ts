@@ -34,9 +34,6 @@ export interface Route {
   handle(ctx: RequestContext): Promise<Reply | undefined>;
 }
 
-/** The outcome of matching a request against the routes. */
-export type RouteMatch = { route: Route; params: Record<string, string> } | undefined;
-
 /**
  * A small exact-segment router. Literal segments win over captures, so `/$revoke` never reads as
  * a resource type. A path that exists under other methods is a 405 with `Allow`.

@@ -54,7 +54,7 @@ export function decisionsRoute(deps: ConfigDeps): Route {
         );
       }
       open++;
-      const { res, req } = ctx;
+      const { res } = ctx;
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
@@ -78,7 +78,7 @@ export function decisionsRoute(deps: ConfigDeps): Route {
       });
       const heartbeat = setInterval(() => res.write(`: ping dropped=${dropped}\n\n`), HEARTBEAT_MS);
       heartbeat.unref();
-      req.once('close', () => {
+      res.once('close', () => {
         open--;
         clearInterval(heartbeat);
         sub.unsubscribe();

@@ -3,7 +3,7 @@ import type { ConfigDeps } from '../deps.js';
 import { readParsedBody } from '../http/body.js';
 import { ApiError, invalidResource } from '../http/errors.js';
 import type { Route } from '../http/router.js';
-import { checkResource } from '../validate/resource.js';
+import { checkResource, isPlainObject } from '../validate/resource.js';
 
 /** Id given to a policy under test that has none, so explain entries name something. */
 export const TEST_POLICY_ID = 'test-policy';
@@ -42,18 +42,18 @@ export function testPolicyRoute(deps: ConfigDeps): Route {
 
 function splitBody(value: unknown): { policy: Record<string, unknown>; context: Record<string, unknown> } {
   const issues = [];
-  const body = isObject(value) ? value : undefined;
+  const body = isPlainObject(value) ? value : undefined;
   if (!body) {
     issues.push({ code: 'structure' as const, diagnostics: 'the body must be {policy: …, context: …}' });
   } else {
-    if (!isObject(body.policy)) {
+    if (!isPlainObject(body.policy)) {
       issues.push({
         code: 'required' as const,
         diagnostics: 'must be an AccessPolicy object',
         expression: 'policy',
       });
     }
-    if (!isObject(body.context)) {
+    if (!isPlainObject(body.context)) {
       issues.push({
         code: 'required' as const,
         diagnostics: 'must be a request context object',
@@ -63,8 +63,4 @@ function splitBody(value: unknown): { policy: Record<string, unknown>; context: 
   }
   if (issues.length > 0 || !body) throw invalidResource(issues);
   return { policy: body.policy as Record<string, unknown>, context: body.context as Record<string, unknown> };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -36,12 +36,12 @@ export function prepareResource(
   body: unknown,
   checks: EngineChecks,
 ): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+  if (!isPlainObject(body)) {
     throw invalidResource([
       { code: 'structure', diagnostics: 'the body must be an object (a resource)', expression: type },
     ]);
   }
-  const input = body as Record<string, unknown>;
+  const input = body;
   const issues: ApiIssue[] = [];
   if (input.resourceType !== undefined && input.resourceType !== type) {
     issues.push({
@@ -114,4 +114,9 @@ export function qualify(type: string, path: string): string {
   if (path === '' || path === type) return type;
   if (path.startsWith(`${type}.`)) return path;
   return path.startsWith('[') ? `${type}${path}` : `${type}.${path}`;
+}
+
+/** Whether `value` is a JSON object (not null, not an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
