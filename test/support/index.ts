@@ -1,3 +1,16 @@
+export { type ClusterOptions, startCluster, type TestCluster } from './cluster.js';
+export {
+  encodeSegment,
+  forgeJwt,
+  generateSigningKey,
+  type MintOptions,
+  mintJwt,
+  type SigningAlg,
+  type SigningKey,
+  signCompact,
+  startIdp,
+  type TestIdp,
+} from './idp.js';
 export {
   type IntrospectionFailureMode,
   type IntrospectionRequestRecord,
@@ -8,4 +21,3 @@ export {
 export { freePort, waitForPort } from './ports.js';
 export { dockerAvailable, startNats, startRedis, type TestServer } from './servers.js';
 export { type ServiceName, type ServiceProcess, startService } from './services.js';
-export { type ClusterOptions, startCluster, type TestCluster } from './cluster.js';
