@@ -192,9 +192,14 @@ function generator(random: () => number) {
     const properties: Record<string, unknown> = {};
     const required: string[] = [];
     const need = (k: string) => chance(0.7) && required.push(k);
-    if (chance(0.6)) (properties['request-method'] = pinned(METHODS)), need('request-method');
-    if (chance(0.5))
-      (properties.uri = chance(0.5) ? pinned(URIS) : { pattern: `^${pick(PREFIXES)}` }), need('uri');
+    if (chance(0.6)) {
+      properties['request-method'] = pinned(METHODS);
+      need('request-method');
+    }
+    if (chance(0.5)) {
+      properties.uri = chance(0.5) ? pinned(URIS) : { pattern: `^${pick(PREFIXES)}` };
+      need('uri');
+    }
     if (chance(0.4)) {
       properties.params = {
         required: chance(0.7) ? ['resource/type'] : [],
