@@ -22,7 +22,7 @@ describe('the built config service', () => {
     await service?.stop();
   });
 
-  it('starts, logs ready with its URL, serves the API, and stops cleanly on SIGTERM', async () => {
+  it('starts, logs ready, serves the API, fails closed while NATS is down, stops on SIGTERM', async () => {
     const port = await freePort();
     service = await startService('config', {
       NATS_URL: nats.url,
@@ -45,6 +45,27 @@ describe('the built config service', () => {
     expect(put.status).toBe(201);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/User`)).status).toBe(401);
+
+    // NATS down: not ready, and writes fail closed with 503 instead of hanging or pretending.
+    await nats.stop();
+    await expect
+      .poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status, { timeout: 5000 })
+      .toBe(503);
+    const during = await fetch(`http://127.0.0.1:${port}/User/u`, {
+      method: 'PUT',
+      body: '{}',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+    });
+    expect(during.status).toBe(503);
+    expect(((await during.json()) as { issue: Array<{ code: string }> }).issue[0]?.code).toBe('transient');
+    await nats.start();
+    await expect
+      .poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status, { timeout: 10_000 })
+      .toBe(200);
+    const after = await fetch(`http://127.0.0.1:${port}/TokenIntrospector/external-auth-server`, {
+      headers: { authorization: auth },
+    });
+    expect(after.status).toBe(200);
 
     // Secrets never reach the log, even though the body carried one.
     expect(JSON.stringify(service.logs)).not.toContain('very-secret');

@@ -81,7 +81,7 @@ export function createConfigServer(deps: ConfigDeps, admin: AdminCredentials): S
       const reply = await match.route.handle(ctx);
       if (reply) send(res, reply, ctx.format);
     } catch (err) {
-      sendError(req, res, err, format, log);
+      sendError(req, res, err, log);
     }
   }
   return server;
@@ -100,7 +100,6 @@ function sendError(
   req: IncomingMessage,
   res: ServerResponse,
   err: unknown,
-  format: 'json' | 'yaml',
   log: RequestContext['log'],
 ): void {
   const apiError =
@@ -115,5 +114,6 @@ function sendError(
   const headers = { ...apiError.headers };
   // The rest of an oversized body is not read: close the connection instead of draining it.
   if (apiError.code === 'ERR_BODY_TOO_LARGE' || !req.complete) headers.connection = 'close';
-  sendBody(res, apiError.status, apiError.toOutcome(), format, headers);
+  // DESIGN §7: errors are OperationOutcome JSON whatever the Accept header asked for.
+  sendBody(res, apiError.status, apiError.toOutcome(), 'json', headers);
 }
