@@ -194,7 +194,8 @@ schema:
     const events = cluster.nc.subscribe(subjects().decisions, {
       callback: (_e, msg) => workersSeen.add(String(msg.json<{ worker: string }>().worker)),
     });
-    const badToken = await mint({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() - 10 });
+    // Expired beyond the 60 s clock skew.
+    const badToken = await mint({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() - 3600 });
     const results: Array<{ good: boolean; status: number }> = [];
     let stopped = false;
     const load = Array.from({ length: 8 }, async (_v, lane) => {

@@ -65,7 +65,7 @@ export async function decide(check: ParsedCheck, deps: DecisionDeps): Promise<De
   const subject: Subject = {
     user: identity?.user,
     client: identity?.client,
-    roles: roles.length > 0 ? new Set(roles.map((r) => r.name)) : NO_ROLES,
+    roles: roles.length > 0 ? new Set(roles.map((r) => String(r.name))) : NO_ROLES,
   };
   const explain = request.explain === true;
   const decision = deps.config.policySet.decide(ctx, subject, { explain });
