@@ -1,0 +1,81 @@
+// Command-line options and the sizes of a full and a quick run.
+
+/** Every scenario name, in run order (`--only` picks among them). */
+export const SCENARIOS = [
+  'echo',
+  'jwt_cached',
+  'jwt_hs256_unique',
+  'jwt_rs256_unique',
+  'jwt_es256_unique',
+  'opaque_cached',
+  'policies_1',
+  'http_bare',
+  'gateway_forward',
+  'policies_100',
+  'policies_10000',
+  'config_propagation_ms',
+  'cold_start_ms',
+  'worker_rss_mib',
+];
+
+const FULL = {
+  requests: 50_000,
+  warmup: 5_000,
+  // RS256 signing costs ~1 ms a token, so fewer are pre-minted (in parallel threads).
+  rsRequests: 20_000,
+  rsWarmup: 2_000,
+  httpRequests: 50_000,
+  httpWarmup: 5_000,
+  policies: 10_000,
+  users: 100_000,
+  rssTokens: 100_000,
+  propagationIterations: 50,
+  coldStarts: 3,
+};
+
+const QUICK = {
+  requests: 4_000,
+  warmup: 500,
+  rsRequests: 1_000,
+  rsWarmup: 200,
+  httpRequests: 5_000,
+  httpWarmup: 500,
+  policies: 10_000,
+  users: 10_000,
+  rssTokens: 10_000,
+  propagationIterations: 10,
+  coldStarts: 1,
+};
+
+const USAGE = `usage: node bench/run.mjs [--quick] [--only=a,b] [--concurrency=32] [--workers=2] [--profile-worker=DIR]
+  --quick              CI smoke size (under a minute); results record quick: true
+  --only=a,b           run only these scenarios (no results.json is written): ${SCENARIOS.join(', ')}
+  --concurrency=N      requests in flight (NATS loops / HTTP connections), default 32
+  --workers=N          decision workers (≥ 2 for config propagation), default 2
+  --profile-worker=DIR run the workers with --cpu-prof, profiles written to DIR when they stop`;
+
+/** Parses argv; exits with usage on anything unknown. */
+export function parseOptions(argv = process.argv.slice(2)) {
+  const options = { quick: false, only: undefined, concurrency: 32, workers: 2, profileDir: undefined };
+  for (const arg of argv) {
+    const [flag, value] = arg.split(/=(.*)/s, 2);
+    if (flag === '--quick') options.quick = true;
+    else if (flag === '--only' && value) options.only = new Set(value.split(','));
+    else if (flag === '--concurrency' && Number(value) >= 1) options.concurrency = Number(value);
+    else if (flag === '--workers' && Number(value) >= 1) options.workers = Number(value);
+    else if (flag === '--profile-worker' && value) options.profileDir = value;
+    else {
+      process.stderr.write(`${arg === '--help' || arg === '-h' ? '' : `unknown option ${arg}\n`}${USAGE}\n`);
+      process.exit(arg === '--help' || arg === '-h' ? 0 : 2);
+    }
+  }
+  for (const name of options.only ?? []) {
+    if (!SCENARIOS.includes(name)) {
+      process.stderr.write(`unknown scenario ${name}\n${USAGE}\n`);
+      process.exit(2);
+    }
+  }
+  options.sizes = options.quick ? QUICK : FULL;
+  options.want = (name) => options.only === undefined || options.only.has(name);
+  return options;
+}

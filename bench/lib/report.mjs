@@ -1,0 +1,123 @@
+// The printed table and bench/results.json (DESIGN §9 shape).
+
+/** Floors of the ratios (DESIGN §9). */
+export const FLOOR = {
+  jwt_cached: 'echo',
+  jwt_hs256_unique: 'echo',
+  jwt_rs256_unique: 'echo',
+  jwt_es256_unique: 'echo',
+  opaque_cached: 'echo',
+  policies_1: 'policies_1',
+  policies_100: 'policies_1',
+  policies_10000: 'policies_1',
+  http_bare: 'http_bare',
+  gateway_forward: 'http_bare',
+};
+
+/** Targets of issue 6; `check(scenario, all)` says whether it is met. */
+const TARGETS = {
+  jwt_cached: {
+    text: '≥0.75× rps, p50≤1.3× echo',
+    check: (s, all) => s.ratio >= 0.75 && s.p50_us <= 1.3 * all.echo.p50_us,
+  },
+  jwt_hs256_unique: { text: '≥0.5×', check: (s) => s.ratio >= 0.5 },
+  jwt_rs256_unique: { text: '≥0.4×', check: (s) => s.ratio >= 0.4 },
+  jwt_es256_unique: { text: '≥0.25×', check: (s) => s.ratio >= 0.25 },
+  opaque_cached: { text: '≥0.7×', check: (s) => s.ratio >= 0.7 },
+  policies_10000: { text: '≥0.5× policies_1', check: (s) => s.ratio >= 0.5 },
+  gateway_forward: { text: '≥0.5× http_bare', check: (s) => s.ratio >= 0.5 },
+};
+
+const ORDER = [
+  'echo',
+  'jwt_cached',
+  'jwt_hs256_unique',
+  'jwt_rs256_unique',
+  'jwt_es256_unique',
+  'opaque_cached',
+  'policies_1',
+  'policies_100',
+  'policies_10000',
+  'http_bare',
+  'gateway_forward',
+];
+
+/** Adds `ratio` (rps over the floor's rps, 3 decimals) to every scenario but echo. */
+export function addRatios(scenarios) {
+  for (const [name, floor] of Object.entries(FLOOR)) {
+    const s = scenarios[name];
+    const f = scenarios[floor];
+    if (s && f) s.ratio = Math.round((s.rps / f.rps) * 1000) / 1000;
+  }
+}
+
+/** The results object in exactly the DESIGN §9 shape. */
+export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB }) {
+  const out = {};
+  for (const name of ORDER) {
+    const s = scenarios[name];
+    if (!s) continue;
+    out[name] = { rps: s.rps, p50_us: s.p50_us, p99_us: s.p99_us };
+    if (name !== 'echo') out[name].ratio = s.ratio;
+  }
+  return {
+    env,
+    scenarios: out,
+    config_propagation_ms: propagation ? { p50: propagation.p50, p99: propagation.p99 } : undefined,
+    cold_start_ms: coldStartMs,
+    worker_rss_mib: rssMiB,
+  };
+}
+
+/** The human-readable table, one row per measurement, with the issue-6 targets. */
+export function table({ scenarios, propagation, coldStartMs, rssMiB }) {
+  const rows = [['scenario', 'rps', 'p50 µs', 'p99 µs', 'ratio', 'target', 'ok?']];
+  for (const name of ORDER) {
+    const s = scenarios[name];
+    if (!s) continue;
+    const target = TARGETS[name];
+    const ok =
+      s.failures > 0 ? `FAIL (${s.failures} bad)` : target ? (target.check(s, scenarios) ? 'yes' : 'NO') : '';
+    rows.push([
+      name,
+      s.rps,
+      s.p50_us,
+      s.p99_us,
+      s.ratio === undefined ? '' : s.ratio.toFixed(3),
+      target?.text ?? '',
+      ok,
+    ]);
+  }
+  if (propagation) {
+    const ok = propagation.p99 <= 100 ? 'yes' : 'NO';
+    rows.push([
+      'config_propagation_ms',
+      '',
+      `p50 ${propagation.p50} ms`,
+      `p99 ${propagation.p99} ms`,
+      '',
+      'p99 ≤100 ms',
+      ok,
+    ]);
+  }
+  if (coldStartMs !== undefined)
+    rows.push([
+      'cold_start_ms',
+      '',
+      `${coldStartMs} ms`,
+      '',
+      '',
+      '≤3000 ms',
+      coldStartMs <= 3000 ? 'yes' : 'NO',
+    ]);
+  if (rssMiB !== undefined)
+    rows.push(['worker_rss_mib', '', `${rssMiB} MiB`, '', '', '≤256 MiB', rssMiB <= 256 ? 'yes' : 'NO']);
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+  const line = (r) =>
+    r
+      .map((cell, c) =>
+        c === 0 || c >= 5 ? String(cell).padEnd(widths[c]) : String(cell).padStart(widths[c]),
+      )
+      .join('  ');
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// `npm run bench` (DESIGN §9, issue 6): one run on this machine, loopback only, real servers.
+// Every scenario sends a fixed number of requests at a fixed concurrency after a warm-up, and is
+// reported as throughput and p50/p99 (HDR histogram) plus a ratio to its floor from the same run.
+// See bench/README.md for the method of each measurement.
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { checkPayload, startCluster, stopCluster } from './lib/cluster.mjs';
+import { parseOptions } from './lib/options.mjs';
+import {
+  coldStartAndMemory,
+  httpScenarios,
+  mintTokens,
+  policyScenarios,
+  propagationScenario,
+  smokeCheck,
+  tokenScenarios,
+} from './lib/phases.mjs';
+import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
+import { addRatios, resultsJson, table } from './lib/report.mjs';
+import { generateKeys } from './lib/tokens.mjs';
+
+const opts = parseOptions();
+const t0 = performance.now();
+const log = (msg) =>
+  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}\n`);
+
+async function main() {
+  stopOnSignals();
+  const keys = generateKeys();
+  const b = { opts, keys, scenarios: {}, log };
+  b.tokens = await mintTokens(keys, opts.sizes, opts.want, log);
+  const nodeOptions = opts.profileDir ? `--cpu-prof --cpu-prof-dir=${opts.profileDir}` : undefined;
+  try {
+    b.cluster = await startCluster({ workers: opts.workers, nodeOptions, keys, log });
+    const base = await b.cluster.revisionOf({ resourceType: 'AccessPolicy', id: 'zz-allow' });
+    await b.cluster.waitForWorkers(base, checkPayload(b.tokens.cached));
+    await smokeCheck(b);
+    await tokenScenarios(b);
+    await httpScenarios(b);
+    await policyScenarios(b);
+    await propagationScenario(b);
+    await coldStartAndMemory(b);
+  } finally {
+    await stopCluster(b.cluster);
+    await stopAll();
+  }
+  return b;
+}
+
+let exitCode = 0;
+try {
+  const b = await main();
+  addRatios(b.scenarios);
+  const report = {
+    scenarios: b.scenarios,
+    propagation: b.propagation,
+    coldStartMs: b.coldStartMs,
+    rssMiB: b.rssMiB,
+  };
+  process.stdout.write(`\n${table(report)}\n\n`);
+  const env = {
+    node: process.version,
+    cpus: availableParallelism(),
+    nats_server: natsServerVersion(),
+    quick: opts.quick,
+  };
+  if (opts.only === undefined) {
+    const path = join(root, 'bench', 'results.json');
+    writeFileSync(path, `${JSON.stringify(resultsJson({ env, ...report }), null, 2)}\n`);
+    log(`wrote ${path}`);
+  }
+  const failed = Object.entries(b.scenarios).filter(([, s]) => s.failures > 0);
+  if (failed.length > 0) {
+    log(`wrong or failed replies in: ${failed.map(([name]) => name).join(', ')}`);
+    exitCode = 1;
+  }
+  log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s${opts.quick ? ' (quick)' : ''}`);
+} catch (err) {
+  log(`FAILED: ${err?.stack ?? err}`);
+  exitCode = 1;
+}
+process.exit(exitCode);
