@@ -1,17 +1,35 @@
 import type { ExplainEntry } from '@authz/protocol';
 import type { RequestContext } from '../context/build.js';
 
+/** A JSON scalar a context value can be pinned to. */
+export type Scalar = string | number | boolean;
+
+/**
+ * A context path (`['params', 'resource/type']`) whose value must be one of `values`. `lenient`
+ * (json-schema): an intermediate value that is present but not a map satisfies the rule, since
+ * JSON Schema's `required` and `properties` say nothing about non-objects; matcho needs maps.
+ */
+export interface Pin {
+  readonly path: readonly string[];
+  readonly values: ReadonlySet<Scalar>;
+  readonly lenient?: boolean;
+}
+
 /**
  * What a rule requires of the request, whatever else it checks: the candidate index files a policy
- * under these so it is evaluated only for requests that can satisfy them. Each field is a necessary
- * condition (`undefined`: no constraint): `methods` — `request-method` is one of them; `types` —
- * `params.resource/type` is one of them; `uris` — `uri` equals one of `uris.exact` or starts with
- * one of `uris.prefixes`.
+ * under one of these so it is evaluated only for requests that can satisfy it. Each is a necessary
+ * condition: `pins` — each keyed path (see {@link pinKey}) holds one of its values (`request-method`
+ * ∈ {get, post}, `params.resource/type` ∈ {Patient}, `jwt.sub` ∈ {…}); `uris` — `uri` equals one
+ * of `exact` or starts with one of `prefixes`. Absent: no constraint.
  */
 export interface Constraints {
-  methods?: ReadonlySet<string>;
-  types?: ReadonlySet<string>;
+  pins?: ReadonlyMap<string, Pin>;
   uris?: { exact: ReadonlySet<string>; prefixes: ReadonlySet<string> };
+}
+
+/** The map key of a pinned path: unambiguous whatever the keys contain. */
+export function pinKey(path: readonly string[], lenient = false): string {
+  return lenient ? `~${JSON.stringify(path)}` : JSON.stringify(path);
 }
 
 /** A compiled rule of any engine: a policy's top level or one entry of `and` / `or`. */

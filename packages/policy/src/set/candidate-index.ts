@@ -1,45 +1,61 @@
 import type { RequestContext } from '../context/build.js';
-import type { Constraints } from '../engines/rule.js';
+import type { Constraints, Pin, Scalar } from '../engines/rule.js';
 import type { CompiledPolicy } from '../policy.js';
 import type { Subject } from './policy-set.js';
 
-type Buckets = Map<string, number[]>;
-type Dimension = 'uri' | 'type' | 'method';
+type Buckets<K> = Map<K, number[]>;
+
+/** One pinned context path, and the policies filed under each of its values. */
+interface PinDimension {
+  path: readonly string[];
+  lenient: boolean;
+  buckets: Buckets<Scalar>;
+  /** Every rank of every bucket, ascending: the candidates when a lenient path cannot be read. */
+  all: number[];
+}
+
+/** A lenient path crossed a present non-map value: any of its policies may allow. */
+const ANY = Symbol('any');
+
+/** Where one policy can be filed, and what the buckets it would join weigh. */
+type Option = { cost: number; file: () => void };
 
 /**
  * Files each policy (by its rank in id order) under what it requires, so a request is evaluated
  * against the policies that can allow it instead of all of them (issue 6):
  * - linked policies under each linked user / client / operation id;
- * - unlinked ones under one request dimension they constrain — exact URI or URI prefix, FHIR
- *   resource type, or method — picking the one whose buckets are smallest; the rest are
- *   unindexed and always candidates.
+ * - unlinked ones under one thing they require — a context path pinned to values
+ *   (`request-method`, `params.resource/type`, `jwt.sub`, …), the URI (exact or prefix), or
+ *   `roleName` — picking the one whose buckets hold the fewest policies; the rest are unindexed
+ *   and always candidates.
  * Constraints are necessary conditions, so a policy left out can only have evaluated false: the
  * first match, and so the decision, is the one a linear scan in id order finds.
  */
 export class CandidateIndex {
   private readonly unindexed: number[] = [];
-  private readonly byMethod: Buckets = new Map();
-  private readonly byType: Buckets = new Map();
-  private readonly byUri: Buckets = new Map();
-  private readonly byPrefix: Buckets = new Map();
+  private readonly pins = new Map<string, PinDimension>();
+  private readonly byUri: Buckets<string> = new Map();
+  private readonly byPrefix: Buckets<string> = new Map();
   private readonly prefixLengths: number[];
-  private readonly byUser: Buckets = new Map();
-  private readonly byClient: Buckets = new Map();
-  private readonly byOperation: Buckets = new Map();
+  private readonly byRole: Buckets<string> = new Map();
+  private readonly byUser: Buckets<string> = new Map();
+  private readonly byClient: Buckets<string> = new Map();
+  private readonly byOperation: Buckets<string> = new Map();
 
   constructor(policies: readonly CompiledPolicy[]) {
     const counts = countValues(policies);
     policies.forEach((policy, rank) => {
       const { links } = policy;
-      if (links !== undefined) {
-        for (const id of links.users) add(this.byUser, id, rank);
-        for (const id of links.clients) add(this.byClient, id, rank);
-        for (const id of links.operations) add(this.byOperation, id, rank);
-        return;
-      }
-      this.file(policy.constraints ?? {}, rank, counts);
+      if (links === undefined) return this.file(policy, rank, counts);
+      for (const id of links.users) add(this.byUser, id, rank);
+      for (const id of links.clients) add(this.byClient, id, rank);
+      for (const id of links.operations) add(this.byOperation, id, rank);
     });
     this.prefixLengths = [...new Set([...this.byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
+    for (const dimension of this.pins.values()) {
+      if (dimension.lenient)
+        dimension.all = [...new Set([...dimension.buckets.values()].flat())].sort((a, b) => a - b);
+    }
   }
 
   /** Rank lists (each ascending) whose union holds every policy that may allow this request. */
@@ -49,11 +65,12 @@ export class CandidateIndex {
       if (list !== undefined) lists.push(list);
     };
     if (this.unindexed.length > 0) lists.push(this.unindexed);
-    const method = ctx['request-method'];
-    if (typeof method === 'string') push(this.byMethod.get(method));
-    const type = resourceType(ctx);
-    if (type !== undefined) push(this.byType.get(type));
-    const uri = ctx.uri;
+    for (const dimension of this.pins.values()) {
+      const value = dimension.lenient ? resolveLenient(ctx, dimension.path) : resolve(ctx, dimension.path);
+      if (value === ANY) push(dimension.all);
+      else if (value !== undefined) push(dimension.buckets.get(value));
+    }
+    const uri = Object.hasOwn(ctx, 'uri') ? ctx.uri : undefined;
     if (typeof uri === 'string') {
       push(this.byUri.get(uri));
       for (const length of this.prefixLengths) {
@@ -61,75 +78,111 @@ export class CandidateIndex {
         push(this.byPrefix.get(uri.slice(0, length)));
       }
     }
+    if (this.byRole.size > 0) for (const role of subject.roles) push(this.byRole.get(role));
     if (subject.user !== undefined) push(this.byUser.get(subject.user));
     if (subject.client !== undefined) push(this.byClient.get(subject.client));
     if (subject.operation !== undefined) push(this.byOperation.get(subject.operation));
     return lists;
   }
 
-  private file(c: Constraints, rank: number, counts: Counts): void {
-    const options: [Dimension, number][] = [];
-    if (c.uris) options.push(['uri', cost(c.uris.exact, counts.uri) + cost(c.uris.prefixes, counts.prefix)]);
-    if (c.types) options.push(['type', cost(c.types, counts.type)]);
-    if (c.methods) options.push(['method', cost(c.methods, counts.method)]);
-    if (options.length === 0) {
-      this.unindexed.push(rank);
-      return;
+  private file(policy: CompiledPolicy, rank: number, counts: Counts): void {
+    const c: Constraints = policy.constraints ?? {};
+    const { roleName } = policy;
+    const options: Option[] = [];
+    if (roleName !== undefined) {
+      options.push({
+        cost: counts.get(`role:${roleName}`) ?? 0,
+        file: () => add(this.byRole, roleName, rank),
+      });
     }
-    // Stable sort keeps the uri → type → method preference among equal costs.
-    const [dimension] = options.sort((a, b) => a[1] - b[1])[0] as [Dimension, number];
-    if (dimension === 'uri') {
-      for (const u of c.uris?.exact ?? []) add(this.byUri, u, rank);
-      for (const p of c.uris?.prefixes ?? []) add(this.byPrefix, p, rank);
-    } else if (dimension === 'type') {
-      for (const t of c.types ?? []) add(this.byType, t, rank);
-    } else {
-      for (const m of c.methods ?? []) add(this.byMethod, m, rank);
+    if (c.uris) {
+      const { exact, prefixes } = c.uris;
+      options.push({
+        cost: sum(exact, (u) => counts.get(`uri:${u}`)) + sum(prefixes, (p) => counts.get(`prefix:${p}`)),
+        file: () => {
+          for (const u of exact) add(this.byUri, u, rank);
+          for (const p of prefixes) add(this.byPrefix, p, rank);
+        },
+      });
     }
+    for (const [key, pin] of c.pins ?? []) {
+      options.push({
+        cost: sum(pin.values, (v) => counts.get(valueKey(key, v))),
+        file: () => this.filePin(key, pin, rank),
+      });
+    }
+    // Stable sort: among equal costs the first option (role, then URI, then pins in pattern order) wins.
+    const best = options.sort((a, b) => a.cost - b.cost)[0];
     // A constraint with no possible value (an empty intersection) files the policy nowhere: it can never allow.
+    if (best === undefined) this.unindexed.push(rank);
+    else best.file();
+  }
+
+  private filePin(key: string, pin: Pin, rank: number): void {
+    let dimension = this.pins.get(key);
+    if (dimension === undefined) {
+      dimension = { path: pin.path, lenient: pin.lenient === true, buckets: new Map(), all: [] };
+      this.pins.set(key, dimension);
+    }
+    for (const value of pin.values) add(dimension.buckets, value, rank);
   }
 }
 
-interface Counts {
-  uri: Map<string, number>;
-  prefix: Map<string, number>;
-  type: Map<string, number>;
-  method: Map<string, number>;
-}
+/** How many unlinked policies require each value, per dimension: the size a bucket would have. */
+type Counts = Map<string, number>;
 
-/** How many unlinked policies name each value, per dimension: the size a bucket would have. */
 function countValues(policies: readonly CompiledPolicy[]): Counts {
-  const counts: Counts = { uri: new Map(), prefix: new Map(), type: new Map(), method: new Map() };
-  const bump = (map: Map<string, number>, values: Iterable<string> | undefined) => {
-    for (const v of values ?? []) map.set(v, (map.get(v) ?? 0) + 1);
-  };
-  for (const { links, constraints: c } of policies) {
-    if (links !== undefined || c === undefined) continue;
-    bump(counts.uri, c.uris?.exact);
-    bump(counts.prefix, c.uris?.prefixes);
-    bump(counts.type, c.types);
-    bump(counts.method, c.methods);
+  const counts: Counts = new Map();
+  const bump = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  for (const { links, constraints: c, roleName } of policies) {
+    if (links !== undefined) continue;
+    if (roleName !== undefined) bump(`role:${roleName}`);
+    for (const u of c?.uris?.exact ?? []) bump(`uri:${u}`);
+    for (const p of c?.uris?.prefixes ?? []) bump(`prefix:${p}`);
+    for (const [key, pin] of c?.pins ?? []) for (const v of pin.values) bump(valueKey(key, v));
   }
   return counts;
 }
 
-function cost(values: ReadonlySet<string>, counts: Map<string, number>): number {
-  let sum = 0;
-  for (const v of values) sum += counts.get(v) ?? 0;
-  return sum;
+function valueKey(pinKey: string, value: Scalar): string {
+  return `pin:${pinKey}:${typeof value}:${String(value)}`;
 }
 
-function add(buckets: Buckets, key: string, rank: number): void {
+function sum<T>(values: Iterable<T>, count: (v: T) => number | undefined): number {
+  let total = 0;
+  for (const v of values) total += count(v) ?? 0;
+  return total;
+}
+
+function add<K>(buckets: Buckets<K>, key: K, rank: number): void {
   const list = buckets.get(key);
   // Ranks arrive in ascending order, so each bucket stays sorted; a repeated value adds nothing.
   if (list === undefined) buckets.set(key, [rank]);
   else if (list[list.length - 1] !== rank) list.push(rank);
 }
 
-function resourceType(ctx: RequestContext): string | undefined {
-  const params = ctx.params;
-  if (params === null || typeof params !== 'object' || Array.isArray(params)) return undefined;
-  if (!Object.hasOwn(params, 'resource/type')) return undefined;
-  const type = (params as Record<string, unknown>)['resource/type'];
-  return typeof type === 'string' ? type : undefined;
+/** The scalar at `path` (own properties only, as matcho reads them), else `undefined`. */
+function resolve(ctx: RequestContext, path: readonly string[]): Scalar | undefined {
+  let at: unknown = ctx;
+  for (let i = 0; i < path.length; i++) {
+    if (at === null || typeof at !== 'object' || Array.isArray(at)) return undefined;
+    const key = path[i] as string;
+    if (!Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<string, unknown>)[key];
+  }
+  return typeof at === 'string' || typeof at === 'number' || typeof at === 'boolean' ? at : undefined;
+}
+
+/**
+ * The scalar at `path` as ajv reads it for `required` + `properties`: plain property access, and a
+ * present value that is not a map on the way makes the rest of the schema vacuous ({@link ANY}).
+ */
+function resolveLenient(ctx: RequestContext, path: readonly string[]): Scalar | undefined | typeof ANY {
+  let at: unknown = ctx;
+  for (let i = 0; i < path.length; i++) {
+    if (at === undefined) return undefined;
+    if (at === null || typeof at !== 'object' || Array.isArray(at)) return ANY;
+    at = (at as Record<string, unknown>)[path[i] as string];
+  }
+  return typeof at === 'string' || typeof at === 'number' || typeof at === 'boolean' ? at : undefined;
 }

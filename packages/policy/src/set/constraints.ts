@@ -1,54 +1,82 @@
-import type { Constraints } from '../engines/rule.js';
+import type { Constraints, Pin, Scalar } from '../engines/rule.js';
+import { pinKey } from '../engines/rule.js';
 import { scanRegex } from '../regex/scan.js';
 
 type UriSpec = NonNullable<Constraints['uris']>;
 
 const SPECIAL = new Set(['present?', 'nil?', 'not-blank?']);
+/** How deep into a pattern or schema pins are looked for: deeper ones are still checked, just not indexed. */
+const MAX_PIN_DEPTH = 6;
 
-/** Necessary conditions of every rule of an `and`: each child's condition holds, so intersect. */
+/** Necessary conditions of every rule of an `and`: each child's condition holds, so combine them all. */
 export function andConstraints(children: readonly Constraints[]): Constraints {
-  const out: Constraints = {};
+  const pins = new Map<string, Pin>();
+  let uris: UriSpec | undefined;
   for (const c of children) {
-    if (c.methods) out.methods = out.methods ? intersect(out.methods, c.methods) : c.methods;
-    if (c.types) out.types = out.types ? intersect(out.types, c.types) : c.types;
-    // Two URI specs cannot be intersected simply; either alone is still a necessary condition.
-    if (c.uris && !out.uris) out.uris = c.uris;
-  }
-  return out;
-}
-
-/** Necessary conditions of an `or`: a dimension is constrained only if every branch constrains it. */
-export function orConstraints(children: readonly Constraints[]): Constraints {
-  if (children.length === 0) return {};
-  const out: Constraints = {};
-  if (children.every((c) => c.methods))
-    out.methods = union(children.map((c) => c.methods as ReadonlySet<string>));
-  if (children.every((c) => c.types)) out.types = union(children.map((c) => c.types as ReadonlySet<string>));
-  if (children.every((c) => c.uris)) out.uris = unionUris(children.map((c) => c.uris as UriSpec));
-  return out;
-}
-
-/** What a matcho pattern (the whole `matcho:` value) requires of method, resource type and URI. */
-export function matchoConstraints(pattern: unknown): Constraints {
-  if (!isMap(pattern)) return {};
-  const parts: Constraints[] = [];
-  if (Array.isArray(pattern['$one-of'])) parts.push(orConstraints(pattern['$one-of'].map(matchoConstraints)));
-  const methods = stringSet(pattern['request-method']);
-  const uris = uriSpec(pattern.uri);
-  const params = pattern.params;
-  let types: ReadonlySet<string> | undefined;
-  if (isMap(params)) {
-    types = stringSet(params['resource/type']);
-    if (Array.isArray(params['$one-of'])) {
-      parts.push(orConstraints(params['$one-of'].map((alt) => matchoConstraints({ params: alt }))));
+    for (const [key, pin] of c.pins ?? []) {
+      const prior = pins.get(key);
+      pins.set(key, prior ? { ...pin, values: intersect(prior.values, pin.values) } : pin);
     }
+    // Two URI specs cannot be intersected simply; either alone is still a necessary condition.
+    uris ??= c.uris;
   }
-  parts.push({ methods, types, uris });
-  return andConstraints(parts);
+  return { pins: pins.size > 0 ? pins : undefined, uris };
 }
 
-/** The strings a value must be one of to match `pattern`, when the pattern pins it to strings. */
-export function stringSet(pattern: unknown): ReadonlySet<string> | undefined {
+/** Necessary conditions of an `or`: a path is pinned only if every branch pins it. */
+export function orConstraints(children: readonly Constraints[]): Constraints {
+  const [first, ...rest] = children;
+  if (first === undefined) return {};
+  const pins = new Map<string, Pin>();
+  for (const [key, pin] of first.pins ?? []) {
+    const all = [pin, ...rest.map((c) => c.pins?.get(key))];
+    if (all.every((p) => p !== undefined))
+      pins.set(key, { ...pin, values: union(all.map((p) => (p as Pin).values)) });
+  }
+  const uris = children.every((c) => c.uris) ? unionUris(children.map((c) => c.uris as UriSpec)) : undefined;
+  return { pins: pins.size > 0 ? pins : undefined, uris };
+}
+
+/** What a matcho pattern (the whole `matcho:` value) requires: pinned paths and the URI. */
+export function matchoConstraints(pattern: unknown): Constraints {
+  const pins = new Map<string, Pin>();
+  const parts: Constraints[] = [];
+  collectPins(pattern, [], pins, parts);
+  const uris = isMap(pattern) ? uriSpec(pattern.uri) : undefined;
+  return andConstraints([{ pins, uris }, ...parts]);
+}
+
+function collectPins(pattern: unknown, path: string[], pins: Map<string, Pin>, parts: Constraints[]): void {
+  if (!isMap(pattern) || path.length >= MAX_PIN_DEPTH) return;
+  const alternatives = pattern['$one-of'];
+  if (Array.isArray(alternatives) && alternatives.length > 0) {
+    parts.push(orConstraints(alternatives.map((alt) => pinsAt(alt, path))));
+  }
+  for (const [key, sub] of Object.entries(pattern)) {
+    if (key.startsWith('$')) continue;
+    const at = [...path, key];
+    // The URI has its own dimension (exact or prefix), filled by uriSpec.
+    if (at.length === 1 && key === 'uri') continue;
+    const values = pinnedValues(sub);
+    if (values) pins.set(pinKey(at), { path: at, values });
+    else collectPins(sub, at, pins, parts);
+  }
+}
+
+/** The pins of `pattern` matched at `path` (an alternative of a `$one-of`). */
+function pinsAt(pattern: unknown, path: string[]): Constraints {
+  if (path.length === 0) return matchoConstraints(pattern);
+  const pins = new Map<string, Pin>();
+  const parts: Constraints[] = [];
+  const values = pinnedValues(pattern);
+  if (values) pins.set(pinKey(path), { path, values });
+  else collectPins(pattern, path, pins, parts);
+  return andConstraints([{ pins }, ...parts]);
+}
+
+/** The scalars a value must be one of to match `pattern`, when the pattern pins it to scalars. */
+export function pinnedValues(pattern: unknown): ReadonlySet<Scalar> | undefined {
+  if (typeof pattern === 'number' || typeof pattern === 'boolean') return new Set([pattern]);
   if (typeof pattern === 'string') {
     if (SPECIAL.has(pattern) || pattern.startsWith('.')) return undefined;
     if (!pattern.startsWith('#')) return new Set([pattern]);
@@ -61,20 +89,19 @@ export function stringSet(pattern: unknown): ReadonlySet<string> | undefined {
   }
   if (!isMap(pattern)) return undefined;
   const e = pattern.$enum;
-  if (Array.isArray(e) && e.length > 0 && e.every((v) => typeof v === 'string'))
-    return new Set(e as string[]);
+  if (Array.isArray(e) && e.length > 0 && e.every(isScalar)) return new Set(e as Scalar[]);
   const alternatives = pattern['$one-of'];
   if (Array.isArray(alternatives) && alternatives.length > 0) {
-    const sets = alternatives.map(stringSet);
-    if (sets.every((s) => s !== undefined)) return union(sets as ReadonlySet<string>[]);
+    const sets = alternatives.map(pinnedValues);
+    if (sets.every((s) => s !== undefined)) return union(sets as ReadonlySet<Scalar>[]);
   }
   return undefined;
 }
 
 /** The URIs (exact, or by prefix) a value must be to match `pattern`, when the pattern says. */
 export function uriSpec(pattern: unknown): UriSpec | undefined {
-  const exact = stringSet(pattern);
-  if (exact) return { exact, prefixes: new Set() };
+  const exact = pinnedValues(pattern);
+  if (exact) return { exact: strings(exact), prefixes: new Set() };
   if (typeof pattern === 'string' && pattern.startsWith('#')) return regexUriSpec(pattern.slice(1));
   if (!isMap(pattern) || !Array.isArray(pattern['$one-of']) || pattern['$one-of'].length === 0)
     return undefined;
@@ -92,12 +119,21 @@ export function regexUriSpec(source: string): UriSpec | undefined {
   return shape.prefix === '' ? undefined : { exact: new Set(), prefixes: new Set([shape.prefix]) };
 }
 
-function intersect(a: ReadonlySet<string>, b: ReadonlySet<string>): ReadonlySet<string> {
+export function isScalar(value: unknown): value is Scalar {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+/** Only strings can equal a URI: other pinned scalars mean no URI matches. */
+function strings(values: ReadonlySet<Scalar>): ReadonlySet<string> {
+  return new Set([...values].filter((v): v is string => typeof v === 'string'));
+}
+
+function intersect<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): ReadonlySet<T> {
   return new Set([...a].filter((v) => b.has(v)));
 }
 
-function union(sets: readonly ReadonlySet<string>[]): ReadonlySet<string> {
-  const out = new Set<string>();
+function union<T>(sets: readonly ReadonlySet<T>[]): ReadonlySet<T> {
+  const out = new Set<T>();
   for (const s of sets) for (const v of s) out.add(v);
   return out;
 }

@@ -148,6 +148,7 @@ const URIS = [
   '/fhir/Patient/1/_history/2',
   '/',
 ];
+const SUBS = ['s1', 's2', 's3'];
 const PREFIXES = ['/fhir/', '/fhir/Patient', '/fhir/Pat', '/Patient', '/adm', '/', '/fhir/Patient/1'];
 
 function generator(random: () => number) {
@@ -183,6 +184,10 @@ function generator(random: () => number) {
         ? { 'resource/type': type() }
         : { '$one-of': [{ 'resource/type': pick(TYPES) }, { 'resource/type': pick(TYPES) }] };
     if (chance(0.1)) m.user = { id: 'u1' };
+    if (chance(0.2))
+      m.jwt = chance(0.7)
+        ? { sub: pick(SUBS) }
+        : { '$one-of': [{ sub: pick(SUBS) }, { sub: pick(SUBS), iss: 'i' }] };
     if (Object.keys(m).length === 0) m['request-method'] = method();
     return { engine: 'matcho', matcho: m };
   };
@@ -206,6 +211,10 @@ function generator(random: () => number) {
         properties: { 'resource/type': pinned(TYPES) },
       };
       need('params');
+    }
+    if (chance(0.2)) {
+      properties.jwt = { required: chance(0.8) ? ['sub'] : [], properties: { sub: pinned(SUBS) } };
+      need('jwt');
     }
     if (required.length === 0) required.push('uri');
     return { engine: 'json-schema', schema: { required, properties } };
@@ -245,6 +254,17 @@ function generator(random: () => number) {
       roles: new Set(chance(0.3) ? [pick(['admin', 'viewer'])] : []),
     });
     if (who.user) ctx.user = { id: who.user };
+    // Claims of every shape, including ones a schema's `properties` cannot look into.
+    if (chance(0.6))
+      ctx.jwt = pick<unknown>([
+        { sub: pick(SUBS) },
+        { sub: pick(SUBS), iss: 'i' },
+        'a-string',
+        ['s1'],
+        { sub: 1 },
+        {},
+      ]);
+    if (chance(0.05)) ctx.params = pick<unknown>(['Patient', ['Patient'], { 'resource/type': ['Patient'] }]);
     return { ctx, who };
   };
   return { policy, request, random };

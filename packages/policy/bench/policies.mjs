@@ -1,0 +1,132 @@
+// Micro-benchmark of the policy hot path: buildRequestContext + PolicySet.decide for 1 / 100 /
+// 10 000 AccessPolicies of mixed engines, the allowing one last in id order (issue 6), plus the
+// compile cost a worker pays at cold start. Runs against the built package:
+//   pnpm --filter @authz/policy build && node packages/policy/bench/policies.mjs [--quick]
+import { buildRequestContext, compilePolicy, PolicySet } from '../dist/index.js';
+
+const quick = process.argv.includes('--quick');
+const RUN_MS = quick ? 300 : 1500;
+
+const ISS = 'https://auth.example.com';
+const METHODS = ['post', 'put', 'delete'];
+
+/** Policy `i` of a mixed set: matcho, json-schema, complex, linked allow, role-scoped matcho. */
+function mixedPolicy(i) {
+  const id = `p${String(i).padStart(5, '0')}`;
+  switch (i % 5) {
+    case 0:
+      return { id, engine: 'matcho', matcho: { 'request-method': METHODS[i % 3], uri: `#^/fhir/Type${i}/` } };
+    case 1:
+      return {
+        id,
+        engine: 'json-schema',
+        schema: {
+          required: ['params'],
+          properties: {
+            params: { required: ['resource/type'], properties: { 'resource/type': { const: `Type${i}` } } },
+          },
+        },
+      };
+    case 2:
+      return {
+        id,
+        engine: 'complex',
+        and: [
+          { engine: 'matcho', matcho: { params: { 'resource/type': `Type${i}` } } },
+          {
+            engine: 'json-schema',
+            schema: {
+              required: ['jwt'],
+              properties: { jwt: { required: ['iss'], properties: { iss: { constant: ISS } } } },
+            },
+          },
+        ],
+      };
+    case 3:
+      return { id, engine: 'allow', link: [{ resourceType: 'User', id: `user-${i}` }] };
+    default:
+      return { id, engine: 'matcho', roleName: `role-${i}`, matcho: { 'request-method': 'get' } };
+  }
+}
+
+/** A worst case the index cannot help: every policy constrains only the JWT. */
+function unindexablePolicy(i) {
+  const id = `p${String(i).padStart(5, '0')}`;
+  return { id, engine: 'matcho', matcho: { jwt: { sub: `someone-${i}` } } };
+}
+
+const ALLOWING = { id: 'zz-allow', engine: 'matcho', matcho: { 'request-method': 'get', jwt: { iss: ISS } } };
+
+function build(count, make) {
+  const resources = [];
+  for (let i = 0; i < count - 1; i++) resources.push({ resourceType: 'AccessPolicy', ...make(i) });
+  resources.push({ resourceType: 'AccessPolicy', ...ALLOWING });
+  const started = performance.now();
+  const compiled = resources.map((r) => compilePolicy(r, { lazy: true }));
+  const set = new PolicySet(compiled);
+  return { set, compileMs: performance.now() - started };
+}
+
+const request = {
+  method: 'GET',
+  uri: '/fhir/Patient/123?_elements=id,name',
+  headers: { authorization: 'Bearer x', accept: 'application/fhir+json' },
+};
+const identity = {
+  jwt: { iss: ISS, sub: 'some-user-id', exp: 1767225600 },
+  user: { id: 'some-user-id', resourceType: 'User' },
+};
+const subject = { user: 'some-user-id', roles: new Set() };
+
+function measure(set) {
+  const once = () => {
+    const ctx = buildRequestContext(request, identity);
+    const decision = set.decide(ctx, subject);
+    if (decision.policy !== 'zz-allow') throw new Error(`unexpected decision ${decision.policy}`);
+  };
+  for (let i = 0; i < 20_000; i++) once();
+  const samples = [];
+  let ops = 0;
+  const started = performance.now();
+  while (performance.now() - started < RUN_MS) {
+    const t0 = performance.now();
+    for (let i = 0; i < 100; i++) once();
+    samples.push((performance.now() - t0) * 10); // µs per op in this batch of 100
+    ops += 100;
+  }
+  const elapsed = performance.now() - started;
+  samples.sort((a, b) => a - b);
+  return {
+    rps: Math.round((ops / elapsed) * 1000),
+    p50_us: round(samples[Math.floor(samples.length * 0.5)]),
+    p99_us: round(samples[Math.floor(samples.length * 0.99)]),
+  };
+}
+
+const round = (v) => Math.round(v * 100) / 100;
+const rows = [];
+let floor;
+for (const [name, count, make] of [
+  ['policies_1', 1, mixedPolicy],
+  ['policies_100', 100, mixedPolicy],
+  ['policies_10000', 10_000, mixedPolicy],
+  ['policies_10000_unindexable', 10_000, unindexablePolicy],
+]) {
+  const { set, compileMs } = build(count, make);
+  const result = measure(set);
+  floor ??= result.rps;
+  rows.push({
+    scenario: name,
+    ...result,
+    ratio: round(result.rps / floor),
+    compile_lazy_ms: Math.round(compileMs),
+  });
+}
+const eager = performance.now();
+for (let i = 0; i < 2000; i++) compilePolicy({ resourceType: 'AccessPolicy', ...mixedPolicy(i * 5 + 1) });
+rows.push({
+  scenario: 'eager json-schema compile, 2000 distinct',
+  compile_ms: Math.round(performance.now() - eager),
+});
+console.table(rows);
+console.log(JSON.stringify({ node: process.version, quick, rows }));
