@@ -75,27 +75,33 @@ function findBinary(name) {
   return dirs.some((dir) => dir && existsSync(join(dir, name)));
 }
 
+/** Binaries the cluster or the tests run, with the Debian package and Homebrew formula providing each. */
+const SERVERS = [
+  { bin: 'nats-server', deb: 'nats-server', brew: 'nats-server', env: 'NATS_URL' },
+  { bin: 'redis-server', deb: 'redis-server', brew: 'redis', env: 'REDIS_URL' },
+  // Only the tests run nginx (forward-auth in front of the gateway); nginx-light has auth_request.
+  { bin: 'nginx', deb: 'nginx-light', brew: 'nginx', testsOnly: true },
+];
+
 function ensureServers() {
-  // Servers given by URL need no local binary (the runner then starts none).
-  const { NATS_URL, REDIS_URL } = process.env;
-  const external = { 'nats-server': Boolean(NATS_URL), 'redis-server': Boolean(REDIS_URL) };
-  // The Debian package names equal the binary names.
-  const needed = ['nats-server', 'redis-server'].filter(
-    (bin) => !findBinary(bin) && (forTests || !external[bin]),
+  // A server given by URL needs no local binary (the runner then starts none).
+  const needed = SERVERS.filter(
+    (s) => !findBinary(s.bin) && (forTests || (!s.testsOnly && !process.env[s.env])),
   );
   if (needed.length === 0) return;
-  const manual = `install ${needed.join(' and ')} (Debian/Ubuntu: apt-get install ${needed.join(' ')}; macOS: brew install ${needed.map((b) => b.replace('-server', '')).join(' ')})`;
+  const debs = needed.map((s) => s.deb);
+  const manual = `install ${needed.map((s) => s.bin).join(', ')} (Debian/Ubuntu: apt-get install ${debs.join(' ')}; macOS: brew install ${needed.map((s) => s.brew).join(' ')})`;
   const hint = forTests ? manual : `${manual}, or set NATS_URL / REDIS_URL`;
   if (process.getuid?.() !== 0 || !findBinary('apt-get')) {
     // Not fatal here: the runner and the test harness name what is missing when they need it.
-    log(`missing ${needed.join(', ')}: ${hint}`);
+    log(`missing ${needed.map((s) => s.bin).join(', ')}: ${hint}`);
     return;
   }
-  log(`installing ${needed.join(', ')} with apt-get`);
+  log(`installing ${debs.join(', ')} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
     run('apt-get', ['update', '-qq'], { env });
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...needed], { env });
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...debs], { env });
   } catch (err) {
     log(`${err.message}; ${hint}`);
   }

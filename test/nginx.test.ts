@@ -1,0 +1,204 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, mintJwt, startCluster, type TestCluster, waitForPort } from '@authz/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// A real nginx (the Debian package) runs infra/nginx/nginx.conf — only Docker's DNS names and
+// ports swapped for loopback ones — in front of a real gateway, worker, config service, NATS
+// and Redis, with a recording upstream behind it.
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const nginxBinary = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) =>
+  existsSync(p),
+);
+// `npm test` installs nginx (bootstrap --test, as root); elsewhere the suite is skipped, never in CI.
+const skip = nginxBinary === undefined && process.env.CI !== 'true';
+
+const ISSUER = 'https://auth.example.com';
+const SECRET = 'nginx-test-secret';
+const token = (claims: Record<string, unknown> = {}) =>
+  mintJwt({ key: SECRET, alg: 'HS256', claims: { iss: ISSUER, sub: 'some-user-id', ...claims } });
+
+/** infra/nginx/nginx.conf with loopback addresses for the gateway, the application and nginx itself. */
+function localNginxConf(dir: string, ports: { nginx: number; gateway: number; app: number }): string {
+  const conf = readFileSync(join(root, 'infra/nginx/nginx.conf'), 'utf8');
+  const local = conf
+    .replace(/^\s*resolver .*$/m, '')
+    .replace(/server gateway:8080 resolve;/, `server 127.0.0.1:${ports.gateway};`)
+    .replace(/server upstream:8000 resolve;/, `server 127.0.0.1:${ports.app};`)
+    .replace(/listen 8080;/, `listen 127.0.0.1:${ports.nginx};`)
+    .replace(/include \/etc\/nginx\//g, `include ${root}infra/nginx/`)
+    .replace(/^pid .*$/m, `pid ${dir}/nginx.pid;`)
+    .replace(/access_log \/dev\/stdout authz;/, `access_log ${dir}/access.log authz;`)
+    .replace(
+      /^http \{$/m,
+      [
+        'http {',
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
+      ].join('\n'),
+    );
+  // Every swap must have happened, or the test would silently run another configuration.
+  for (const gone of ['gateway:8080', 'upstream:8000', '/etc/nginx/', 'resolver '])
+    expect(local).not.toContain(gone);
+  return local;
+}
+
+describe.skipIf(skip)('nginx forward-auth (infra/nginx) against a real cluster', () => {
+  let cluster: TestCluster;
+  let app: Server;
+  let nginx: ChildProcess;
+  let dir: string;
+  let base: string;
+  const seen: Array<{ method?: string; url?: string; headers: IncomingHttpHeaders }> = [];
+
+  beforeAll(async () => {
+    const appPort = await freePort();
+    app = createServer((req, res) => {
+      seen.push({ method: req.method, url: req.url, headers: req.headers });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('from the application');
+    });
+    await new Promise<void>((r) => app.listen(appPort, '127.0.0.1', () => r()));
+    cluster = await startCluster({ workers: 1 });
+    const puts: Array<[string, unknown]> = [
+      [
+        '/TokenIntrospector/external-auth-server',
+        { resourceType: 'TokenIntrospector', type: 'jwt', jwt: { iss: ISSUER, secret: SECRET } },
+      ],
+      ['/User/some-user-id', { resourceType: 'User' }],
+      // Reads by a token of the issuer are allowed; anything else by it is forbidden (403).
+      [
+        '/AccessPolicy/issuer-reads',
+        {
+          resourceType: 'AccessPolicy',
+          engine: 'json-schema',
+          schema: {
+            required: ['jwt', 'request-method'],
+            properties: {
+              jwt: { required: ['iss'], properties: { iss: { const: ISSUER } } },
+              'request-method': { const: 'get' },
+            },
+          },
+        },
+      ],
+    ];
+    for (const [path, body] of puts) expect((await cluster.admin('PUT', path, body)).status).toBe(201);
+
+    dir = mkdtempSync(join(tmpdir(), 'authz-nginx-'));
+    const nginxPort = await freePort();
+    const gatewayPort = Number(new URL(cluster.gatewayUrl).port);
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      localNginxConf(dir, { nginx: nginxPort, gateway: gatewayPort, app: appPort }),
+    );
+    const args = ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr'];
+    execFileSync(nginxBinary!, [...args, '-t'], { stdio: 'pipe' });
+    nginx = spawn(nginxBinary!, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await waitForPort(nginxPort, 10_000);
+    base = `http://127.0.0.1:${nginxPort}`;
+
+    // The worker applies the configuration from its KV watch; wait until it decides with it.
+    const allowed = await token();
+    const deadline = Date.now() + 10_000;
+    while (
+      (await fetch(`${base}/fhir/Patient`, { headers: { authorization: `Bearer ${allowed}` } })).status !==
+      200
+    ) {
+      if (Date.now() > deadline) throw new Error('the configuration never reached the worker');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  afterAll(async () => {
+    if (nginx && nginx.exitCode === null) {
+      await new Promise<void>((done) => {
+        nginx.once('exit', () => done());
+        nginx.kill('SIGQUIT');
+      });
+    }
+    await cluster?.stop();
+    app?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes an allowed request to the application with the identity headers, dropping client-sent copies', async () => {
+    seen.length = 0;
+    const res = await fetch(`${base}/fhir/Patient?name=smith`, {
+      headers: {
+        authorization: `Bearer ${await token()}`,
+        'x-authz-user': 'admin',
+        'x-authz-policy': 'forged',
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('from the application');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.url).toBe('/fhir/Patient?name=smith');
+    expect(seen[0]!.headers['x-authz-user']).toBe('some-user-id');
+    expect(seen[0]!.headers['x-authz-subject']).toBe('some-user-id');
+    expect(seen[0]!.headers['x-authz-policy']).toBe('issuer-reads');
+    expect(seen[0]!.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('answers 401 with the gateway’s Bearer challenge and a login OperationOutcome when no token is sent', async () => {
+    seen.length = 0;
+    const res = await fetch(`${base}/fhir/Patient`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="authz"/);
+    expect(res.headers.get('content-type')).toBe('application/fhir+json');
+    const body = (await res.json()) as { resourceType: string; issue: Array<{ code: string }> };
+    expect(body.resourceType).toBe('OperationOutcome');
+    expect(body.issue[0]!.code).toBe('login');
+    expect(seen).toEqual([]);
+  });
+
+  it('answers 401 with error="invalid_token" for a token with a wrong signature', async () => {
+    const forged = await mintJwt({
+      key: 'not-the-secret',
+      alg: 'HS256',
+      claims: { iss: ISSUER, sub: 'some-user-id' },
+    });
+    const res = await fetch(`${base}/fhir/Patient`, { headers: { authorization: `Bearer ${forged}` } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="authz", error="invalid_token", error_description="[^"]+"$/,
+    );
+    expect(res.headers.get('www-authenticate')?.match(/Bearer/g)).toHaveLength(1);
+  });
+
+  it('answers 403 with a forbidden OperationOutcome when the token is valid but no policy allows the request', async () => {
+    seen.length = 0;
+    const res = await fetch(`${base}/fhir/Patient/1`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${await token()}` },
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('content-type')).toBe('application/fhir+json');
+    expect(((await res.json()) as { issue: Array<{ code: string }> }).issue[0]!.code).toBe('forbidden');
+    expect(seen).toEqual([]);
+  });
+
+  it('keeps the gateway’s endpoints unreachable from outside', async () => {
+    for (const path of ['/_authz/forward', '/_authz/metrics', '/_authz/healthz']) {
+      const res = await fetch(`${base}${path}`, {
+        headers: { 'x-original-uri': '/fhir/Patient', 'x-original-method': 'GET' },
+      });
+      expect(res.status, path).toBe(404);
+    }
+  });
+
+  it('answers 503 with Retry-After, never the application, when the gateway is down', async () => {
+    await cluster.gateway!.stop('SIGKILL');
+    seen.length = 0;
+    const res = await fetch(`${base}/fhir/Patient`, {
+      headers: { authorization: `Bearer ${await token()}` },
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as { issue: Array<{ code: string }> }).issue[0]!.code).toBe('transient');
+    expect(seen).toEqual([]);
+  });
+});
