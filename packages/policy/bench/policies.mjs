@@ -49,10 +49,16 @@ function mixedPolicy(i) {
   }
 }
 
-/** A worst case the index cannot help: every policy constrains only the JWT. */
-function unindexablePolicy(i) {
+/** Every policy pins only a JWT claim: indexed by that path. */
+function claimPolicy(i) {
   const id = `p${String(i).padStart(5, '0')}`;
   return { id, engine: 'matcho', matcho: { jwt: { sub: `someone-${i}` } } };
+}
+
+/** The worst case, which no index helps: nothing pinned, every policy is evaluated. */
+function unindexablePolicy(i) {
+  const id = `p${String(i).padStart(5, '0')}`;
+  return { id, engine: 'matcho', matcho: { jwt: { groups: { $contains: `group-${i}` } } } };
 }
 
 const ALLOWING = { id: 'zz-allow', engine: 'matcho', matcho: { 'request-method': 'get', jwt: { iss: ISS } } };
@@ -110,6 +116,7 @@ for (const [name, count, make] of [
   ['policies_1', 1, mixedPolicy],
   ['policies_100', 100, mixedPolicy],
   ['policies_10000', 10_000, mixedPolicy],
+  ['policies_10000_pinned_claim', 10_000, claimPolicy],
   ['policies_10000_unindexable', 10_000, unindexablePolicy],
 ]) {
   const { set, compileMs } = build(count, make);

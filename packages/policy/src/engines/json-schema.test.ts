@@ -1,5 +1,6 @@
 import type { AccessPolicy } from '@authz/protocol';
-import { describe, expect, it } from 'vitest';
+import { Ajv } from 'ajv';
+import { describe, expect, it, vi } from 'vitest';
 import { PolicyConfigError } from '../errors.js';
 import { compilePolicy } from '../policy.js';
 
@@ -104,7 +105,7 @@ describe('json-schema engine', () => {
     const redos = compilePolicy(schemaPolicy({ properties: { h: { pattern: '(a+)+$' } }, required: ['h'] }));
     const started = performance.now();
     expect(redos.evaluate({ h: `${'a'.repeat(16_000)}!` })).toBe(false);
-    expect(performance.now() - started).toBeLessThan(200);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it('defers code generation when lazy, and a deferred failure evaluates false', () => {

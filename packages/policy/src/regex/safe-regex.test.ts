@@ -9,7 +9,7 @@ describe('compileSafeRegex', () => {
     const subject = `${'a'.repeat(MAX_REGEX_SUBJECT - 1)}!`;
     const started = performance.now();
     expect(regex.test(subject)).toBe(false);
-    expect(performance.now() - started).toBeLessThan(250);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it('refuses to run on a 50 KB subject at all, in bounded time', () => {
@@ -17,7 +17,7 @@ describe('compileSafeRegex', () => {
     const subject = `${'a'.repeat(50 * 1024)}!`;
     const started = performance.now();
     expect(() => regex.test(subject)).toThrow(RegexSubjectTooLongError);
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(performance.now() - started).toBeLessThan(250);
   });
 
   it.each([
@@ -28,7 +28,8 @@ describe('compileSafeRegex', () => {
   ])('keeps %s linear', (source, subject) => {
     const started = performance.now();
     compileSafeRegex(source).test(subject);
-    expect(performance.now() - started).toBeLessThan(250);
+    // A backtracking engine takes minutes to years on these; bounds are loose for loaded CI machines.
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it.each([
