@@ -10,6 +10,7 @@ import {
   type KV,
   type Logger,
   type NatsConnection,
+  type Redis,
   onShutdown,
   openConfigBucket,
 } from '@authz/runtime';
@@ -40,6 +41,9 @@ async function main(): Promise<void> {
 
   const nc = await connectNats(env, 'authz-worker', logger, (type) => metrics.natsStatus.inc({ type }));
   const redis = env.redisUrl ? connectRedis(env.redisUrl, logger, env.redisTimeoutMs) : undefined;
+  // Give Redis a moment before the first key-set loads, so a worker started while an IdP is down
+  // can still serve from the cluster's cached key sets. Never more than a second: Redis is a cache.
+  if (redis) await redisReady(redis, 1000);
   const verifier = new TokenVerifier({
     sharedCache: redis ? new RedisSharedCache(redis) : undefined,
     logger,
@@ -47,6 +51,8 @@ async function main(): Promise<void> {
     insecureHosts: env.insecureHosts,
     fetchTimeoutMs: env.fetchTimeoutMs,
     maxCachedTokens: env.maxCachedTokens,
+    jwksRefetchCooldownMs: env.jwksRefetchCooldownMs,
+    maxStaleSeconds: env.jwksMaxStaleSeconds,
   });
 
   const kv = await openBucketWhenCreated(nc, logger);
@@ -93,6 +99,19 @@ async function main(): Promise<void> {
     ops?.close();
     logger.info('stopped');
   }, logger);
+}
+
+function redisReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    redis.once('ready', done);
+    function done() {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    }
+  });
 }
 
 /** The bucket is created by the config service; a worker started first waits for it. */

@@ -217,7 +217,7 @@ export class RemoteJwks {
       if (shortcut) return shortcut;
       lock = await tryLock(sharedCache, this.keys.refetchLock, cooldownMs);
       if (lock === 'held') {
-        const awaited = await this.awaitOtherRefetch(known);
+        const awaited = await this.awaitOtherRefetch(known, kid);
         if (awaited) {
           this.lastRefetch = { at: now() };
           return awaited;
@@ -277,13 +277,15 @@ export class RemoteJwks {
   }
 
   /** Another worker holds the refetch lock: wait (about one fetch timeout) for its set or failure. */
-  private async awaitOtherRefetch(known: number): Promise<KeySet | undefined> {
+  private async awaitOtherRefetch(known: number, kid: string): Promise<KeySet | undefined> {
     const { sharedCache, fetchTimeoutMs } = this.options;
     // Counted in polls, not by the injected clock, which tests may freeze.
     for (let polls = Math.ceil((fetchTimeoutMs + 500) / POLL_MS); polls > 0; polls--) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       if (sharedCache?.isAvailable?.() === false) return undefined; // the cache died: ask the origin ourselves
-      const outcome = await this.sharedOutcome(known, () => true);
+      // Only the other worker's refetch (or a set that has the kid) settles it: a merely newer
+      // record may be an ordinary fetch from before the key appeared.
+      const outcome = await this.sharedOutcome(known, (stored) => this.hasKid(stored, kid));
       if (outcome) return outcome;
     }
     throw new Error('another worker was refreshing the key set and did not finish in time');
