@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@authz/test-support';
+import { freePort, mintJwt } from '@authz/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 
 // `npm start` end to end: the local runner (infra/local/run.mjs) starts real nats-server,
@@ -132,10 +132,39 @@ const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 /** Sends SIGTERM and asserts a clean exit with every child and the state directory gone. */
-async function stopAndExpectClean(runner: Runner, pids: number[]): Promise<void> {
+/**
+ * Processes that belong to the run with state directory `stateDir`: the runner marks each child's
+ * environment (AUTHZ_LOCAL_RUN) and starts NATS and Redis inside it. Linux only (empty elsewhere).
+ */
+function processesOfRun(stateDir: string): number[] {
+  if (!existsSync('/proc/self/environ')) return [];
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, 'latin1');
+      if (
+        env.includes(`AUTHZ_LOCAL_RUN=${stateDir}\0`) ||
+        readlinkSync(`/proc/${entry}/cwd`).startsWith(stateDir)
+      ) {
+        found.push(Number(entry));
+      }
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** Sends SIGTERM and asserts a clean exit with every child and the state directory gone. */
+async function stopAndExpectClean(runner: Runner, pids: number[], stateDir?: string): Promise<void> {
   runner.child.kill('SIGTERM');
   expect(await runner.exit).toBe(0);
   expect(pids.filter(isRunning)).toEqual([]);
+  if (stateDir) {
+    expect(existsSync(stateDir)).toBe(false);
+    expect(processesOfRun(stateDir)).toEqual([]);
+  }
   const leftovers = existsSync(join(root, '.local'))
     ? readdirSync(join(root, '.local')).filter((name) => name.startsWith(`run-${runner.child.pid}-`))
     : [];
@@ -201,7 +230,7 @@ describe('local runner (npm start)', () => {
     await stopAndExpectClean(runner, [...Object.values(pids), newWorker]);
   });
 
-  it('runs a 3-node JetStream cluster with NATS_CLUSTER=3 and the config bucket replicated on all three', async () => {
+  it('runs a 3-node JetStream cluster with NATS_CLUSTER=3, replicates the config bucket on all three and keeps deciding when a node is killed', async () => {
     const [configPort, gatewayPort] = [await freePort(), await freePort()];
     const runner = startRunner({
       NATS_CLUSTER: '3',
@@ -213,9 +242,10 @@ describe('local runner (npm start)', () => {
     const ready = await runner.waitFor(/^\{.*"msg":"cluster ready".*\}$/, 60_000);
     const facts = JSON.parse(ready[0]) as {
       nats: { urls: string[]; nodes: number; monitor: string[]; metaLeader: string };
-      config: { url: string; kvReplicas: number };
+      config: { url: string; kvReplicas: number; adminUser: string; adminPassword: string };
       gateway: { url: string };
       processes: Array<{ name: string; pid: number }>;
+      stateDir: string;
     };
     for (const { pid } of facts.processes) runner.pids.add(pid);
     expect(facts.nats.nodes).toBe(3);
@@ -247,9 +277,66 @@ describe('local runner (npm start)', () => {
     expect(titles.filter(([, cmd]) => cmd.includes('nats-server'))).toHaveLength(3);
     expect(titles.filter(([, cmd]) => cmd === 'authz-worker')).toHaveLength(2);
 
+    // Failover: with one of three NATS nodes killed, decisions go on and configuration writes
+    // still reach a quorum; the runner brings the node back.
+    const admin = {
+      authorization: basic(facts.config.adminUser, facts.config.adminPassword),
+      'content-type': 'application/json',
+    };
+    const put = (path: string, body: unknown) =>
+      status(`${facts.config.url}${path}`, { method: 'PUT', headers: admin, body: JSON.stringify(body) });
+    expect(
+      await put('/TokenIntrospector/idp', {
+        resourceType: 'TokenIntrospector',
+        type: 'jwt',
+        jwt: { iss: 'https://idp.test', secret: 'cluster-secret' },
+      }),
+    ).toBe(201);
+    expect(
+      await put('/AccessPolicy/idp-users', {
+        resourceType: 'AccessPolicy',
+        engine: 'json-schema',
+        schema: {
+          required: ['jwt'],
+          properties: { jwt: { required: ['iss'], properties: { iss: { const: 'https://idp.test' } } } },
+        },
+      }),
+    ).toBe(201);
+    const token = await mintJwt({
+      key: 'cluster-secret',
+      alg: 'HS256',
+      claims: { iss: 'https://idp.test', sub: 'u1' },
+    });
+    const check = () =>
+      status(`${facts.gateway.url}/fhir/Patient`, { headers: { authorization: `Bearer ${token}` } });
+    await expect.poll(check, { timeout: 10_000, interval: 100 }).toBe(200);
+
+    const victim = facts.processes.find((p) => p.name === 'nats-1')!.pid;
+    process.kill(victim, 'SIGKILL');
+    const seen = new Set<number>();
+    await expect
+      .poll(
+        async () => {
+          const code = await check();
+          seen.add(code);
+          return code;
+        },
+        { timeout: 15_000, interval: 100 },
+      )
+      .toBe(200);
+    // Never an allow it should not give, never an error other than "cannot decide now".
+    expect([...seen].filter((code) => code !== 200 && code !== 503)).toEqual([]);
+    await expect
+      .poll(() => put('/User/u1', { resourceType: 'User' }), { timeout: 15_000, interval: 200 })
+      .toBe(201);
+    const restarted = await runner.waitFor(/"msg":"nats-1 restarted".*"pid":(\d+)/, 20_000);
+    runner.pids.add(Number(restarted[1]));
+    expect(commandLine(Number(restarted[1]))).toMatch(/nats-server -c .*\/nats-1\/nats\.conf$/);
+
     await stopAndExpectClean(
       runner,
-      facts.processes.map((p) => p.pid),
+      [...facts.processes.map((p) => p.pid), Number(restarted[1])],
+      facts.stateDir,
     );
   });
 
@@ -270,6 +357,23 @@ describe('local runner (npm start)', () => {
       /"msg":"config exited unexpectedly \(code null, signal SIGKILL\); stopping the cluster"/,
       1000,
     );
+  });
+
+  it('stops cleanly with exit code 0 when SIGTERM arrives in the middle of start-up', async () => {
+    const runner = startRunner({
+      WORKERS: '2',
+      LOG_FORMAT: 'json',
+      CONFIG_PORT: String(await freePort()),
+      GATEWAY_PORT: String(await freePort()),
+    });
+    const starting = await runner.waitFor(/"msg":"starting".*"state":"([^"]+)"/);
+    // The config service has printed its first line: NATS and Redis are up, services not yet.
+    await runner.waitFor(/"service":"authz-config"/);
+    runner.child.kill('SIGTERM');
+    expect(await runner.exit).toBe(0);
+    expect(runner.lines.some((line) => line.includes('"msg":"cluster ready"'))).toBe(false);
+    expect(existsSync(starting[1]!)).toBe(false);
+    expect(processesOfRun(starting[1]!)).toEqual([]);
   });
 
   it('refuses to start, naming every bad setting, and starts nothing', async () => {

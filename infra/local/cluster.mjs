@@ -277,13 +277,16 @@ export class LocalCluster {
     if (this.stopping) return this.stopping;
     this.abort.abort();
     this.stopping = (async () => {
-      const gateway = this.slots.filter((s) => s.name === 'gateway');
-      const services = this.slots.filter((s) => s.tier === 'service' && s.name !== 'gateway');
-      const infra = this.slots.filter((s) => s.tier === 'infra');
+      // Each tier is read when its turn comes: a start-up step still under way may add slots
+      // (Slot.launch refuses to start once stopping, but the slot itself exists).
+      const tier = (pick) =>
+        Promise.all(
+          this.slots.filter(pick).map((s) => s.stop(s.tier === 'infra' ? INFRA_GRACE_MS : SERVICE_GRACE_MS)),
+        );
       // Gateway first: it stops taking requests while workers can still answer its in-flight ones.
-      await Promise.all(gateway.map((s) => s.stop(SERVICE_GRACE_MS)));
-      await Promise.all(services.map((s) => s.stop(SERVICE_GRACE_MS)));
-      await Promise.all(infra.map((s) => s.stop(INFRA_GRACE_MS)));
+      await tier((s) => s.name === 'gateway');
+      await tier((s) => s.tier === 'service');
+      await tier(() => true);
       this.removeState();
       this.out.log(code === 0 ? 30 : 50, code === 0 ? 'stopped' : `stopped (exit code ${code})`);
       return code;

@@ -113,7 +113,7 @@ export function createConsole({
       const stack = parsed.level >= 50 && err && typeof err === 'object' ? err.stack : undefined;
       pretty(name, parsed.level, parsed.msg, parsed.fields, typeof stack === 'string' ? stack : undefined);
     },
-    /** A line from the runner itself. */
+    /** A line from the runner itself (`runner` is its pid; a `pid` field names a child). */
     log(level, msg, fields = {}) {
       if (level < minLevel) return;
       if (format === 'json') {
@@ -122,7 +122,7 @@ export function createConsole({
             level,
             time: new Date().toISOString(),
             service: 'authz-local',
-            pid: process.pid,
+            runner: process.pid,
             msg,
             ...fields,
           }) + '\n',
@@ -138,7 +138,7 @@ export function createConsole({
           level: 30,
           time: new Date().toISOString(),
           service: 'authz-local',
-          pid: process.pid,
+          runner: process.pid,
           msg,
           ...fields,
         }) + '\n',

@@ -50,6 +50,7 @@ export class Slot {
 
   /** Starts the process and resolves once it is ready; rejects (and kills it) otherwise. */
   async launch() {
+    if (this.hooks.stopping()) throw new Error(`${this.name}: not started, the cluster is stopping`);
     const proc = startProcess(this.options.spec(), this.hooks.out);
     this.proc = proc;
     this.ready = false;
