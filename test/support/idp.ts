@@ -3,11 +3,12 @@ import {
   createHmac,
   createSecretKey,
   sign as cryptoSign,
-  generateKeyPairSync,
+  generateKeyPair,
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { promisify } from 'node:util';
 import { exportJWK, type JWK, SignJWT } from 'jose';
 import { freePort } from './ports.js';
 
@@ -49,13 +50,13 @@ export async function generateSigningKey(
 ): Promise<SigningKey> {
   const kid = options.kid;
   if (alg.startsWith('HS')) return { alg, kid, privateKey: createSecretKey(randomBytes(32)) };
+  // Asynchronous generation (libuv pool): a blocked event loop would stall an in-process IdP.
+  const generate = promisify(generateKeyPair);
   const pair = alg.startsWith('ES')
-    ? generateKeyPairSync('ec', {
-        namedCurve: { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }[alg as 'ES256'],
-      })
+    ? await generate('ec', { namedCurve: { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }[alg as 'ES256'] })
     : alg === 'EdDSA'
-      ? generateKeyPairSync('ed25519')
-      : generateKeyPairSync('rsa', { modulusLength: options.modulusLength ?? 2048 });
+      ? await generate('ed25519', {})
+      : await generate('rsa', { modulusLength: options.modulusLength ?? 2048 });
   const jwk = await exportJWK(pair.publicKey);
   const publicJwk: JWK = { ...jwk, alg, use: 'sig', ...(kid === undefined ? {} : { kid }) };
   const publicPem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();

@@ -30,12 +30,20 @@ export interface RedisSharedCacheOptions {
   prefix?: string;
   /** Called on each failed command (for metrics); the failure is already a miss. */
   onError?: (err: unknown) => void;
+  /**
+   * After a failed command (a timeout, a dropped connection), skip Redis for this long, so a hung
+   * server costs one command timeout rather than one per command. Default 0 (off): under a
+   * short command timeout, a busy process would otherwise drop its cache on a single slow reply.
+   */
+  pauseAfterErrorMs?: number;
 }
 
 /** {@link SharedCache} over an ioredis client configured to fail fast (see `@authz/runtime` connectRedis). */
 export class RedisSharedCache implements SharedCache {
   private readonly prefix: string;
   private readonly onError: (err: unknown) => void;
+  private readonly pauseAfterErrorMs: number;
+  private pausedUntil = 0;
   // A random token per lock holder, so a slow holder never releases someone else's lock.
   private readonly owned = new Map<string, string>();
 
@@ -45,10 +53,16 @@ export class RedisSharedCache implements SharedCache {
   ) {
     this.prefix = options.prefix ?? 'authz:';
     this.onError = options.onError ?? (() => {});
+    this.pauseAfterErrorMs = options.pauseAfterErrorMs ?? 0;
   }
 
   private get ready(): boolean {
-    return this.redis.status === 'ready';
+    return this.redis.status === 'ready' && (this.pausedUntil === 0 || Date.now() >= this.pausedUntil);
+  }
+
+  private fail(err: unknown): void {
+    if (this.pauseAfterErrorMs > 0) this.pausedUntil = Date.now() + this.pauseAfterErrorMs;
+    this.onError(err);
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -56,7 +70,7 @@ export class RedisSharedCache implements SharedCache {
     try {
       return (await this.redis.get(this.prefix + key)) ?? undefined;
     } catch (err) {
-      this.onError(err);
+      this.fail(err);
       return undefined;
     }
   }
@@ -66,7 +80,7 @@ export class RedisSharedCache implements SharedCache {
     try {
       await this.redis.set(this.prefix + key, value, 'EX', Math.max(1, Math.ceil(ttlSeconds)));
     } catch (err) {
-      this.onError(err);
+      this.fail(err);
     }
   }
 
@@ -75,7 +89,7 @@ export class RedisSharedCache implements SharedCache {
     try {
       await this.redis.del(...keys.map((k) => this.prefix + k));
     } catch (err) {
-      this.onError(err);
+      this.fail(err);
     }
   }
 
@@ -91,7 +105,7 @@ export class RedisSharedCache implements SharedCache {
       if (ok === 'OK') this.owned.set(key, owner);
       return ok === 'OK' ? 'acquired' : 'held';
     } catch (err) {
-      this.onError(err);
+      this.fail(err);
       return 'unavailable';
     }
   }
@@ -113,7 +127,7 @@ export class RedisSharedCache implements SharedCache {
         owner,
       );
     } catch (err) {
-      this.onError(err);
+      this.fail(err);
     }
   }
 }
