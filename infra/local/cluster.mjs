@@ -24,11 +24,6 @@ const OWN_NATS_VARS = [
   'NATS_TLS_KEY',
 ];
 
-/** Masks the password of a URL given by the user (it is theirs to know, not ours to print). */
-export function redactUrl(url) {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
 /** Waits for `ready` unless the process exits first. */
 function untilExit(proc, ready, what) {
   return Promise.race([
@@ -40,6 +35,10 @@ function untilExit(proc, ready, what) {
   ]);
 }
 
+/**
+ * The processes of one local run and their order. `start()` brings everything up, `stop()` takes
+ * it down (once, in order), `kill()` is the synchronous last resort.
+ */
 export class LocalCluster {
   /**
    * @param {{settings: import('./settings.mjs').Settings, out: ReturnType<import('./logs.mjs').createConsole>,
@@ -78,6 +77,7 @@ export class LocalCluster {
     return this.slots.map((slot) => ({ name: slot.name, pid: slot.pid }));
   }
 
+  /** Registers a slot (every process the run starts has one). */
   slot(options) {
     const slot = new Slot(options, this.hooks);
     this.slots.push(slot);
@@ -86,16 +86,42 @@ export class LocalCluster {
 
   /** Starts everything; rejects when any part does not become ready. */
   async start() {
+    const ports = await this.allocatePorts();
+    this.workerPorts = ports.workers;
+    await Promise.all([
+      ports.nats.length > 0 && this.startNats(ports.nats),
+      ports.redis !== undefined && this.startRedis(ports.redis),
+    ]);
+    // Config first: it creates the bucket the workers open.
+    this.config = this.slot(
+      this.serviceSlot('config', 'config', { CONFIG_PORT: String(ports.config) }, false),
+    );
+    await this.config.launch();
+    this.workers = ports.workers.map((port, i) =>
+      this.slot(this.serviceSlot('worker', `worker-${i + 1}`, { WORKER_HTTP_PORT: String(port) }, true)),
+    );
+    this.gateway = this.slot(
+      this.serviceSlot('gateway', 'gateway', { GATEWAY_PORT: String(ports.gateway) }, false),
+    );
+    await Promise.all([...this.workers, this.gateway].map((slot) => slot.launch()));
+    this.started = true;
+  }
+
+  /**
+   * Every port of the run, chosen at once so they are distinct. Defaults (4222, 6379, 8081,
+   * 8080) only when free; explicitly configured ports must be free; 0 is left to the service.
+   */
+  async allocatePorts() {
     const { settings } = this;
     const natsNodes = settings.natsUrl ? 0 : settings.natsCluster;
+    const perNode = natsNodes > 1 ? 3 : 2; // client, monitoring, route (clusters only)
     const wanted = [];
     for (let i = 0; i < natsNodes; i++) {
-      // Default ports only for the first node and only when free (a shared server may hold them).
       wanted.push(
         { name: `nats-${i + 1}`, preferred: i === 0 ? 4222 : 0 },
         { name: 'monitor', preferred: 0 },
       );
-      if (natsNodes > 1) wanted.push({ name: 'route', preferred: 0 });
+      if (perNode === 3) wanted.push({ name: 'route', preferred: 0 });
     }
     if (!settings.redisUrl) wanted.push({ name: 'redis', preferred: 6379 });
     const http = (name, { port, explicit }) =>
@@ -104,42 +130,22 @@ export class LocalCluster {
     // Each worker serves /healthz, /readyz, /metrics on its own port (WORKER_HTTP_PORT).
     for (let i = 0; i < settings.workers; i++)
       wanted.push({ name: `worker-${i + 1}`, preferred: 0, host: settings.host });
+
     const ports = await choosePorts(wanted);
-
-    const natsPorts = [];
-    for (let i = 0; i < natsNodes; i++) {
-      const [client, monitor, cluster] = ports.splice(0, natsNodes > 1 ? 3 : 2);
-      natsPorts.push({ client, http: monitor, cluster });
-    }
-    const redisPort = settings.redisUrl ? undefined : ports.shift();
-    const configPort = settings.configPort.port === 0 ? 0 : ports.shift();
-    const gatewayPort = settings.gatewayPort.port === 0 ? 0 : ports.shift();
-    this.workerPorts = ports.splice(0, settings.workers);
-
-    await Promise.all([
-      natsPorts.length > 0 && this.startNats(natsPorts),
-      redisPort && this.startRedis(redisPort),
-    ]);
-    this.config = this.slot(this.serviceSlot('config', 'config', { CONFIG_PORT: String(configPort) }, false));
-    await this.config.launch();
-    const workers = Array.from({ length: settings.workers }, (_, i) =>
-      this.slot(
-        this.serviceSlot(
-          'worker',
-          `worker-${i + 1}`,
-          { WORKER_HTTP_PORT: String(this.workerPorts[i]) },
-          true,
-        ),
-      ),
-    );
-    this.gateway = this.slot(
-      this.serviceSlot('gateway', 'gateway', { GATEWAY_PORT: String(gatewayPort) }, false),
-    );
-    await Promise.all([...workers, this.gateway].map((slot) => slot.launch()));
-    this.workers = workers;
-    this.started = true;
+    const nats = Array.from({ length: natsNodes }, () => {
+      const [client, http, cluster] = ports.splice(0, perNode);
+      return { client, http, cluster };
+    });
+    return {
+      nats,
+      redis: settings.redisUrl ? undefined : ports.shift(),
+      config: settings.configPort.port === 0 ? 0 : ports.shift(),
+      gateway: settings.gatewayPort.port === 0 ? 0 : ports.shift(),
+      workers: ports.splice(0, settings.workers),
+    };
   }
 
+  /** Starts the NATS node(s); for a cluster, resolves once all agree on a JetStream meta leader. */
   async startNats(ports) {
     const { settings, out } = this;
     const dir = (i) => join(this.stateDir, ports.length > 1 ? `nats-${i + 1}` : 'nats');
@@ -189,6 +195,7 @@ export class LocalCluster {
     }
   }
 
+  /** Starts Redis with a generated password, resolves once it answers PING. */
   async startRedis(port) {
     const dir = join(this.stateDir, 'redis');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -230,6 +237,7 @@ export class LocalCluster {
     return env;
   }
 
+  /** Slot options for one process of a built service (`services/<service>/dist/main.js`). */
   serviceSlot(service, name, extra, restartable) {
     const { settings } = this;
     const main = join(this.root, 'services', service, 'dist', 'main.js');
@@ -301,6 +309,7 @@ export class LocalCluster {
     this.removeState();
   }
 
+  /** Removes the state directory (NATS stores, generated configs with their passwords). */
   removeState() {
     if (existsSync(this.stateDir)) rmSync(this.stateDir, { recursive: true, force: true });
   }

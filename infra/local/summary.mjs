@@ -1,7 +1,11 @@
 // What the runner prints once everything is ready: where each piece listens, the credentials,
 // the pids, and a copy-paste walkthrough (the seed guide: introspector, policy, user, JWT, call).
-import { redactUrl } from './cluster.mjs';
 import { reachableHost } from './ports.mjs';
+
+/** Masks the password of a URL given by the user (it is theirs to know, not ours to print). */
+export function redactUrl(url) {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
 
 /**
  * The facts of a running cluster, as one object (printed as JSON with `LOG_FORMAT=json`).
