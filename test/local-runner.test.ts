@@ -228,7 +228,7 @@ describe('local runner (npm start)', () => {
     expect(await status(`${gateway[1]}/_authz/healthz`)).toBe(200);
 
     await stopAndExpectClean(runner, [...Object.values(pids), newWorker]);
-  });
+  }, 120_000);
 
   it('runs a 3-node JetStream cluster with NATS_CLUSTER=3, replicates the config bucket on all three and keeps deciding when a node is killed', async () => {
     const [configPort, gatewayPort] = [await freePort(), await freePort()];
@@ -338,7 +338,7 @@ describe('local runner (npm start)', () => {
       [...facts.processes.map((p) => p.pid), Number(restarted[1])],
       facts.stateDir,
     );
-  });
+  }, 120_000);
 
   it('stops the whole cluster with exit code 1 when the config service dies', async () => {
     const runner = startRunner({
