@@ -3,7 +3,7 @@
 // Every scenario sends a fixed number of requests at a fixed concurrency after a warm-up, and is
 // reported as throughput and p50/p99 (HDR histogram) plus a ratio to its floor from the same run.
 // See bench/README.md for the method of each measurement.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { checkPayload, startCluster, stopCluster } from './lib/cluster.mjs';
@@ -29,11 +29,12 @@ const log = (msg) =>
 async function main() {
   stopOnSignals();
   const keys = generateKeys();
-  const b = { opts, keys, scenarios: {}, log };
+  const b = { opts, keys, scenarios: {}, windows: {}, log };
   b.tokens = await mintTokens(keys, opts.sizes, opts.want, log);
-  const nodeOptions = opts.profileDir ? `--cpu-prof --cpu-prof-dir=${opts.profileDir}` : undefined;
+  for (const dir of [opts.profileDir, opts.gatewayProfileDir]) if (dir) mkdirSync(dir, { recursive: true });
+  const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
   try {
-    b.cluster = await startCluster({ workers: opts.workers, nodeOptions, keys, log });
+    b.cluster = await startCluster({ workers: opts.workers, nodeArgs, keys, log });
     const base = await b.cluster.revisionOf({ resourceType: 'AccessPolicy', id: 'zz-allow' });
     await b.cluster.waitForWorkers(base, checkPayload(b.tokens.cached));
     await smokeCheck(b);
@@ -45,6 +46,11 @@ async function main() {
   } finally {
     await stopCluster(b.cluster);
     await stopAll();
+  }
+  for (const dir of new Set([opts.profileDir, opts.gatewayProfileDir].filter(Boolean))) {
+    // Measured windows (monotonic µs) for `bench/cpuprofile-top.mjs --window=<scenario>`.
+    writeFileSync(join(dir, 'windows.json'), `${JSON.stringify(b.windows, null, 2)}\n`);
+    log(`profiles and windows.json in ${dir}`);
   }
   return b;
 }

@@ -4,6 +4,7 @@
 // argv: <json {url, headers, connections, amount, warmup}>; prints one line `RESULT <json>`.
 import autocannon from 'autocannon';
 import { latencyHistogram, percentiles, recordMs } from '../lib/histogram.mjs';
+import { monotonicUs } from '../lib/nats-load.mjs';
 
 const { url, headers, connections, amount, warmup } = JSON.parse(process.argv[2]);
 
@@ -18,15 +19,18 @@ function run(count, histogram) {
 
 if (warmup > 0) await run(warmup);
 const histogram = latencyHistogram();
+const windowStart = monotonicUs();
 const started = performance.now();
 const result = await run(amount, histogram);
 const elapsedMs = performance.now() - started;
+const window = [windowStart, monotonicUs()];
 const ok = result['2xx'];
 process.stdout.write(
   `RESULT ${JSON.stringify({
     rps: Math.round((result.requests.total / elapsedMs) * 1000),
     ...percentiles(histogram),
     count: result.requests.total,
+    window,
     failures: result.requests.total - ok + result.errors + result.timeouts,
     firstFailure:
       ok === result.requests.total ? undefined : `non-2xx ${result.non2xx}, errors ${result.errors}`,

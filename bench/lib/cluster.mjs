@@ -36,7 +36,7 @@ export function expectAllowed(msg) {
 }
 
 /** Starts everything and loads the base configuration; `keys` sign the scenario tokens. */
-export async function startCluster({ workers: workerCount, nodeOptions, keys, log }) {
+export async function startCluster({ workers: workerCount, nodeArgs, keys, log }) {
   const [nats, redis] = await Promise.all([startNatsServer(), startRedisServer()]);
   const opaqueToken = `opaque-${randomBytes(24).toString('base64url')}`;
   const introspection = await startIntrospection({
@@ -60,7 +60,7 @@ export async function startCluster({ workers: workerCount, nodeOptions, keys, lo
   });
   const admin = adminClient(`http://127.0.0.1:${configPort}`, 'admin', adminPassword);
   const workers = await Promise.all(
-    Array.from({ length: workerCount }, () => startService('worker', env, { nodeOptions })),
+    Array.from({ length: workerCount }, () => startService('worker', env, { nodeArgs })),
   );
   log(
     `nats ${nats.url}, redis ${redis.url}, config :${configPort}, workers ${workers.map((w) => w.pid).join(', ')}`,

@@ -16,10 +16,12 @@ export async function natsLoad(
 ) {
   await closedLoop(nc, subject, warmup, concurrency, validate, timeoutMs, undefined);
   const histogram = latencyHistogram();
+  const windowStart = monotonicUs();
   const started = performance.now();
   const outcome = await closedLoop(nc, subject, measured, concurrency, validate, timeoutMs, histogram);
   const elapsedMs = performance.now() - started;
   const result = {
+    window: [windowStart, monotonicUs()],
     rps: Math.round((measured.length / elapsedMs) * 1000),
     ...percentiles(histogram),
     count: measured.length,
@@ -29,6 +31,12 @@ export async function natsLoad(
   histogram.destroy();
   return result;
 }
+
+/**
+ * Microseconds of the monotonic clock V8 stamps .cpuprofile samples with (CLOCK_MONOTONIC, as
+ * process.hrtime), so a profile can be cut to the measured window of one scenario.
+ */
+export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 async function closedLoop(nc, subject, payloads, concurrency, validate, timeoutMs, histogram) {
   let next = 0;

@@ -4,7 +4,7 @@ import { createPrivateKey } from 'node:crypto';
 import { checkPayload, expectAllowed, SUBJECTS } from './cluster.mjs';
 import { putAll } from './config-api.mjs';
 import { httpLoad } from './http-load.mjs';
-import { natsLoad } from './nats-load.mjs';
+import { monotonicUs, natsLoad } from './nats-load.mjs';
 import { measurePropagation } from './observe.mjs';
 import { freePort, rssMiB, sleep, startChild, startService } from './procs.mjs';
 import { FLIP_URI, fillerPolicy, flipPolicy, ISS, PROBE, user } from './resources.mjs';
@@ -32,12 +32,13 @@ export async function mintTokens(keys, sizes, want, log) {
 
 async function natsScenario(b, name, subject, warmup, measured, validate = expectAllowed) {
   if (!b.opts.want(name)) return;
-  const r = await natsLoad(b.cluster.nc, subject, {
+  const { window, ...r } = await natsLoad(b.cluster.nc, subject, {
     warmup,
     measured,
     concurrency: b.opts.concurrency,
     validate,
   });
+  b.windows[name] = window;
   b.scenarios[name] = r;
   b.log(
     `${name}: ${r.rps} rps, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs${r.failures ? `, ${r.failures} FAILED: ${r.firstFailure}` : ''}`,
@@ -74,6 +75,11 @@ export async function tokenScenarios(b) {
   const { nc, opaqueToken, workers } = b.cluster;
   const { warmup, requests, rsWarmup } = b.opts.sizes;
   const cached = checkPayload(b.tokens.cached);
+  // Whole-run warm-up: JIT of the workers' and this client's hot paths before the first number.
+  await natsLoad(nc, SUBJECTS.check, {
+    measured: repeat(cached, 2 * warmup),
+    concurrency: b.opts.concurrency,
+  });
   if (b.opts.want('echo')) {
     // The floor answers with the bytes of a real worker reply, as many responders as workers.
     const reply = (await nc.request(SUBJECTS.check, cached, { timeout: 5000 })).data;
@@ -116,7 +122,14 @@ export async function httpScenarios(b) {
   }
   if (want('gateway_forward')) {
     const port = await freePort();
-    b.cluster.gateway = await startService('gateway', { ...b.cluster.env, GATEWAY_PORT: String(port) });
+    const nodeArgs = b.opts.gatewayProfileDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${b.opts.gatewayProfileDir}`]
+      : [];
+    b.cluster.gateway = await startService(
+      'gateway',
+      { ...b.cluster.env, GATEWAY_PORT: String(port) },
+      { nodeArgs },
+    );
     const url = `http://127.0.0.1:${port}/_authz/forward`;
     const headers = {
       authorization: `Bearer ${b.tokens.cached}`,
@@ -134,7 +147,8 @@ export async function httpScenarios(b) {
   }
 }
 
-function record(b, name, r) {
+function record(b, name, { window, ...r }) {
+  b.windows[name] = window;
   b.scenarios[name] = r;
   b.log(
     `${name}: ${r.rps} rps, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs${r.failures ? `, ${r.failures} FAILED: ${r.firstFailure}` : ''}`,
@@ -160,7 +174,7 @@ export async function policyScenarios(b) {
     const started = performance.now();
     const fillers = Array.from({ length: total - 1 - have }, (_, k) => fillerPolicy(have + k));
     let revision = 0;
-    for (const policy of fillers.splice(0, have === 0 ? 5 : 0)) {
+    for (const policy of fillers.splice(0, have === 0 ? 10 : 0)) {
       await b.cluster.admin.put(policy);
       revision = Math.max(revision, await b.cluster.revisionOf(policy));
     }
@@ -181,6 +195,7 @@ export async function propagationScenario(b) {
   if (!b.opts.want('config_propagation_ms')) return;
   const { workers } = b.cluster;
   if (workers.length < 2) b.log('config_propagation_ms: fewer than 2 workers; measured on what there is');
+  const windowStart = monotonicUs();
   b.propagation = await measurePropagation({
     nc: b.cluster.nc,
     subjects: SUBJECTS,
@@ -191,6 +206,7 @@ export async function propagationScenario(b) {
     flipUri: FLIP_URI,
     iterations: b.opts.sizes.propagationIterations,
   });
+  b.windows.config_propagation_ms = [windowStart, monotonicUs()];
   b.log(`config_propagation_ms: p50 ${b.propagation.p50} ms, p99 ${b.propagation.p99} ms`);
 }
 
@@ -220,7 +236,10 @@ export async function coldStartAndMemory(b) {
   b.cluster.workers = [worker];
   times.sort((x, y) => x - y);
   b.coldStartMs = Math.round(times[Math.floor(times.length / 2)]);
-  b.log(`cold_start_ms: ${b.coldStartMs} (runs: ${times.map(Math.round).join(', ')})`);
+  const readyRss = Math.round(rssMiB(worker.pid));
+  b.log(
+    `cold_start_ms: ${b.coldStartMs} (runs: ${times.map(Math.round).join(', ')}); RSS when ready ${readyRss} MiB`,
+  );
   if (!want('worker_rss_mib')) return;
 
   started = performance.now();

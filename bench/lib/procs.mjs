@@ -175,13 +175,13 @@ export async function startRedisServer() {
 
 /**
  * Starts a built service (`services/<name>/dist/main.js`) and resolves once it logs
- * `{"msg":"ready"}`. `nodeOptions` is given to that process only (e.g. `--cpu-prof`).
+ * `{"msg":"ready"}`. `nodeArgs` go to that node process only (e.g. `--cpu-prof`, which NODE_OPTIONS refuses).
  */
-export async function startService(name, env, { nodeOptions, readyTimeoutMs = 60_000 } = {}) {
+export async function startService(name, env, { nodeArgs = [], readyTimeoutMs = 60_000 } = {}) {
   const main = join(root, 'services', name, 'dist', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: build first (pnpm exec turbo run build)`);
-  const proc = spawnOwned(`authz-${name}`, process.execPath, [main], {
-    env: { LOG_LEVEL: 'info', ...env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
+  const proc = spawnOwned(`authz-${name}`, process.execPath, [...nodeArgs, main], {
+    env: { LOG_LEVEL: 'info', ...env },
     ready: (line) => isReadyLine(line),
     readyTimeoutMs,
   });

@@ -106,15 +106,22 @@ export const fillerId = (i) => `p-${String(i).padStart(5, '0')}`;
  * complex and/or), constraining method, URI, `params.resource/type`, JWT claims and `link`.
  */
 export function fillerPolicy(i) {
-  const type = TYPES[(i * 7) % TYPES.length];
-  const method = METHODS[i % METHODS.length];
+  // Every (shape, type, method) combination comes up: shape i % 5, then type, then method.
+  const j = Math.floor(i / 5);
+  const type = TYPES[j % TYPES.length];
+  const method = METHODS[Math.floor(j / TYPES.length) % METHODS.length];
   const base = { resourceType: 'AccessPolicy', id: fillerId(i) };
   switch (i % 5) {
     case 0:
       return {
         ...base,
         engine: 'matcho',
-        matcho: { 'request-method': method, params: { 'resource/type': type }, jwt: { sub: `user-${i}` } },
+        // Half pin a claim to a value, half test one with a regex (which no index can look up).
+        matcho: {
+          'request-method': method,
+          params: { 'resource/type': type },
+          jwt: j % 2 === 0 ? { sub: `user-${i}` } : { scope: `#(^| )scope-${i}( |$)` },
+        },
       };
     case 1:
       return {
