@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ConsoleGate, type ConsoleOptions, consoleArea } from './console/gate.js';
 import type { ConfigDeps } from './deps.js';
 import { AdminAuth } from './http/auth.js';
 import { ApiError } from './http/errors.js';
@@ -18,6 +19,12 @@ export interface AdminCredentials {
   password: string;
 }
 
+/** Options of {@link createConfigServer}. */
+export interface ConfigServerOptions {
+  /** The web console under `/console/` (see `console/gate.ts`). */
+  console?: ConsoleOptions;
+}
+
 /** Request ids accepted from callers; anything else is replaced by a fresh UUID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -30,8 +37,13 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * const server = createConfigServer(deps, { user: 'admin', password });
  * server.listen(8081, '127.0.0.1');
  */
-export function createConfigServer(deps: ConfigDeps, admin: AdminCredentials): Server {
+export function createConfigServer(
+  deps: ConfigDeps,
+  admin: AdminCredentials,
+  options: ConfigServerOptions = {},
+): Server {
   const auth = new AdminAuth(admin.user, admin.password);
+  const gate = new ConsoleGate(auth, options.console);
   const router = new Router().add(
     ...opsRoutes(deps),
     testPolicyRoute(deps),
@@ -67,9 +79,25 @@ export function createConfigServer(deps: ConfigDeps, admin: AdminCredentials): S
     });
     try {
       const url = new URL(req.url ?? '/', 'http://config.invalid');
-      const match = router.match(method, url.pathname);
-      route = match.route.path;
-      if (!match.route.public) {
+      // The console: its page and session endpoint, and every admin route under /console/api
+      // with the session cookie in place of Basic credentials.
+      const area = consoleArea(url.pathname);
+      if (area) gate.secure(res);
+      if (area?.kind === 'page') {
+        route = '/console/*';
+        return gate.servePage(req, res, area.file);
+      }
+      if (area?.kind === 'session') {
+        route = '/console/api/session';
+        return send(res, await gate.session(req, log), 'json');
+      }
+      if (area) {
+        route = '/console/api';
+        gate.authorize(req);
+      }
+      const match = router.match(method, area ? area.path : url.pathname);
+      route = area ? `/console/api${match.route.path}` : match.route.path;
+      if (!area && !match.route.public) {
         try {
           auth.verify(req.headers.authorization);
         } catch (err) {

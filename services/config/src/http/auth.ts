@@ -29,9 +29,14 @@ export class AdminAuth {
   matches(header: string | undefined): boolean {
     const credentials = parseBasic(header);
     if (!credentials) return false;
+    return this.matchesCredentials(credentials.user, credentials.password);
+  }
+
+  /** Whether `user` / `password` are the admin's (the console's sign-in form). */
+  matchesCredentials(user: string, password: string): boolean {
     // Both comparisons always run: which half was wrong must not show in the timing either.
-    const userOk = timingSafeEqual(digest(credentials.user), this.user);
-    const passwordOk = timingSafeEqual(digest(credentials.password), this.password);
+    const userOk = timingSafeEqual(digest(user), this.user);
+    const passwordOk = timingSafeEqual(digest(password), this.password);
     return userOk && passwordOk;
   }
 

@@ -5,6 +5,7 @@ export type ApiErrorCode =
   | 'ERR_BODY_UNPARSABLE'
   | 'ERR_BAD_REQUEST'
   | 'ERR_UNAUTHORIZED'
+  | 'ERR_FORBIDDEN'
   | 'ERR_NOT_FOUND'
   | 'ERR_METHOD_NOT_ALLOWED'
   | 'ERR_PRECONDITION_FAILED'
@@ -12,6 +13,7 @@ export type ApiErrorCode =
   | 'ERR_MEDIA_TYPE_UNSUPPORTED'
   | 'ERR_RESOURCE_INVALID'
   | 'ERR_TOO_MANY_STREAMS'
+  | 'ERR_TOO_MANY_ATTEMPTS'
   | 'ERR_UNAVAILABLE'
   | 'ERR_INTERNAL';
 
@@ -30,6 +32,7 @@ export const API_ERRORS: Readonly<Record<ApiErrorCode, { status: number; issue: 
   ERR_BODY_UNPARSABLE: { status: 400, issue: 'structure' },
   ERR_BAD_REQUEST: { status: 400, issue: 'value' },
   ERR_UNAUTHORIZED: { status: 401, issue: 'login' },
+  ERR_FORBIDDEN: { status: 403, issue: 'forbidden' },
   ERR_NOT_FOUND: { status: 404, issue: 'not-found' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, issue: 'not-supported' },
   ERR_PRECONDITION_FAILED: { status: 412, issue: 'conflict' },
@@ -37,6 +40,7 @@ export const API_ERRORS: Readonly<Record<ApiErrorCode, { status: number; issue: 
   ERR_MEDIA_TYPE_UNSUPPORTED: { status: 415, issue: 'not-supported' },
   ERR_RESOURCE_INVALID: { status: 422, issue: 'invalid' },
   ERR_TOO_MANY_STREAMS: { status: 429, issue: 'throttled' },
+  ERR_TOO_MANY_ATTEMPTS: { status: 429, issue: 'throttled' },
   ERR_UNAVAILABLE: { status: 503, issue: 'transient' },
   ERR_INTERNAL: { status: 500, issue: 'exception' },
 };
