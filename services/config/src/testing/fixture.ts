@@ -10,6 +10,7 @@ import {
   openConfigBucket,
 } from '@authz/runtime';
 import { startNats, type TestServer } from '@authz/test-support';
+import type { ConsoleOptions } from '../console/gate.js';
 import type { RevocationCache } from '../deps.js';
 import { type Engines, realEngines } from '../engines.js';
 import { createConfigMetrics } from '../metrics.js';
@@ -46,6 +47,7 @@ export async function startConfigFixture(
     nats?: TestServer;
     prefix?: string;
     logger?: Logger;
+    console?: ConsoleOptions;
   } = {},
 ): Promise<ConfigFixture> {
   const nats = options.nats ?? (await startNats());
@@ -72,6 +74,7 @@ export async function startConfigFixture(
       checkTimeoutMs: 500,
     },
     ADMIN,
+    { console: options.console },
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
