@@ -1,18 +1,11 @@
-import type { SharedCache } from '../cache/shared-cache.js';
+import type { LockResult, SharedCache } from '../cache/shared-cache.js';
 import { InvalidTokenError, VerifierUnavailableError } from '../errors.js';
-import { boundedFetch } from '../http/fetch.js';
 import { clip } from '../jwt/compact.js';
 import type { VerificationKey } from '../keys/signature.js';
 import type { VerifierLogger, VerifierMetrics } from '../types.js';
-import { importJwkList, importJwksDocument } from './document.js';
-import {
-  type JwksCacheKeys,
-  jwksCacheKeys,
-  readStoredFailure,
-  readStoredKeySet,
-  type StoredKeySet,
-  tryLock,
-} from './shared-record.js';
+import { type ImportedKeySet, importJwkList } from './document.js';
+import { fetchJwks, indexKeySet, type KeySet } from './key-set.js';
+import { SharedKeySets, type StoredKeySet } from './shared-record.js';
 
 /** Settings of one {@link RemoteJwks}. */
 export interface RemoteJwksOptions {
@@ -29,13 +22,6 @@ export interface RemoteJwksOptions {
   logger: VerifierLogger;
   metrics: VerifierMetrics;
   now: () => number;
-}
-
-/** A key set in memory: its keys, indexed by `kid`, and when it left the origin (ms). */
-interface KeySet {
-  readonly keys: readonly VerificationKey[];
-  readonly byKid: ReadonlyMap<string, readonly VerificationKey[]>;
-  readonly fetchedAt: number;
 }
 
 const POLL_MS = 20;
@@ -56,12 +42,14 @@ export class RemoteJwks {
   private lastLoadFailure: { at: number; error: string } | undefined;
   private lastRefreshFailed = false;
   private nextRefreshAt = 0;
-  private readonly keys: JwksCacheKeys;
+  private readonly shared: SharedKeySets;
   /** where the log and messages point: origin and path, never a query string */
   readonly location: string;
 
   constructor(private readonly options: RemoteJwksOptions) {
-    this.keys = jwksCacheKeys(options.uri);
+    this.shared = new SharedKeySets(options.sharedCache, options.uri, (hit) =>
+      options.metrics.cacheLookup?.('redis', 'jwks', hit),
+    );
     const url = new URL(options.uri);
     this.location = `${url.origin}${url.pathname}`;
   }
@@ -146,7 +134,7 @@ export class RemoteJwks {
 
   private async load(): Promise<KeySet> {
     const { now, ttlMs, maxStaleMs } = this.options;
-    const stored = await this.readShared();
+    const stored = await this.shared.read();
     if (stored && now() - stored.fetchedAt <= ttlMs + maxStaleMs) {
       const set = await this.adopt(stored);
       if (set) return set;
@@ -170,13 +158,13 @@ export class RemoteJwks {
   }
 
   private async refresh(): Promise<void> {
-    const { sharedCache, now, ttlMs, fetchTimeoutMs } = this.options;
-    const stored = await this.readShared();
+    const { now, ttlMs, fetchTimeoutMs } = this.options;
+    const stored = await this.shared.read();
     if (stored && now() - stored.fetchedAt < ttlMs && (await this.adopt(stored))) {
       this.lastRefreshFailed = false;
       return;
     }
-    const lock = await tryLock(sharedCache, this.keys.refreshLock, fetchTimeoutMs + 1000);
+    const lock = await this.shared.lock('refreshLock', fetchTimeoutMs + 1000);
     if (lock === 'held') return; // another worker refreshes; its set reaches us through the shared cache
     try {
       await this.fetchOrigin(false);
@@ -189,7 +177,7 @@ export class RemoteJwks {
         'key source unreachable; serving the last good key set (stale-if-error)',
       );
     } finally {
-      if (lock === 'acquired') void sharedCache?.releaseLock(this.keys.refreshLock);
+      if (lock === 'acquired') this.shared.release('refreshLock');
     }
   }
 
@@ -208,14 +196,14 @@ export class RemoteJwks {
   }
 
   private async refetchAcrossCluster(kid: string): Promise<KeySet> {
-    const { sharedCache, now, cooldownMs } = this.options;
+    const { now, cooldownMs } = this.options;
     const known = this.current?.fetchedAt ?? 0;
-    let lock: Awaited<ReturnType<typeof tryLock>> = 'unavailable';
+    let lock: LockResult = 'unavailable';
     try {
       // Another worker may have refetched already, or failed to: reuse its outcome.
       const shortcut = await this.sharedOutcome(known, (stored) => this.hasKid(stored, kid));
       if (shortcut) return shortcut;
-      lock = await tryLock(sharedCache, this.keys.refetchLock, cooldownMs);
+      lock = await this.shared.lock('refetchLock', cooldownMs);
       if (lock === 'held') {
         const awaited = await this.awaitOtherRefetch(known, kid);
         if (awaited) {
@@ -229,13 +217,7 @@ export class RemoteJwks {
     } catch (err) {
       const error = (err as Error).message;
       this.lastRefetch = { at: now(), error };
-      if (lock === 'acquired') {
-        void sharedCache?.set(
-          this.keys.failure,
-          JSON.stringify({ at: now(), error }),
-          Math.ceil(cooldownMs / 1000),
-        );
-      }
+      if (lock === 'acquired') this.shared.writeFailure({ at: now(), error }, Math.ceil(cooldownMs / 1000));
       throw err;
     }
   }
@@ -249,13 +231,9 @@ export class RemoteJwks {
     known: number,
     accept: (stored: StoredKeySet) => boolean,
   ): Promise<KeySet | undefined> {
-    const cache = this.options.sharedCache;
-    if (!cache || cache.isAvailable?.() === false) return undefined;
+    if (!this.shared.available) return undefined;
     const { now, cooldownMs } = this.options;
-    const [stored, failure] = await Promise.all([
-      this.readShared(),
-      readStoredFailure(cache, this.keys.failure),
-    ]);
+    const [stored, failure] = await Promise.all([this.shared.read(), this.shared.readFailure()]);
     const recentRefetch = stored?.refetch === true && now() - stored.fetchedAt < cooldownMs;
     if (stored && stored.fetchedAt > known && (recentRefetch || accept(stored))) {
       const set = await this.adopt(stored);
@@ -278,11 +256,11 @@ export class RemoteJwks {
 
   /** Another worker holds the refetch lock: wait (about one fetch timeout) for its set or failure. */
   private async awaitOtherRefetch(known: number, kid: string): Promise<KeySet | undefined> {
-    const { sharedCache, fetchTimeoutMs } = this.options;
+    const { fetchTimeoutMs } = this.options;
     // Counted in polls, not by the injected clock, which tests may freeze.
     for (let polls = Math.ceil((fetchTimeoutMs + 500) / POLL_MS); polls > 0; polls--) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      if (sharedCache?.isAvailable?.() === false) return undefined; // the cache died: ask the origin ourselves
+      if (!this.shared.available) return undefined; // the cache died: ask the origin ourselves
       // Only the other worker's refetch (or a set that has the kid) settles it: a merely newer
       // record may be an ordinary fetch from before the key appeared.
       const outcome = await this.sharedOutcome(known, (stored) => this.hasKid(stored, kid));
@@ -296,13 +274,10 @@ export class RemoteJwks {
   }
 
   private async fetchOrigin(refetch: boolean): Promise<KeySet> {
-    const { uri, fetchTimeoutMs, maxBytes, metrics, logger, sharedCache, ttlMs, maxStaleMs } = this.options;
-    let imported: Awaited<ReturnType<typeof importJwksDocument>>;
+    const { uri, fetchTimeoutMs, maxBytes, metrics, logger, ttlMs, maxStaleMs } = this.options;
+    let imported: ImportedKeySet;
     try {
-      const response = await boundedFetch(uri, { timeoutMs: fetchTimeoutMs, maxBytes });
-      if (response.status !== 200) throw new Error(`${this.location} answered HTTP ${response.status}`);
-      imported = await importJwksDocument(response.body);
-      if (imported.keys.length === 0) throw new Error('the JWKS document holds no usable signing key');
+      imported = await fetchJwks(uri, this.location, { timeoutMs: fetchTimeoutMs, maxBytes });
     } catch (err) {
       metrics.jwksFetch?.(false);
       throw err;
@@ -316,17 +291,8 @@ export class RemoteJwks {
     }
     const fetchedAt = this.options.now();
     const set = this.install(imported.keys, fetchedAt);
-    const record: StoredKeySet = { fetchedAt, refetch, keys: imported.jwks };
-    void sharedCache?.set(this.keys.set, JSON.stringify(record), (ttlMs + maxStaleMs) / 1000);
+    this.shared.write({ fetchedAt, refetch, keys: imported.jwks }, (ttlMs + maxStaleMs) / 1000);
     return set;
-  }
-
-  private async readShared(): Promise<StoredKeySet | undefined> {
-    const cache = this.options.sharedCache;
-    if (!cache || cache.isAvailable?.() === false) return undefined;
-    const stored = await readStoredKeySet(cache, this.keys.set);
-    this.options.metrics.cacheLookup?.('redis', 'jwks', stored !== undefined);
-    return stored;
   }
 
   /** Takes a set from the shared cache if it is newer than ours; `undefined` when it holds no usable key. */
@@ -339,14 +305,7 @@ export class RemoteJwks {
 
   private install(keys: readonly VerificationKey[], fetchedAt: number): KeySet {
     if (this.current && this.current.fetchedAt > fetchedAt) return this.current;
-    const byKid = new Map<string, VerificationKey[]>();
-    for (const key of keys) {
-      if (key.kid === undefined) continue;
-      const list = byKid.get(key.kid);
-      if (list) list.push(key);
-      else byKid.set(key.kid, [key]);
-    }
-    this.current = { keys, byKid, fetchedAt };
+    this.current = indexKeySet(keys, fetchedAt);
     return this.current;
   }
 }

@@ -41,43 +41,74 @@ export interface StoredFailure {
   error: string;
 }
 
-/** Reads a stored key set; anything unreadable is a miss. */
-export async function readStoredKeySet(cache: SharedCache, key: string): Promise<StoredKeySet | undefined> {
-  const raw = await cache.get(key);
-  if (raw === undefined) return undefined;
-  try {
-    const value = JSON.parse(raw) as Partial<StoredKeySet>;
-    if (typeof value.fetchedAt !== 'number' || !Array.isArray(value.keys)) return undefined;
-    return { fetchedAt: value.fetchedAt, refetch: value.refetch === true, keys: value.keys };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Reads a stored refetch failure; anything unreadable is a miss. */
-export async function readStoredFailure(cache: SharedCache, key: string): Promise<StoredFailure | undefined> {
-  const raw = await cache.get(key);
-  if (raw === undefined) return undefined;
-  try {
-    const value = JSON.parse(raw) as Partial<StoredFailure>;
-    return typeof value.at === 'number' && typeof value.error === 'string'
-      ? { at: value.at, error: value.error }
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Takes a lock, telling "someone holds it" from "no shared cache to ask" — the latter means this
- * worker proceeds alone (Redis is a cache, never a dependency: DESIGN §9).
+ * The shared-cache side of one key source: its stored set, refetch failures and locks. Every
+ * read is a miss and every write a no-op when there is no cache or it is unavailable.
  */
-export async function tryLock(
-  cache: SharedCache | undefined,
-  key: string,
-  ttlMs: number,
-): Promise<LockResult> {
-  if (!cache || cache.isAvailable?.() === false) return 'unavailable';
-  if (cache.tryAcquireLock) return cache.tryAcquireLock(key, ttlMs);
-  return (await cache.acquireLock(key, ttlMs)) ? 'acquired' : 'held';
+export class SharedKeySets {
+  private readonly keys: JwksCacheKeys;
+
+  constructor(
+    private readonly cache: SharedCache | undefined,
+    uri: string,
+    private readonly onLookup: (hit: boolean) => void,
+  ) {
+    this.keys = jwksCacheKeys(uri);
+  }
+
+  /** Whether the cache can be asked at all right now. */
+  get available(): boolean {
+    return this.cache !== undefined && this.cache.isAvailable?.() !== false;
+  }
+
+  async read(): Promise<StoredKeySet | undefined> {
+    if (!this.available) return undefined;
+    const raw = await this.cache?.get(this.keys.set);
+    const stored = parse(raw, (v: Partial<StoredKeySet>) =>
+      typeof v.fetchedAt === 'number' && Array.isArray(v.keys)
+        ? { fetchedAt: v.fetchedAt, refetch: v.refetch === true, keys: v.keys }
+        : undefined,
+    );
+    this.onLookup(stored !== undefined);
+    return stored;
+  }
+
+  async readFailure(): Promise<StoredFailure | undefined> {
+    if (!this.available) return undefined;
+    return parse(await this.cache?.get(this.keys.failure), (v: Partial<StoredFailure>) =>
+      typeof v.at === 'number' && typeof v.error === 'string' ? { at: v.at, error: v.error } : undefined,
+    );
+  }
+
+  write(record: StoredKeySet, ttlSeconds: number): void {
+    void this.cache?.set(this.keys.set, JSON.stringify(record), ttlSeconds);
+  }
+
+  writeFailure(failure: StoredFailure, ttlSeconds: number): void {
+    void this.cache?.set(this.keys.failure, JSON.stringify(failure), ttlSeconds);
+  }
+
+  /**
+   * Takes the refetch or refresh lock, telling "someone holds it" from "no shared cache to ask";
+   * the latter means this worker proceeds alone (Redis is a cache, never a dependency: DESIGN §9).
+   */
+  async lock(which: 'refetchLock' | 'refreshLock', ttlMs: number): Promise<LockResult> {
+    const cache = this.cache;
+    if (!cache || !this.available) return 'unavailable';
+    if (cache.tryAcquireLock) return cache.tryAcquireLock(this.keys[which], ttlMs);
+    return (await cache.acquireLock(this.keys[which], ttlMs)) ? 'acquired' : 'held';
+  }
+
+  release(which: 'refetchLock' | 'refreshLock'): void {
+    void this.cache?.releaseLock(this.keys[which]);
+  }
+}
+
+function parse<T, R>(raw: string | undefined, shape: (value: T) => R | undefined): R | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return shape(JSON.parse(raw) as T);
+  } catch {
+    return undefined;
+  }
 }
