@@ -1,7 +1,7 @@
 import { type AccessPolicy, type ExplainEntry, type Reference, referenceId } from '@authz/protocol';
 import type { RequestContext } from './context/build.js';
 import { compileRule } from './engines/compile-rule.js';
-import { type CompiledRule, type Constraints, safeEvaluate, safeExplain } from './engines/rule.js';
+import { type CompiledRule, type Constraints, safeExplain } from './engines/rule.js';
 import { childPath, IssueCollector } from './errors.js';
 
 /** Whom a policy is linked to (Aidbox `link`), by id. */
@@ -85,7 +85,14 @@ function policyOf(
     roleName,
     links,
     constraints: rule.constraints,
-    evaluate: (ctx) => safeEvaluate(rule, ctx),
+    evaluate(ctx) {
+      // Never allow on an internal error (a regex subject too long, a deferred compile failure).
+      try {
+        return rule.evaluate(ctx) === true;
+      } catch {
+        return false;
+      }
+    },
     explain: (ctx) => safeExplain(rule, ctx, id),
   };
 }

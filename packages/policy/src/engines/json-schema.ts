@@ -4,7 +4,7 @@ import { childPath, type IssueCollector } from '../errors.js';
 import { compileSafeRegex } from '../regex/safe-regex.js';
 import { schemaConstraints } from '../set/schema-constraints.js';
 import type { CompiledRule } from './rule.js';
-import { canonicalJson, normalizeSchema, pointerToPath } from './schema-normalize.js';
+import { normalizeSchema, pointerToPath, schemaKey } from './schema-normalize.js';
 
 // Schema regexes (`pattern`, `patternProperties`) run on the same bounded-time engine as matcho's.
 const regExp = Object.assign(
@@ -72,7 +72,7 @@ export function compileJsonSchema(
       issues.add(pointerToPath(at, err.instancePath), err.message ?? 'invalid');
     return failing();
   }
-  const entry = sharedFor(canonicalJson(normalized));
+  const entry = sharedFor(schemaKey(normalized));
   const fast = (): ValidateFunction => {
     entry.fast ??= fastAjv.compile(normalized as AnySchema);
     return entry.fast;

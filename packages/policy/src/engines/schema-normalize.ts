@@ -39,7 +39,9 @@ function walk(schema: unknown, path: string, issues: IssueCollector, depth: numb
     return schema;
   }
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(schema)) {
+  // Keys in sorted order: JSON.stringify of the result is then a canonical sharing key.
+  for (const key of Object.keys(schema).sort()) {
+    const value = schema[key];
     const at = childPath(path, key);
     if (key === 'format') issues.add(at, 'format is not supported: use pattern, enum or const');
     else if (key === 'constant' && !Object.hasOwn(schema, 'const')) out.const = value;
@@ -58,6 +60,7 @@ function walk(schema: unknown, path: string, issues: IssueCollector, depth: numb
 
 function walkMap(value: Record<string, unknown>, at: string, issues: IssueCollector, depth: number): unknown {
   const out: Record<string, unknown> = {};
+  const names = Object.keys(value).sort();
   // walk leaves non-objects alone, so `dependencies` lists of names pass through unchanged.
   for (const [name, sub] of Object.entries(value))
     out[name] = walk(sub, childPath(at, name), issues, depth + 1);
@@ -68,14 +71,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** JSON with object keys sorted: equal schemas give equal strings, whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isObject(value)) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+/**
+ * The key identical schemas share a validator under. {@link normalizeSchema} emits schema keys in
+ * sorted order, so equal schemas written in any key order give the same string.
+ */
+export function schemaKey(normalized: unknown): string {
+  return JSON.stringify(normalized) ?? 'null';
 }
 
 /** A JSON pointer from ajv (`/properties/resource~1type`) as an issue path under `base`. */

@@ -156,7 +156,12 @@ function mapOf(
   nested: (p: unknown, at: string) => Matcher,
 ): Matcher {
   const entries = keys.map((key) => ({ key, matcher: nested(pattern[key], childPath(path, key)) }));
-  const get = (v: Record<string, unknown>, key: string) => (Object.hasOwn(v, key) ? v[key] : undefined);
+  // Names an object inherits (`constructor`, `__proto__`, …) need an own-property check; the
+  // rest can be read directly, which is the hot path.
+  const inherited = keys.some((key) => key in Object.prototype);
+  const get = inherited
+    ? (v: Record<string, unknown>, key: string) => (Object.hasOwn(v, key) ? v[key] : undefined)
+    : (v: Record<string, unknown>, key: string) => v[key];
   const test = (v: unknown, root: unknown) => {
     if (!isMap(v)) return false;
     for (let i = 0; i < entries.length; i++) {
