@@ -4,7 +4,8 @@
 // Idempotent and quick when everything is already in place. Plain Node, no dependencies.
 //
 //   node scripts/bootstrap.mjs          before `npm start`: servers only when no NATS_URL / REDIS_URL
-//   node scripts/bootstrap.mjs --test   before `npm test`: both servers always (tests start their own)
+//   node scripts/bootstrap.mjs --test   before `npm test`: both servers always (tests start their
+//                                       own), and nginx for the forward-auth tests
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
