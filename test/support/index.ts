@@ -18,6 +18,7 @@ export {
   type IntrospectionServerOptions,
   startIntrospectionServer,
 } from './introspection-server.js';
+export { startNatsCluster, type TestNatsCluster, type TestNatsNode } from './nats-cluster.js';
 export { freePort, waitForPort } from './ports.js';
 export { dockerAvailable, startNats, startRedis, type TestServer } from './servers.js';
 export { type ServiceName, type ServiceProcess, startService } from './services.js';
