@@ -16,6 +16,7 @@ import {
   propagationScenario,
   smokeCheck,
   tokenScenarios,
+  workerNodeArgs,
 } from './lib/phases.mjs';
 import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
 import { addRatios, resultsJson, table } from './lib/report.mjs';
@@ -32,9 +33,8 @@ async function main() {
   const b = { opts, keys, scenarios: {}, windows: {}, log };
   b.tokens = await mintTokens(keys, opts.sizes, opts.want, log);
   for (const dir of [opts.profileDir, opts.gatewayProfileDir]) if (dir) mkdirSync(dir, { recursive: true });
-  const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
   try {
-    b.cluster = await startCluster({ workers: opts.workers, nodeArgs, keys, log });
+    b.cluster = await startCluster({ workers: opts.workers, nodeArgs: workerNodeArgs(opts), keys, log });
     const base = await b.cluster.revisionOf({ resourceType: 'AccessPolicy', id: 'zz-allow' });
     await b.cluster.waitForWorkers(base, checkPayload(b.tokens.cached));
     await smokeCheck(b);

@@ -12,6 +12,10 @@ import { claimsFor, mintJwt, mintSeries, mintSeriesParallel } from './tokens.mjs
 
 const repeat = (payload, n) => new Array(n).fill(payload);
 
+/** `--cpu-prof` arguments for worker processes when `--profile-worker` is given. */
+export const workerNodeArgs = (opts) =>
+  opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+
 /** Pre-mints every token the NATS scenarios send, before any load runs. */
 export async function mintTokens(keys, sizes, want, log) {
   const started = performance.now();
@@ -168,8 +172,9 @@ export async function policyScenarios(b) {
     ['policies_100', 100],
     ['policies_10000', b.opts.sizes.policies],
   ]) {
-    // Config propagation is measured with the largest policy set in place.
-    const needed = b.opts.want(name) || (name === 'policies_10000' && b.opts.want('config_propagation_ms'));
+    // Config propagation, cold start and RSS are measured with the largest policy set in place.
+    const later = ['config_propagation_ms', 'cold_start_ms', 'worker_rss_mib'].some(b.opts.want);
+    const needed = b.opts.want(name) || (name === 'policies_10000' && later);
     if (!needed) continue;
     const started = performance.now();
     const fillers = Array.from({ length: total - 1 - have }, (_, k) => fillerPolicy(have + k));
@@ -230,7 +235,9 @@ export async function coldStartAndMemory(b) {
   let worker;
   for (let k = 0; k < coldStarts; k++) {
     if (worker) await worker.stop('SIGTERM', 8000);
-    worker = await startService('worker', b.cluster.env);
+    const spawned = monotonicUs();
+    worker = await startService('worker', b.cluster.env, { nodeArgs: workerNodeArgs(b.opts) });
+    b.windows.cold_start_ms = [spawned, monotonicUs()];
     times.push(worker.readyAt - worker.spawnedAt);
   }
   b.cluster.workers = [worker];
@@ -252,11 +259,12 @@ export async function coldStartAndMemory(b) {
       ? undefined
       : `status ${reply.status}: ${reply.reason}`;
   };
-  const r = await natsLoad(b.cluster.nc, SUBJECTS.check, {
+  const { window, ...r } = await natsLoad(b.cluster.nc, SUBJECTS.check, {
     measured: payloads,
     concurrency: 64,
     validate: verified,
   });
+  b.windows.worker_rss_mib = window;
   if (r.failures) throw new Error(`worker_rss_mib: ${r.failures} checks failed: ${r.firstFailure}`);
   await sleep(500);
   b.rssMiB = Math.round(rssMiB(worker.pid) * 10) / 10;
