@@ -10,6 +10,8 @@ export type Scalar = string | number | boolean;
  * JSON Schema's `required` and `properties` say nothing about non-objects; matcho needs maps.
  */
 export interface Pin {
+  /** {@link pinKey} of `path` and `lenient`. */
+  readonly key: string;
   readonly path: readonly string[];
   readonly values: ReadonlySet<Scalar>;
   readonly lenient?: boolean;

@@ -17,9 +17,6 @@ interface PinDimension {
 /** A lenient path crossed a present non-map value: any of its policies may allow. */
 const ANY = Symbol('any');
 
-/** Where one policy can be filed, and what the buckets it would join weigh. */
-type Option = { cost: number; file: () => void };
-
 /**
  * Files each policy (by its rank in id order) under what it requires, so a request is evaluated
  * against the policies that can allow it instead of all of them (issue 6):
@@ -46,7 +43,10 @@ export class CandidateIndex {
     const counts = countValues(policies);
     policies.forEach((policy, rank) => {
       const { links } = policy;
-      if (links === undefined) return this.file(policy, rank, counts);
+      if (links === undefined) {
+        this.file(policy, rank, counts);
+        return;
+      }
       for (const id of links.users) add(this.byUser, id, rank);
       for (const id of links.clients) add(this.byClient, id, rank);
       for (const id of links.operations) add(this.byOperation, id, rank);
@@ -88,34 +88,40 @@ export class CandidateIndex {
   private file(policy: CompiledPolicy, rank: number, counts: Counts): void {
     const c: Constraints = policy.constraints ?? {};
     const { roleName } = policy;
-    const options: Option[] = [];
+    // Pick the cheapest dimension without allocating: on ties, role, then URI, then pins in order.
+    let bestCost = Number.POSITIVE_INFINITY;
+    let best: 'role' | 'uri' | string | undefined;
     if (roleName !== undefined) {
-      options.push({
-        cost: counts.get(`role:${roleName}`) ?? 0,
-        file: () => add(this.byRole, roleName, rank),
-      });
+      bestCost = counts.role.get(roleName) ?? 0;
+      best = 'role';
     }
     if (c.uris) {
-      const { exact, prefixes } = c.uris;
-      options.push({
-        cost: sum(exact, (u) => counts.get(`uri:${u}`)) + sum(prefixes, (p) => counts.get(`prefix:${p}`)),
-        file: () => {
-          for (const u of exact) add(this.byUri, u, rank);
-          for (const p of prefixes) add(this.byPrefix, p, rank);
-        },
-      });
+      const cost = sum(c.uris.exact, counts.uri) + sum(c.uris.prefixes, counts.prefix);
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = 'uri';
+      }
     }
-    for (const [key, pin] of c.pins ?? []) {
-      options.push({
-        cost: sum(pin.values, (v) => counts.get(valueKey(key, v))),
-        file: () => this.filePin(key, pin, rank),
-      });
+    if (c.pins) {
+      for (const pin of c.pins.values()) {
+        const cost = sum(pin.values, counts.pins.get(pin.key));
+        if (cost < bestCost) {
+          bestCost = cost;
+          best = pin.key;
+        }
+      }
     }
-    // Stable sort: among equal costs the first option (role, then URI, then pins in pattern order) wins.
-    const best = options.sort((a, b) => a.cost - b.cost)[0];
+    if (best === undefined) {
+      this.unindexed.push(rank);
+    } else if (best === 'role') {
+      add(this.byRole, roleName as string, rank);
+    } else if (best === 'uri') {
+      for (const u of c.uris?.exact ?? []) add(this.byUri, u, rank);
+      for (const p of c.uris?.prefixes ?? []) add(this.byPrefix, p, rank);
+    } else {
+      this.filePin(best, c.pins?.get(best) as Pin, rank);
+    }
     // A constraint with no possible value (an empty intersection) files the policy nowhere: it can never allow.
-    if (best === undefined) this.unindexed.push(rank);
-    else best.file();
   }
 
   private filePin(key: string, pin: Pin, rank: number): void {
@@ -129,28 +135,44 @@ export class CandidateIndex {
 }
 
 /** How many unlinked policies require each value, per dimension: the size a bucket would have. */
-type Counts = Map<string, number>;
+interface Counts {
+  role: Map<string, number>;
+  uri: Map<string, number>;
+  prefix: Map<string, number>;
+  pins: Map<string, Map<Scalar, number>>;
+}
 
 function countValues(policies: readonly CompiledPolicy[]): Counts {
-  const counts: Counts = new Map();
-  const bump = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  const counts: Counts = { role: new Map(), uri: new Map(), prefix: new Map(), pins: new Map() };
   for (const { links, constraints: c, roleName } of policies) {
     if (links !== undefined) continue;
-    if (roleName !== undefined) bump(`role:${roleName}`);
-    for (const u of c?.uris?.exact ?? []) bump(`uri:${u}`);
-    for (const p of c?.uris?.prefixes ?? []) bump(`prefix:${p}`);
-    for (const [key, pin] of c?.pins ?? []) for (const v of pin.values) bump(valueKey(key, v));
+    if (roleName !== undefined) bump(counts.role, roleName);
+    if (c === undefined) continue;
+    if (c.uris) {
+      for (const u of c.uris.exact) bump(counts.uri, u);
+      for (const p of c.uris.prefixes) bump(counts.prefix, p);
+    }
+    if (c.pins) {
+      for (const pin of c.pins.values()) {
+        let values = counts.pins.get(pin.key);
+        if (values === undefined) {
+          values = new Map<Scalar, number>();
+          counts.pins.set(pin.key, values);
+        }
+        for (const v of pin.values) bump(values, v);
+      }
+    }
   }
   return counts;
 }
 
-function valueKey(pinKey: string, value: Scalar): string {
-  return `pin:${pinKey}:${typeof value}:${String(value)}`;
+function bump<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-function sum<T>(values: Iterable<T>, count: (v: T) => number | undefined): number {
+function sum<K>(values: Iterable<K>, counts: Map<K, number> | undefined): number {
   let total = 0;
-  for (const v of values) total += count(v) ?? 0;
+  for (const v of values) total += counts?.get(v) ?? 0;
   return total;
 }
 

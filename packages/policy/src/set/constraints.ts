@@ -58,7 +58,7 @@ function collectPins(pattern: unknown, path: string[], pins: Map<string, Pin>, p
     // The URI has its own dimension (exact or prefix), filled by uriSpec.
     if (at.length === 1 && key === 'uri') continue;
     const values = pinnedValues(sub);
-    if (values) pins.set(pinKey(at), { path: at, values });
+    if (values) pins.set(pinKey(at), { key: pinKey(at), path: at, values });
     else collectPins(sub, at, pins, parts);
   }
 }
@@ -69,7 +69,7 @@ function pinsAt(pattern: unknown, path: string[]): Constraints {
   const pins = new Map<string, Pin>();
   const parts: Constraints[] = [];
   const values = pinnedValues(pattern);
-  if (values) pins.set(pinKey(path), { path, values });
+  if (values) pins.set(pinKey(path), { key: pinKey(path), path, values });
   else collectPins(pattern, path, pins, parts);
   return andConstraints([{ pins }, ...parts]);
 }

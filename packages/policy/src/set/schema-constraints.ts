@@ -38,7 +38,8 @@ function collect(schema: Record<string, unknown>, path: string[], pins: Map<stri
     const values = pinned(sub);
     // Below the top level (always a map), a non-map value passes `properties`: the pin is lenient.
     const lenient = at.length > 1;
-    if (values) pins.set(pinKey(at, lenient), { path: at, values, lenient });
+    const key = pinKey(at, lenient);
+    if (values) pins.set(key, { key, path: at, values, lenient });
     else collect(sub, at, pins);
   }
 }
