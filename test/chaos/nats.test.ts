@@ -1,0 +1,166 @@
+import { CONFIG_BUCKET, subjects } from '@authz/protocol';
+import { freePort, mintJwt, type ServiceProcess, startCluster, type TestCluster } from '@authz/test-support';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChaosCluster, expectSafe, startChaosCluster } from './cluster.js';
+
+/** Polls `probe` every 100 ms until it holds; rejects after `timeoutMs`. Resolves with the wait in ms. */
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await probe().catch(() => false)) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('chaos: one of three NATS nodes killed under load (KV bucket replicated ×3)', () => {
+  let cluster: ChaosCluster;
+
+  beforeAll(async () => {
+    cluster = await startChaosCluster({ natsNodes: 3, workers: 3 });
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('load continues after reconnect: no wrong allow, every request answered, config changes still apply', async () => {
+    const nats = cluster.natsCluster!;
+    // The node most clients are connected to: its death makes the most connections fail over.
+    const connections = await Promise.all(nats.nodes.map(async (n) => Number((await n.varz()).connections)));
+    const victim = nats.nodes[connections.indexOf(Math.max(...connections))]!;
+    const result = await cluster.underLoad('kill 1 of 3 NATS nodes', {
+      beforeMs: 3000,
+      fault: async () => {
+        await victim.stop({ kill: true });
+        return `victim=${victim.name} clients_on_victim=${Math.max(...connections)}`;
+      },
+      afterMs: 7000,
+    });
+    expectSafe(result);
+    // Checks in flight on the dead node may time out (503); once clients have reconnected, none do.
+    expect(result.after.unavailable, result.after.examples.join('\n')).toBe(0);
+    expect(result.after.allowed).toBeGreaterThan(result.after.sent / 5);
+
+    // The replicated bucket keeps taking writes with two of three nodes, and workers see them.
+    const write = await cluster.admin('PUT', '/AccessPolicy/jwt-deleters', {
+      resourceType: 'AccessPolicy',
+      engine: 'matcho',
+      matcho: { 'request-method': 'delete', jwt: { sub: 'present?' } },
+    });
+    expect(write.status).toBe(201);
+    const hsDelete = cluster.cases.find((c) => c.name === 'hs256 delete')!;
+    const forward = cluster.targets.find((t) => t.mode === 'forward')!;
+    const ms = await until('a policy written after the node died reaches the workers', async () => {
+      const res = await fetch(`${forward.url}/_authz/forward`, {
+        headers: {
+          authorization: hsDelete.authorization()!,
+          'x-original-method': 'DELETE',
+          'x-original-uri': '/fhir/Patient/1',
+        },
+      });
+      return res.status === 200;
+    });
+    console.log(`chaos[kill 1 of 3 NATS nodes] policy written after the kill applied in ${ms} ms`);
+
+    await victim.start();
+    await nats.waitForMetaLeader();
+  });
+});
+
+const ISS = 'https://kv-watch.test';
+const SECRET = 'kv-watch-secret-0123456789';
+
+describe('chaos: the KV watch resumes after the NATS server restarts', () => {
+  let cluster: TestCluster;
+  let worker: ServiceProcess;
+  let readyUrl: string;
+  let token: string;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ workers: 0, gateway: false });
+    const port = await freePort();
+    worker = await cluster.addWorker({ WORKER_HTTP_PORT: String(port) });
+    readyUrl = `http://127.0.0.1:${port}/readyz`;
+    const puts: Array<[string, unknown]> = [
+      [
+        '/TokenIntrospector/hs',
+        { resourceType: 'TokenIntrospector', type: 'jwt', jwt: { iss: ISS, secret: SECRET } },
+      ],
+      [
+        '/AccessPolicy/readers',
+        {
+          resourceType: 'AccessPolicy',
+          engine: 'matcho',
+          matcho: { 'request-method': 'get', jwt: { sub: 'present?' } },
+        },
+      ],
+    ];
+    for (const [path, body] of puts) expect((await cluster.admin('PUT', path, body)).status).toBe(201);
+    token = await mintJwt({
+      key: SECRET,
+      alg: 'HS256',
+      claims: { iss: ISS, sub: 'u1', exp: Math.floor(Date.now() / 1000) + 3600 },
+    });
+    await until('the configuration reaches the worker', async () => (await check('GET')) === 200);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  async function check(method: string): Promise<number> {
+    const body = { method, uri: '/fhir/Patient/1', headers: { authorization: `Bearer ${token}` } };
+    const msg = await cluster.nc.request(subjects().check, JSON.stringify(body), { timeout: 1000 });
+    return msg.json<{ status: number }>().status;
+  }
+
+  async function watchConsumers(): Promise<number> {
+    const jsm = await jetstreamManager(cluster.nc);
+    return (await jsm.streams.info(`KV_${CONFIG_BUCKET}`)).state.consumer_count;
+  }
+
+  it('applies a change made after the restart and stays ready, without leaking consumers', async () => {
+    expect(await check('DELETE')).toBe(403);
+    const consumersBefore = await watchConsumers();
+
+    await cluster.nats.stop();
+    await new Promise((r) => setTimeout(r, 1500));
+    // The worker still holds the last configuration it applied: it stays ready (it decides as
+    // soon as requests can reach it again), and says so truthfully.
+    const readyWhileDown = (await fetch(readyUrl)).status;
+    await cluster.nats.start();
+
+    // The config service reconnects too; JetStream may need a moment to recover the bucket.
+    let status = 0;
+    await until('the config service writes again', async () => {
+      const res = await cluster.admin('PUT', '/AccessPolicy/deleters', {
+        resourceType: 'AccessPolicy',
+        engine: 'matcho',
+        matcho: { 'request-method': 'delete', jwt: { sub: 'present?' } },
+      });
+      status = res.status;
+      return res.status === 201 || res.status === 200;
+    });
+    const appliedMs = await until(
+      'the change reaches the worker',
+      async () => (await check('DELETE')) === 200,
+    );
+    expect((await fetch(readyUrl)).status).toBe(200);
+    expect(await check('GET')).toBe(200);
+    expect(worker.logs.some((l) => l.msg === 'config watch failed; retrying' || l.nats === 'reconnect')).toBe(
+      true,
+    );
+
+    // Resumed watches replace the lost ones: the stream ends up with no more consumers than before.
+    await until(
+      'ephemeral consumers settle',
+      async () => (await watchConsumers()) <= consumersBefore,
+      20_000,
+    );
+    const consumersAfter = await watchConsumers();
+    console.log(
+      `chaos[restart NATS] ready_while_down=${readyWhileDown} put_after_restart=${status} change_applied_in=${appliedMs}ms consumers_before=${consumersBefore} after=${consumersAfter}`,
+    );
+    expect(readyWhileDown).toBe(200);
+  });
+});
