@@ -62,8 +62,7 @@ function walkMap(value: Record<string, unknown>, at: string, issues: IssueCollec
   const out: Record<string, unknown> = {};
   const names = Object.keys(value).sort();
   // walk leaves non-objects alone, so `dependencies` lists of names pass through unchanged.
-  for (const [name, sub] of Object.entries(value))
-    out[name] = walk(sub, childPath(at, name), issues, depth + 1);
+  for (const name of names) out[name] = walk(value[name], childPath(at, name), issues, depth + 1);
   return out;
 }
 
