@@ -28,7 +28,7 @@ if (files.length === 0) {
 
 const windowName = args.find((a) => a.startsWith('--window='))?.slice(9);
 const windowOf = (file) => {
-  if (!windowName) return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+  if (!windowName) return [[Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY]];
   const windows = JSON.parse(readFileSync(join(dirname(file), 'windows.json'), 'utf8'));
   if (!windows[windowName]) throw new Error(`no window ${windowName} in ${dirname(file)}/windows.json`);
   return windows[windowName];
@@ -41,11 +41,12 @@ for (const file of files) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   // Each sample is charged the interval until the next one (the last gets the mean).
   const { samples, timeDeltas } = profile;
-  const [from, to] = windowOf(file);
+  // One [start, end] per measured round.
+  const windows = windowOf(file);
   let at = profile.startTime;
   for (let i = 0; i < samples.length; i++) {
     at += timeDeltas[i];
-    if (at < from || at > to) continue;
+    if (!windows.some(([from, to]) => at >= from && at <= to)) continue;
     const dt = timeDeltas[i + 1] ?? (profile.endTime - profile.startTime) / samples.length;
     const node = byId.get(samples[i]);
     const key = label(node.callFrame);

@@ -4,22 +4,14 @@
 // reported as throughput and p50/p99 (HDR histogram) plus a ratio to its floor from the same run.
 // See bench/README.md for the method of each measurement.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { checkPayload, startCluster, stopCluster } from './lib/cluster.mjs';
 import { parseOptions } from './lib/options.mjs';
-import {
-  coldStartAndMemory,
-  httpScenarios,
-  mintTokens,
-  policyScenarios,
-  propagationScenario,
-  smokeCheck,
-  tokenScenarios,
-  workerNodeArgs,
-} from './lib/phases.mjs';
 import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
 import { addRatios, resultsJson, table } from './lib/report.mjs';
+import { coldStartAndMemory, propagationScenario, workerNodeArgs } from './lib/system.mjs';
+import { httpScenarios, mintTokens, policyScenarios, smokeCheck, tokenScenarios } from './lib/throughput.mjs';
 import { generateKeys } from './lib/tokens.mjs';
 
 const opts = parseOptions();
@@ -27,10 +19,20 @@ const t0 = performance.now();
 const log = (msg) =>
   process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}\n`);
 
+/** Timings mean little on a busy machine; say so at the start and end of the run. */
+function logLoad(when) {
+  const [one] = loadavg();
+  const busy = one > availableParallelism() * 0.5;
+  log(
+    `${when}: load average ${one.toFixed(2)} on ${availableParallelism()} CPUs${busy ? ' (busy machine: numbers are noisy)' : ''}`,
+  );
+}
+
 async function main() {
   stopOnSignals();
+  logLoad('start');
   const keys = generateKeys();
-  const b = { opts, keys, scenarios: {}, windows: {}, log };
+  const b = { opts, keys, measurements: {}, windows: {}, log };
   b.tokens = await mintTokens(keys, opts.sizes, opts.want, log);
   for (const dir of [opts.profileDir, opts.gatewayProfileDir]) if (dir) mkdirSync(dir, { recursive: true });
   try {
@@ -47,6 +49,7 @@ async function main() {
     await stopCluster(b.cluster);
     await stopAll();
   }
+  for (const [name, m] of Object.entries(b.measurements)) b.windows[name] = m.windows;
   for (const dir of new Set([opts.profileDir, opts.gatewayProfileDir].filter(Boolean))) {
     // Measured windows (monotonic µs) for `bench/cpuprofile-top.mjs --window=<scenario>`.
     writeFileSync(join(dir, 'windows.json'), `${JSON.stringify(b.windows, null, 2)}\n`);
@@ -58,9 +61,10 @@ async function main() {
 let exitCode = 0;
 try {
   const b = await main();
-  addRatios(b.scenarios);
+  const scenarios = Object.fromEntries(Object.entries(b.measurements).map(([name, m]) => [name, m.result()]));
+  addRatios(scenarios);
   const report = {
-    scenarios: b.scenarios,
+    scenarios,
     propagation: b.propagation,
     coldStartMs: b.coldStartMs,
     rssMiB: b.rssMiB,
@@ -77,11 +81,12 @@ try {
     writeFileSync(path, `${JSON.stringify(resultsJson({ env, ...report }), null, 2)}\n`);
     log(`wrote ${path}`);
   }
-  const failed = Object.entries(b.scenarios).filter(([, s]) => s.failures > 0);
+  const failed = Object.entries(scenarios).filter(([, s]) => s.failures > 0);
   if (failed.length > 0) {
     log(`wrong or failed replies in: ${failed.map(([name]) => name).join(', ')}`);
     exitCode = 1;
   }
+  logLoad('end');
   log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s${opts.quick ? ' (quick)' : ''}`);
 } catch (err) {
   log(`FAILED: ${err?.stack ?? err}`);

@@ -1,9 +1,11 @@
-// HTTP load from its own process (autocannon): a warm-up run, then a fixed number of requests at
-// a fixed number of keep-alive connections. Latencies are taken from autocannon's per-response
-// event in microseconds (its own histogram keeps whole milliseconds).
-// argv: <json {url, headers, connections, amount, warmup}>; prints one line `RESULT <json>`.
+// HTTP load from its own process (autocannon): an optional warm-up, then a fixed number of
+// requests at a fixed number of keep-alive connections. Latencies are taken from autocannon's
+// per-response event in microseconds (its own histogram keeps whole milliseconds).
+// argv: <json {url, headers, connections, amount, warmup}>; prints one line `RESULT <json>` with
+// the histogram compressed (base64) so the parent can merge rounds.
 import autocannon from 'autocannon';
-import { latencyHistogram, percentiles, recordMs } from '../lib/histogram.mjs';
+import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram, recordMs } from '../lib/histogram.mjs';
 import { monotonicUs } from '../lib/nats-load.mjs';
 
 const { url, headers, connections, amount, warmup } = JSON.parse(process.argv[2]);
@@ -23,16 +25,18 @@ const windowStart = monotonicUs();
 const started = performance.now();
 const result = await run(amount, histogram);
 const elapsedMs = performance.now() - started;
-const window = [windowStart, monotonicUs()];
 const ok = result['2xx'];
+const failures = result.requests.total - ok + result.errors + result.timeouts;
 process.stdout.write(
   `RESULT ${JSON.stringify({
-    rps: Math.round((result.requests.total / elapsedMs) * 1000),
-    ...percentiles(histogram),
     count: result.requests.total,
-    window,
-    failures: result.requests.total - ok + result.errors + result.timeouts,
+    elapsedMs,
+    failures,
     firstFailure:
-      ok === result.requests.total ? undefined : `non-2xx ${result.non2xx}, errors ${result.errors}`,
+      failures === 0
+        ? undefined
+        : `non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
+    window: [windowStart, monotonicUs()],
+    histogram: hdr.encodeIntoCompressedBase64(histogram),
   })}\n`,
 );

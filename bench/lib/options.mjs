@@ -9,9 +9,9 @@ export const SCENARIOS = [
   'jwt_rs256_unique',
   'jwt_es256_unique',
   'opaque_cached',
-  'policies_1',
   'http_bare',
   'gateway_forward',
+  'policies_1',
   'policies_100',
   'policies_10000',
   'config_propagation_ms',
@@ -20,6 +20,8 @@ export const SCENARIOS = [
 ];
 
 const FULL = {
+  // Each group of scenarios runs in interleaved rounds (see measure.mjs).
+  rounds: 3,
   requests: 50_000,
   warmup: 5_000,
   // RS256 signing costs ~1 ms a token, so fewer are pre-minted (in parallel threads).
@@ -35,12 +37,13 @@ const FULL = {
 };
 
 const QUICK = {
+  rounds: 1,
   requests: 5_000,
   warmup: 1_000,
   rsRequests: 1_000,
   rsWarmup: 200,
-  httpRequests: 5_000,
-  httpWarmup: 500,
+  httpRequests: 10_000,
+  httpWarmup: 2_000,
   // Recorded under the policies_10000 key; results say quick: true.
   policies: 2_000,
   users: 10_000,

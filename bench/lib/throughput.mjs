@@ -1,0 +1,245 @@
+// The throughput scenarios. Each group runs in `rounds` interleaved rounds (see measure.mjs);
+// every function takes the run context `b = {opts, cluster, tokens, keys, measurements, log}`.
+import { createPrivateKey } from 'node:crypto';
+import { checkPayload, expectAllowed, SUBJECTS } from './cluster.mjs';
+import { putAll } from './config-api.mjs';
+import { httpLoad } from './http-load.mjs';
+import { Measurement, slice } from './measure.mjs';
+import { natsLoad } from './nats-load.mjs';
+import { freePort, startChild, startService } from './procs.mjs';
+import { ALLOW_POLICY, fillerId, fillerPolicy, ISS, PROBE } from './resources.mjs';
+import { claimsFor, mintJwt, mintSeries, mintSeriesParallel } from './tokens.mjs';
+
+const repeat = (payload, n) => new Array(n).fill(payload);
+
+/** Pre-mints every token the NATS scenarios send, before any load runs. */
+export async function mintTokens(keys, sizes, want, log) {
+  const started = performance.now();
+  const cached = mintJwt('HS256', keys.hsSecret, claimsFor(ISS.hs, 'cached', 0));
+  const n = sizes.warmup + sizes.requests;
+  const hs = want('jwt_hs256_unique') ? mintSeries('HS256', keys.hsSecret, ISS.hs, 'hs', n) : [];
+  const esKey = createPrivateKey(keys.esPrivatePem);
+  const es = want('jwt_es256_unique') ? mintSeries('ES256', esKey, ISS.es, 'es', n) : [];
+  const rsCount = sizes.rsWarmup + sizes.rsRequests;
+  const rs = want('jwt_rs256_unique')
+    ? await mintSeriesParallel('RS256', keys.rsPrivatePem, ISS.rs, 'rs', rsCount)
+    : [];
+  const total = 1 + hs.length + es.length + rs.length;
+  log(`minted ${total} tokens in ${Math.round(performance.now() - started)} ms`);
+  return { cached, hs, es, rs };
+}
+
+/** Each token kind once, so a misconfiguration stops the run before any number is taken. */
+export async function smokeCheck(b) {
+  const samples = [
+    ['cached HS256', b.tokens.cached],
+    ['opaque', b.cluster.opaqueToken],
+  ];
+  for (const [series, label] of [
+    ['hs', 'HS256'],
+    ['rs', 'RS256'],
+    ['es', 'ES256'],
+  ]) {
+    // The last token of a series is then never sent again.
+    if (b.tokens[series].length > 0) samples.push([label, b.tokens[series].pop()]);
+  }
+  for (const [label, token] of samples) {
+    const reply = await b.cluster.nc.request(SUBJECTS.check, checkPayload(token), { timeout: 5000 });
+    const problem = expectAllowed(reply);
+    if (problem)
+      throw new Error(`${label} token is not allowed (${problem}); the benchmark would be meaningless`);
+  }
+}
+
+function measurementOf(b, name) {
+  b.measurements[name] ??= new Measurement(name);
+  return b.measurements[name];
+}
+
+async function natsSlice(b, name, subject, warmup, measured, validate = expectAllowed) {
+  const into = measurementOf(b, name);
+  await natsLoad(b.cluster.nc, subject, {
+    warmup,
+    measured,
+    concurrency: b.opts.concurrency,
+    validate,
+    into,
+  });
+}
+
+/** echo (the floor) and the token scenarios, interleaved round by round. */
+export async function tokenScenarios(b) {
+  const { nc, workers } = b.cluster;
+  const { warmup, requests, rsWarmup, rounds } = b.opts.sizes;
+  const cached = checkPayload(b.tokens.cached);
+  // Whole-run warm-up: JIT of the workers' and this client's hot paths before the first number.
+  await natsLoad(nc, SUBJECTS.check, {
+    measured: repeat(cached, 10_000),
+    concurrency: b.opts.concurrency,
+  });
+  const echoSubject = 'authz.bench.echo';
+  let echoes = [];
+  if (b.opts.want('echo')) {
+    // The floor answers with the bytes of a real worker reply, as many responders as workers.
+    const reply = (await nc.request(SUBJECTS.check, cached, { timeout: 5000 })).data;
+    const args = [b.cluster.nats.url, echoSubject, 'authz-bench-echo', Buffer.from(reply).toString('base64')];
+    echoes = await Promise.all(workers.map(() => startChild('echo.mjs', args, 'READY')));
+  }
+  const encode = (tokens) => tokens.map((t) => checkPayload(t));
+  const opaque = checkPayload(b.cluster.opaqueToken);
+  const plan = [
+    ['echo', echoSubject, repeat(cached, warmup), repeat(cached, requests)],
+    ['jwt_cached', SUBJECTS.check, repeat(cached, warmup), repeat(cached, requests)],
+    [
+      'jwt_hs256_unique',
+      SUBJECTS.check,
+      encode(b.tokens.hs.slice(0, warmup)),
+      encode(b.tokens.hs.slice(warmup)),
+    ],
+    [
+      'jwt_rs256_unique',
+      SUBJECTS.check,
+      encode(b.tokens.rs.slice(0, rsWarmup)),
+      encode(b.tokens.rs.slice(rsWarmup)),
+    ],
+    [
+      'jwt_es256_unique',
+      SUBJECTS.check,
+      encode(b.tokens.es.slice(0, warmup)),
+      encode(b.tokens.es.slice(warmup)),
+    ],
+    ['opaque_cached', SUBJECTS.check, repeat(opaque, warmup), repeat(opaque, requests)],
+  ].filter(([name, , , measured]) => b.opts.want(name) && measured.length > 0);
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, subject, warm, measured] of plan) {
+      await natsSlice(b, name, subject, round === 0 ? warm : [], slice(measured, round, rounds));
+    }
+  }
+  await Promise.all(echoes.map((e) => e.stop()));
+  for (const [name] of plan) logResult(b, name);
+}
+
+/**
+ * http_bare vs gateway_forward, load from a separate autocannon process, alternating by round.
+ * Every round's load process is new, so each warms itself (and its connections) up first.
+ */
+export async function httpScenarios(b) {
+  const want = b.opts.want;
+  if (!want('http_bare') && !want('gateway_forward')) return;
+  const { httpRequests, httpWarmup, rounds } = b.opts.sizes;
+  const targets = [];
+  let bare;
+  if (want('http_bare')) {
+    const port = await freePort();
+    bare = await startChild('http-bare.mjs', [String(port)], 'READY');
+    targets.push(['http_bare', `http://127.0.0.1:${port}/`, {}]);
+  }
+  if (want('gateway_forward')) {
+    const port = await freePort();
+    const profile = b.opts.gatewayProfileDir;
+    const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+    const env = { ...b.cluster.env, GATEWAY_PORT: String(port) };
+    b.cluster.gateway = await startService('gateway', env, { nodeArgs });
+    const url = `http://127.0.0.1:${port}/_authz/forward`;
+    const headers = {
+      authorization: `Bearer ${b.tokens.cached}`,
+      'x-original-method': PROBE.method,
+      'x-original-uri': PROBE.uri,
+      'x-forwarded-proto': 'https',
+      'x-forwarded-for': '203.0.113.9',
+    };
+    const first = await fetch(url, { headers });
+    if (first.status !== 200)
+      throw new Error(`gateway forward-auth answered ${first.status}: ${await first.text()}`);
+    targets.push(['gateway_forward', url, headers]);
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, url, headers] of targets) {
+      const amount = Math.ceil(httpRequests / rounds);
+      const slice = await httpLoad({
+        url,
+        headers,
+        connections: b.opts.concurrency,
+        amount,
+        warmup: httpWarmup,
+      });
+      measurementOf(b, name).add(slice);
+    }
+  }
+  await bare?.stop();
+  await b.cluster.gateway?.stop();
+  b.cluster.gateway = undefined;
+  for (const [name] of targets) logResult(b, name);
+}
+
+/**
+ * policies_1, policies_100, policies_10000. Fillers (which never allow the probe) are added before
+ * the allowing policy in id order; each round measures the three sizes, then deletes the fillers
+ * again. The first ten fillers (every shape) go through the config API, so the service validates
+ * them; the rest are written to KV directly. Leaves the largest set loaded when done, because
+ * config propagation, cold start and RSS are measured with it.
+ */
+export async function policyScenarios(b) {
+  const want = b.opts.want;
+  const sizes = [
+    ['policies_1', 1],
+    ['policies_100', 100],
+    ['policies_10000', b.opts.sizes.policies],
+  ];
+  const measuring = sizes.some(([name]) => want(name));
+  const later = ['config_propagation_ms', 'cold_start_ms', 'worker_rss_mib'].some(want);
+  if (!measuring && !later) return;
+  const cached = checkPayload(b.tokens.cached);
+  const { requests, rounds } = b.opts.sizes;
+  const warmup = Math.max(500, Math.round(b.opts.sizes.warmup / 5));
+  const steps = measuring ? rounds : 1;
+  let loaded = 0; // fillers in KV
+  for (let round = 0; round < steps; round++) {
+    if (loaded > 0) loaded = await deleteFillers(b, loaded, cached);
+    for (const [name, total] of sizes) {
+      if (!want(name) && !(later && round === steps - 1 && total === b.opts.sizes.policies)) continue;
+      if (total - 1 > loaded) loaded = await loadFillers(b, loaded, total - 1, cached, round === 0);
+      if (want(name))
+        await natsSlice(
+          b,
+          name,
+          SUBJECTS.check,
+          repeat(cached, warmup),
+          repeat(cached, Math.ceil(requests / rounds)),
+        );
+    }
+  }
+  for (const [name] of sizes) if (want(name)) logResult(b, name);
+}
+
+async function loadFillers(b, from, to, probe, log) {
+  const started = performance.now();
+  const fillers = Array.from({ length: to - from }, (_, k) => fillerPolicy(from + k));
+  let revision = 0;
+  for (const policy of fillers.splice(0, from === 0 ? 10 : 0)) {
+    await b.cluster.admin.put(policy);
+    revision = Math.max(revision, await b.cluster.revisionOf(policy));
+  }
+  revision = Math.max(revision, await putAll(b.cluster.kv, fillers));
+  await b.cluster.waitForWorkers(revision, probe);
+  if (log)
+    b.log(`${to + 1} policies loaded on every worker in ${Math.round(performance.now() - started)} ms`);
+  return to;
+}
+
+async function deleteFillers(b, count, probe) {
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < count; i = next++) await b.cluster.kv.delete(`AccessPolicy.${fillerId(i)}`);
+  };
+  await Promise.all(Array.from({ length: 256 }, lane));
+  // Rewriting the allowing policy yields a revision past every delete to wait for.
+  await b.cluster.waitForWorkers(await putAll(b.cluster.kv, [ALLOW_POLICY]), probe);
+  return 0;
+}
+
+function logResult(b, name) {
+  const r = b.measurements[name].result();
+  const failed = r.failures ? `, ${r.failures} FAILED: ${r.firstFailure}` : '';
+  b.log(`${name}: ${r.rps} rps, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs${failed}`);
+}
