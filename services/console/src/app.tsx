@@ -72,7 +72,9 @@ export function App() {
         </button>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.page === 'resources' ? <ResourcesPage type={route.type} id={route.id} /> : null}
+        {route.page === 'resources' ? (
+          <ResourcesPage type={route.type} id={route.id} creating={route.creating ?? false} />
+        ) : null}
         {route.page === 'try' ? <TryRequestPage /> : null}
         {route.page === 'test' ? <TestPolicyPage /> : null}
         {route.page === 'decisions' ? <DecisionsPage feed={feed} /> : null}

@@ -2,10 +2,13 @@ import { RESOURCE_TYPES, type ResourceType } from './api/types.js';
 
 /** The console's pages, addressed by the URL fragment (`#/resources/AccessPolicy/p1`). */
 export type Route =
-  | { page: 'resources'; type: ResourceType; id?: string }
+  /** `creating`: the editor of a new resource (`#/resources/AccessPolicy/$new`; ids never hold `$`) */
+  | { page: 'resources'; type: ResourceType; id?: string; creating?: boolean }
   | { page: 'try' }
   | { page: 'test' }
   | { page: 'decisions' };
+
+const NEW = '$new';
 
 /** Reads a fragment; anything unknown is the resource list. */
 export function parseRoute(hash: string): Route {
@@ -15,12 +18,14 @@ export function parseRoute(hash: string): Route {
     ? (type as ResourceType)
     : 'AccessPolicy';
   const id = rest.join('/');
+  if (id === NEW) return { page: 'resources', type: known, creating: true };
   return id ? { page: 'resources', type: known, id } : { page: 'resources', type: known };
 }
 
 /** The fragment of a route. */
 export function routeHash(route: Route): string {
   if (route.page !== 'resources') return `#/${route.page}`;
+  if (route.creating) return `#/resources/${route.type}/${NEW}`;
   return `#/resources/${route.type}${route.id ? `/${encodeURIComponent(route.id)}` : ''}`;
 }
 

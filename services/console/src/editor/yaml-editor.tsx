@@ -25,13 +25,20 @@ export interface YamlEditorProps {
   id: string;
   /** its accessible name (a contenteditable cannot be named by `<label for>`) */
   label: string;
-  /** the text; a new value replaces the document (loading another resource) */
+  /** the text at mount, and again whenever {@link YamlEditorProps.revision} changes */
   value: string;
+  /**
+   * Bump it to replace the document with `value` (a resource loaded or saved). Edits flow out
+   * through `onChange` only: echoing them back as `value` would fight the user's typing.
+   */
+  revision?: number;
   onChange?(text: string): void;
   marks?: readonly EditorMark[];
   onReady?(handle: EditorHandle): void;
   readOnly?: boolean;
 }
+
+const NO_MARKS: readonly EditorMark[] = [];
 
 const setIssueLines = StateEffect.define<readonly EditorMark[]>();
 
@@ -57,6 +64,18 @@ const issueLines = StateField.define<DecorationSet>({
 });
 
 /**
+ * The editor's look. CodeMirror injects its styles at run time; inside a shadow root it adopts
+ * them as constructed style sheets, which a `style-src 'self'` CSP allows (a `<style>` element in
+ * the document would be blocked), so the editor lives in one and is styled here.
+ */
+const theme = EditorView.theme({
+  '&': { maxHeight: '55vh', minHeight: '8rem', backgroundColor: '#fff', fontSize: '13px' },
+  '.cm-scroller': { fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace' },
+  '&.cm-focused': { outline: '3px solid #f0a500', outlineOffset: '-3px' },
+  '.cm-issueLine': { backgroundColor: '#fbe7e6' },
+});
+
+/**
  * A YAML editor (CodeMirror 6): syntax highlighting, line numbers, search, bracket matching, and
  * issue marks (underline, gutter marker, line highlight). Tab moves focus on, as everywhere else
  * on the page; indent with Ctrl-] / Ctrl-[.
@@ -65,8 +84,9 @@ export function YamlEditor({
   id,
   label,
   value,
+  revision = 0,
   onChange,
-  marks = [],
+  marks = NO_MARKS,
   onReady,
   readOnly = false,
 }: YamlEditorProps) {
@@ -77,12 +97,15 @@ export function YamlEditor({
 
   useEffect(() => {
     if (!host.current) return;
+    const root = host.current.shadowRoot ?? host.current.attachShadow({ mode: 'open' });
     const editor = new EditorView({
-      parent: host.current,
+      parent: root,
+      root,
       state: EditorState.create({
         doc: value,
         extensions: [
           basicSetup,
+          theme,
           yaml(),
           lintGutter(),
           issueLines,
@@ -113,7 +136,7 @@ export function YamlEditor({
     const editor = view.current;
     if (!editor || editor.state.doc.toString() === value) return;
     editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: value } });
-  }, [value]);
+  }, [revision]);
 
   useEffect(() => {
     const editor = view.current;

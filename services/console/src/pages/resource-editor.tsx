@@ -26,6 +26,8 @@ export function ResourceEditor({ type, id, onChanged }: ResourceEditorProps) {
   const [text, setText] = useState(id ? '' : TEMPLATES[type]);
   const [newId, setNewId] = useState('');
   const [etag, setEtag] = useState<string>();
+  // Bumped when the server's text replaces the editor's (load, save).
+  const [revision, setRevision] = useState(0);
   const [issues, setIssues] = useState<PlacedIssue[]>([]);
   const [error, setError] = useState<string>();
   const [status, setStatus] = useState<string>();
@@ -38,6 +40,7 @@ export function ResourceEditor({ type, id, onChanged }: ResourceEditorProps) {
     callApi<string>('GET', `/${type}/${encodeURIComponent(id)}`, { accept: YAML })
       .then(({ body, headers }) => {
         setText(body);
+        setRevision((n) => n + 1);
         setEtag(headers.get('etag') ?? undefined);
       })
       .catch((err: Error) => setError(err.message));
@@ -74,6 +77,7 @@ export function ResourceEditor({ type, id, onChanged }: ResourceEditorProps) {
       });
       setIssues([]);
       setText(res.body);
+      setRevision((n) => n + 1);
       setEtag(res.headers.get('etag') ?? undefined);
       setStatus(
         `${res.status === 201 ? 'Created' : 'Saved'} ${type}/${target} (version ${versionOf(res.headers)}).`,
@@ -141,6 +145,7 @@ export function ResourceEditor({ type, id, onChanged }: ResourceEditorProps) {
         id="resource-yaml"
         label={`${type} as YAML`}
         value={text}
+        revision={revision}
         onChange={setText}
         marks={marks}
         onReady={(handle) => {

@@ -14,11 +14,18 @@ interface Bundle {
  * Resources: pick a type, see its ids, open one (or a new one) in the YAML editor. `id` comes
  * from the URL fragment so a resource can be linked (`#/resources/AccessPolicy/p1`).
  */
-export function ResourcesPage({ type, id }: { type: ResourceType; id?: string }) {
+export function ResourcesPage({
+  type,
+  id,
+  creating,
+}: {
+  type: ResourceType;
+  id?: string;
+  creating: boolean;
+}) {
   const [ids, setIds] = useState<string[]>([]);
   const [total, setTotal] = useState(0);
   const [error, setError] = useState<string>();
-  const [creating, setCreating] = useState(false);
   const [reloads, setReloads] = useState(0);
 
   useEffect(() => {
@@ -36,11 +43,8 @@ export function ResourcesPage({ type, id }: { type: ResourceType; id?: string })
     };
   }, [type, reloads]);
 
-  useEffect(() => setCreating(false), [type, id]);
-
   const changed = (nextId?: string) => {
     setReloads((n) => n + 1);
-    setCreating(false);
     location.hash = routeHash({ page: 'resources', type, id: nextId });
   };
 
@@ -64,13 +68,15 @@ export function ResourcesPage({ type, id }: { type: ResourceType; id?: string })
             </option>
           ))}
         </select>
-        <button type="button" onClick={() => setCreating(true)}>
+        <button
+          type="button"
+          onClick={() => (location.hash = routeHash({ page: 'resources', type, creating: true }))}
+        >
           New {type}
         </button>
         <ErrorNote message={error} />
         <p class="muted">
-          {total} {type}
-          {total === 1 ? '' : 's'}
+          {total} {total === 1 ? 'resource' : 'resources'}
         </p>
         <ul>
           {ids.map((rid) => (

@@ -37,6 +37,9 @@ export function TryRequestPage() {
     }
     setBusy(true);
     setError(undefined);
+    // The previous decision goes at once, so an old answer is never read as the new one.
+    rememberedReply = undefined;
+    setReply(undefined);
     try {
       const { body } = await callApi<CheckReply>('POST', '/$check', { body: built.request });
       rememberedReply = body;
