@@ -55,6 +55,8 @@ export function createConfigServer(
   const server = createServer((req, res) => {
     void handle(req, res);
   });
+  const sweeping = gate.startSweeping();
+  server.once('close', () => sweeping.stop());
   // Slow clients cannot hold connections open forever (slowloris).
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -93,7 +95,7 @@ export function createConfigServer(
       }
       if (area) {
         route = '/console/api';
-        gate.authorize(req);
+        gate.authorize(req, res);
       }
       const match = router.match(method, area ? area.path : url.pathname);
       route = area ? `/console/api${match.route.path}` : match.route.path;

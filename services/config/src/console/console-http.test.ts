@@ -194,6 +194,25 @@ describe('console API with a session', () => {
     expect((await browser('/console/api/AccessPolicy', { headers: { cookie } })).status).toBe(401);
   });
 
+  it('cuts off an open decisions stream when its session signs out', async () => {
+    const cookie = await sessionCookie();
+    const stream = await browser('/console/api/$decisions', { headers: { cookie } });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const reader = stream.body?.getReader();
+    expect(new TextDecoder().decode((await reader?.read())?.value)).toContain(': stream of authz decisions');
+    const out = await browser('/console/api/session', {
+      method: 'DELETE',
+      headers: { cookie, 'x-authz-console': '1' },
+    });
+    expect(out.status).toBe(200);
+    await expect(
+      (async () => {
+        for (;;) if ((await reader?.read())?.done) return 'ended';
+      })(),
+    ).rejects.toThrow();
+  });
+
   it('keeps the existing Basic-authenticated API as it was', async () => {
     expect((await config.request('/AccessPolicy')).status).toBe(200);
     expect((await config.request('/AccessPolicy', { authorization: null })).status).toBe(401);

@@ -135,13 +135,27 @@ export class ConsoleGate {
 
   /**
    * The session of a console API call; 401 without one (no Basic challenge: the browser must
-   * not pop up its own dialog), 403 for a write that fails the CSRF checks.
+   * not pop up its own dialog), 403 for a write that fails the CSRF checks. With `res`, the
+   * response is cut off if the session ends first (a decisions stream stops at sign-out).
    */
-  authorize(req: IncomingMessage): ConsoleSession {
-    const session = this.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
-    if (!session) throw new ApiError('ERR_UNAUTHORIZED', 'sign in to the console first');
+  authorize(req: IncomingMessage, res?: ServerResponse): ConsoleSession {
+    const id = readCookie(req.headers.cookie, SESSION_COOKIE);
+    const session = this.sessions.get(id);
+    if (!session || id === undefined) throw new ApiError('ERR_UNAUTHORIZED', 'sign in to the console first');
     if (!SAFE_METHODS.has(req.method ?? 'GET')) assertSameOrigin(req);
+    if (res)
+      res.once(
+        'close',
+        this.sessions.attach(id, () => res.destroy()),
+      );
     return session;
+  }
+
+  /** Ends streams of sessions that expired in the meantime; `stop()` ends the timer. */
+  startSweeping(everyMs = 30_000): { stop(): void } {
+    const timer = setInterval(() => this.sessions.sweep(), everyMs);
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
   }
 
   private async signIn(req: IncomingMessage, log: Logger): Promise<Reply> {

@@ -66,4 +66,21 @@ describe('SessionStore', () => {
     expect(store.get(third)).toBeDefined();
     expect(store.size).toBe(2);
   });
+
+  it('closes what is attached when the session is revoked or expires, not what was detached', () => {
+    const time = clock();
+    const store = new SessionStore({ idleMs: 1000 }, time.now);
+    const closed: string[] = [];
+    const a = store.create('admin').id;
+    const b = store.create('admin').id;
+    store.attach(a, () => closed.push('a-stream'));
+    const detach = store.attach(a, () => closed.push('a-finished'));
+    store.attach(b, () => closed.push('b-stream'));
+    detach();
+    store.revoke(a);
+    expect(closed).toEqual(['a-stream']);
+    time.advance(1500);
+    store.sweep();
+    expect(closed).toEqual(['a-stream', 'b-stream']);
+  });
 });

@@ -48,6 +48,8 @@ const ID = /^[A-Za-z0-9_-]{43}$/;
  */
 export class SessionStore {
   private readonly sessions = new Map<string, ConsoleSession>();
+  /** What to end with a session: its open responses (the decisions stream above all). */
+  private readonly attached = new Map<string, Set<() => void>>();
   private readonly limits: SessionLimits;
 
   constructor(
@@ -64,7 +66,7 @@ export class SessionStore {
       // Map iteration is insertion order: the first key is the oldest session.
       const oldest = this.sessions.keys().next().value;
       if (oldest === undefined) break;
-      this.sessions.delete(oldest);
+      this.end(oldest);
     }
     const id = randomBytes(32).toString('base64url');
     const now = this.now();
@@ -81,17 +83,38 @@ export class SessionStore {
     if (!session) return undefined;
     const now = this.now();
     if (this.expired(session, now)) {
-      this.sessions.delete(key);
+      this.end(key);
       return undefined;
     }
     session.lastSeen = now;
     return session;
   }
 
-  /** Ends the session of `id`; true when there was one. */
+  /** Ends the session of `id` and whatever is attached to it; true when there was one. */
   revoke(id: string | undefined): boolean {
     if (id === undefined || !ID.test(id)) return false;
-    return this.sessions.delete(keyOf(id));
+    return this.end(keyOf(id));
+  }
+
+  /**
+   * Runs `close` when the session of `id` ends (sign-out, expiry, eviction), so a long-lived
+   * stream does not outlive the session that opened it. Returns the function that detaches it.
+   */
+  attach(id: string, close: () => void): () => void {
+    const key = keyOf(id);
+    let set = this.attached.get(key);
+    if (!set) this.attached.set(key, (set = new Set()));
+    set.add(close);
+    return () => {
+      set.delete(close);
+      if (set.size === 0 && this.attached.get(key) === set) this.attached.delete(key);
+    };
+  }
+
+  /** Ends every expired session (also done on each sign-in; call it now and then for streams). */
+  sweep(): void {
+    const now = this.now();
+    for (const [key, session] of this.sessions) if (this.expired(session, now)) this.end(key);
   }
 
   /** Sessions currently held (expired ones are dropped first). */
@@ -109,8 +132,11 @@ export class SessionStore {
     return now >= session.expires || now - session.lastSeen >= this.limits.idleMs;
   }
 
-  private sweep(): void {
-    const now = this.now();
-    for (const [key, session] of this.sessions) if (this.expired(session, now)) this.sessions.delete(key);
+  private end(key: string): boolean {
+    const existed = this.sessions.delete(key);
+    const closers = this.attached.get(key);
+    this.attached.delete(key);
+    for (const close of closers ?? []) close();
+    return existed;
   }
 }
