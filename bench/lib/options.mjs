@@ -21,7 +21,7 @@ export const SCENARIOS = [
 
 const FULL = {
   // Each group of scenarios runs in interleaved rounds (see measure.mjs).
-  rounds: 3,
+  rounds: 4,
   requests: 50_000,
   warmup: 5_000,
   // RS256 signing costs ~1 ms a token, so fewer are pre-minted (in parallel threads).

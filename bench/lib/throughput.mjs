@@ -6,11 +6,18 @@ import { putAll } from './config-api.mjs';
 import { httpLoad } from './http-load.mjs';
 import { Measurement, slice } from './measure.mjs';
 import { natsLoad } from './nats-load.mjs';
-import { freePort, startChild, startService } from './procs.mjs';
+import { freePort, sleep, startChild, startService } from './procs.mjs';
 import { ALLOW_POLICY, fillerId, fillerPolicy, ISS, PROBE } from './resources.mjs';
 import { claimsFor, mintJwt, mintSeries, mintSeriesParallel } from './tokens.mjs';
 
 const repeat = (payload, n) => new Array(n).fill(payload);
+
+/**
+ * After thousands of policies changed, a worker has applied the last revision but may still be
+ * rebuilding its policy set (deferred to the next tick) and collecting the old one: let that
+ * finish before measuring, so one size is not charged for the previous one's garbage.
+ */
+const SETTLE_MS = 1000;
 
 /** Pre-mints every token the NATS scenarios send, before any load runs. */
 export async function mintTokens(keys, sizes, want, log) {
@@ -222,6 +229,7 @@ async function loadFillers(b, from, to, probe, log) {
   }
   revision = Math.max(revision, await putAll(b.cluster.kv, fillers));
   await b.cluster.waitForWorkers(revision, probe);
+  await sleep(SETTLE_MS);
   if (log)
     b.log(`${to + 1} policies loaded on every worker in ${Math.round(performance.now() - started)} ms`);
   return to;
@@ -235,6 +243,7 @@ async function deleteFillers(b, count, probe) {
   await Promise.all(Array.from({ length: 256 }, lane));
   // Rewriting the allowing policy yields a revision past every delete to wait for.
   await b.cluster.waitForWorkers(await putAll(b.cluster.kv, [ALLOW_POLICY]), probe);
+  await sleep(SETTLE_MS);
   return 0;
 }
 
