@@ -116,7 +116,10 @@ export class TokenVerifier {
     this.opaque.setIntrospectors(opaque);
   }
 
-  /** Bearer token → identity. Rejects with InvalidTokenError (401) or VerifierUnavailableError (503). */
+  /**
+   * Bearer token → identity. Rejects with InvalidTokenError (401) or VerifierUnavailableError (503).
+   * A cached token resolves with the same identity object each time: treat it as read-only.
+   */
   verify(token: string): Promise<VerifiedIdentity> {
     if (
       token.length > MAX_TOKEN_BYTES ||
