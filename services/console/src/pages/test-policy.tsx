@@ -36,7 +36,6 @@ export function TestPolicyPage() {
   const [issues, setIssues] = useState<Record<Which, PlacedIssue[]>>({ policy: [], context: [] });
   const [result, setResult] = useState<TestPolicyResult>();
   const [error, setError] = useState<string>();
-  const editors = useRef<Partial<Record<Which, EditorHandle>>>({});
 
   const marks = useMemo(
     () => ({ policy: toMarks(issues.policy), context: toMarks(issues.context) }),
@@ -72,40 +71,33 @@ export function TestPolicyPage() {
     }
   }
 
-  const editor = (which: Which, title: string, value: string, set: (v: string) => void) => (
-    <div class="field">
-      <span class="label" id={`${which}-label`}>
-        {title}
-      </span>
-      <YamlEditor
-        id={`test-${which}`}
-        label={title}
-        value={value}
-        marks={marks[which]}
-        onChange={(v) => {
-          if (which === 'policy') policyText = v;
-          else contextText = v;
-          set(v);
-        }}
-        onReady={(h) => {
-          editors.current[which] = h;
-        }}
-      />
-      <IssueList
-        title={`${title}: issues`}
-        issues={issues[which]}
-        onReveal={(pos) => editors.current[which]?.reveal(pos)}
-      />
-    </div>
-  );
-
   return (
     <div class="two-columns">
       <form onSubmit={run} aria-labelledby="test-title">
         <h2 id="test-title">Test a policy</h2>
         <p class="muted">Evaluates the policy against the context; nothing is saved.</p>
-        {editor('policy', 'AccessPolicy (YAML)', policy, setPolicy)}
-        {editor('context', 'Request context (YAML)', context, setContext)}
+        <EditorField
+          id="test-policy"
+          title="AccessPolicy (YAML)"
+          value={policy}
+          marks={marks.policy}
+          issues={issues.policy}
+          onChange={(v) => {
+            policyText = v;
+            setPolicy(v);
+          }}
+        />
+        <EditorField
+          id="test-context"
+          title="Request context (YAML)"
+          value={context}
+          marks={marks.context}
+          issues={issues.context}
+          onChange={(v) => {
+            contextText = v;
+            setContext(v);
+          }}
+        />
         <div class="actions">
           <button type="submit">Test</button>
         </div>
@@ -126,6 +118,36 @@ export function TestPolicyPage() {
           <p class="muted">The result appears here.</p>
         )}
       </section>
+    </div>
+  );
+}
+
+interface EditorFieldProps {
+  id: string;
+  title: string;
+  value: string;
+  marks: readonly EditorMark[];
+  issues: readonly PlacedIssue[];
+  onChange(text: string): void;
+}
+
+/** A titled YAML editor with the list of issues found in it. */
+function EditorField({ id, title, value, marks, issues, onChange }: EditorFieldProps) {
+  const handle = useRef<EditorHandle | undefined>(undefined);
+  return (
+    <div class="field">
+      <span class="label">{title}</span>
+      <YamlEditor
+        id={id}
+        label={title}
+        value={value}
+        marks={marks}
+        onChange={onChange}
+        onReady={(h) => {
+          handle.current = h;
+        }}
+      />
+      <IssueList title={`${title}: issues`} issues={issues} onReveal={(pos) => handle.current?.reveal(pos)} />
     </div>
   );
 }
