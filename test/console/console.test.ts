@@ -50,6 +50,8 @@ if ('skip' in browserFound) {
         startCluster({ workers: 1, gateway: false }),
         chromium.launch({ executablePath: browserFound.path, args: CHROMIUM_ARGS }),
       ]);
+      const served = await fetch(`${cluster.configUrl}/console/`);
+      expect(served.status, 'the console is not built: run `pnpm exec turbo run build`').toBe(200);
       const res = await cluster.admin('PUT', '/TokenIntrospector/console-idp', INTROSPECTOR);
       expect(res.status).toBe(201);
       token = await mintJwt({
