@@ -85,4 +85,5 @@ export interface DecisionEvent {
 
 /** The resource types the config service stores (DESIGN §7). */
 export const RESOURCE_TYPES = ['AccessPolicy', 'TokenIntrospector', 'User', 'Client', 'Role'] as const;
+/** One of {@link RESOURCE_TYPES}. */
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
