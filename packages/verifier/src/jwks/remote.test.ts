@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { TokenIntrospector } from '@authz/protocol';
 import { connectRedis, createLogger, type Redis } from '@authz/runtime';
 import { mintJwt, startIdp, startRedis, type TestIdp, type TestServer } from '@authz/test-support';
@@ -172,6 +174,64 @@ describe('seed scenario 2: jwks_uri', () => {
     expect(err).toBeInstanceOf(VerifierUnavailableError);
     expect(err).toMatchObject({ code: 'ERR_KEY_SOURCE_UNAVAILABLE' });
     expect(err?.message).toContain('holds no usable signing key');
+  });
+});
+
+describe('the origin misbehaving', () => {
+  /** An origin that redirects, sends an oversized document, or never answers. */
+  async function badOrigin(target: string) {
+    const server = createServer((req, res) => {
+      if (req.url === '/redirect') res.writeHead(302, { location: target }).end();
+      else if (req.url === '/big')
+        res.writeHead(200).end(JSON.stringify({ keys: [], pad: 'x'.repeat(300 * 1024) }));
+      else if (req.url === '/not-json') res.writeHead(200).end('<html>');
+      // '/slow' never answers
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise((resolve) => {
+          server.closeAllConnections();
+          server.close(resolve);
+        }),
+    );
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it.each([
+    ['a redirect (never followed)', '/redirect', /answered HTTP 302/],
+    ['a document over 256 KiB', '/big', /exceeds 262144 bytes/],
+    ['a body that is not JSON', '/not-json', /not JSON/],
+    ['no answer within the fetch timeout', '/slow', /no answer from .* within 300 ms/],
+  ])('answers 503 for %s', async (_name, path, reason) => {
+    const server = await idp();
+    const origin = await badOrigin(server.jwksUri);
+    const verifier = verifierFor(server, { fetchTimeoutMs: 300 }, { jwks_uri: `${origin}${path}` });
+    const err = await errorOf(verifier.verify(await server.mint()));
+    expect(err).toBeInstanceOf(VerifierUnavailableError);
+    expect(err?.message).toMatch(reason);
+    expect(server.fetches).toBe(0);
+  });
+});
+
+describe('cache_ttl', () => {
+  it('refreshes the key set once it is older than cache_ttl, so a key the IdP dropped stops verifying', async () => {
+    const server = await idp();
+    let now = Date.now();
+    const verifier = verifierFor(server, { now: () => now }, { cache_ttl: 60 });
+    const exp = Math.floor(now / 1000) + 3600;
+    await expect(verifier.verify(await server.mint({ exp }, { kid: 'es256-1' }))).resolves.toBeDefined();
+    const dropped = await server.mint({ exp, n: 1 }, { kid: 'es256-1' });
+    const beforeTtl = await server.mint({ exp, n: 2 }, { kid: 'es256-1' });
+    server.removeKey('es256-1');
+    now += 59_000;
+    await expect(verifier.verify(beforeTtl)).resolves.toBeDefined();
+    expect(server.fetches).toBe(1);
+    now += 2_000; // past cache_ttl: served once more while the refresh runs in the background
+    await verifier.verify(await server.mint({ exp, n: 3 }, { kid: 'rs256-1' }));
+    await until(() => server.fetches === 2, 'the background refresh');
+    await sleep(20);
+    expect(await errorOf(verifier.verify(dropped))).toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
   });
 });
 
