@@ -1,7 +1,8 @@
 import type { CheckReply, CheckRequest } from '@authz/protocol';
 import { REQUEST_ID_HEADER, subjects, TRACEPARENT_HEADER } from '@authz/protocol';
-import { headers as natsHeaders, type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { type CheckFailureCode, parseReply, unavailableReply } from './failure.js';
+import { BatchedRequester, type RequestFailure } from './requester.js';
 
 /** Options of {@link AuthzClient}. */
 export interface AuthzClientOptions {
@@ -35,11 +36,10 @@ export class AuthzClient {
   private readonly subject: string;
   private readonly timeoutMs: number;
   private readonly retry: boolean;
+  private readonly requester: BatchedRequester;
 
-  constructor(
-    private readonly nc: NatsConnection,
-    options: AuthzClientOptions = {},
-  ) {
+  constructor(nc: NatsConnection, options: AuthzClientOptions = {}) {
+    this.requester = new BatchedRequester(nc);
     this.subject = subjects(options.subjectPrefix).check;
     this.timeoutMs = options.timeoutMs ?? 1000;
     this.retry = options.retry ?? true;
@@ -69,26 +69,26 @@ export class AuthzClient {
     }
   }
 
+  /** Stops the client's reply subscription; later checks answer 503. */
+  close(): void {
+    this.requester.close();
+  }
+
   private async requestOnce(
     payload: string,
     timeout: number,
     hdrs: ReturnType<typeof natsHeaders> | undefined,
   ): Promise<CheckReply | CheckFailureCode> {
-    try {
-      const msg = await this.nc.request(this.subject, payload, hdrs ? { timeout, headers: hdrs } : { timeout });
-      return parseReply(msg.data);
-    } catch (err) {
-      return classify(err);
-    }
+    const result = await this.requester.request(this.subject, payload, timeout, hdrs);
+    return typeof result === 'string' ? FAILURES[result] : parseReply(result.data);
   }
 }
 
-function classify(err: unknown): CheckFailureCode {
-  if (err instanceof RequestError && err.isNoResponders()) return 'ERR_NO_WORKERS';
-  if (err instanceof TimeoutError || (err instanceof Error && err.cause instanceof TimeoutError)) return 'ERR_CHECK_TIMEOUT';
-  if (err instanceof Error && err.name === 'NoRespondersError') return 'ERR_NO_WORKERS';
-  return 'ERR_TRANSPORT';
-}
+const FAILURES: Record<RequestFailure, CheckFailureCode> = {
+  'no-responders': 'ERR_NO_WORKERS',
+  timeout: 'ERR_CHECK_TIMEOUT',
+  closed: 'ERR_TRANSPORT',
+};
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

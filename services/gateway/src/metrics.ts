@@ -1,20 +1,29 @@
-import { Counter, createRegistry, Histogram, LATENCY_BUCKETS, type Registry } from '@authz/runtime';
+import { Counter, createRegistry, Histogram, LATENCY_BUCKETS, memoByKey, type Registry } from '@authz/runtime';
 
 /** The gateway's Prometheus metrics. */
 export interface GatewayMetrics {
   registry: Registry;
-  requests: Counter<'route' | 'status'>;
-  checkLatency: Histogram<'status'>;
+  /** Counts one answered request by route and status. */
+  answered(route: 'forward' | 'proxy', status: number): void;
+  /** Observes one check round trip (seconds) by status. */
+  checked(status: number, seconds: number): void;
   natsStatus: Counter<'type'>;
 }
 
 export function createGatewayMetrics(): GatewayMetrics {
   const registry = createRegistry('authz-gateway');
   const r = { registers: [registry] };
+  const requests = new Counter({ name: 'authz_gateway_requests_total', help: 'Requests by route (forward, proxy) and status', labelNames: ['route', 'status'] as const, ...r });
+  const checkLatency = new Histogram({ name: 'authz_gateway_check_duration_seconds', help: 'Round trip of a check to the worker cluster', labelNames: ['status'] as const, buckets: LATENCY_BUCKETS, ...r });
+  const requestsBy = memoByKey((key) => {
+    const [route, status] = key.split(' ');
+    return requests.labels(route!, status!);
+  });
+  const latencyBy = memoByKey((status) => checkLatency.labels(status));
   return {
     registry,
-    requests: new Counter({ name: 'authz_gateway_requests_total', help: 'Requests by route (forward, proxy, ops) and status', labelNames: ['route', 'status'] as const, ...r }),
-    checkLatency: new Histogram({ name: 'authz_gateway_check_duration_seconds', help: 'Round trip of a check to the worker cluster', labelNames: ['status'] as const, buckets: LATENCY_BUCKETS, ...r }),
+    answered: (route, status) => requestsBy(`${route} ${status}`).inc(),
+    checked: (status, seconds) => latencyBy(status).observe(seconds),
     natsStatus: new Counter({ name: 'authz_nats_status_events_total', help: 'NATS connection status events', labelNames: ['type'] as const, ...r }),
   };
 }

@@ -31,7 +31,9 @@ export class CheckService {
     private readonly nc: NatsConnection,
     private readonly deps: DecisionDeps,
     private readonly options: CheckServiceOptions,
-  ) {}
+  ) {
+    options.metrics.trackInflight(() => this.inflight);
+  }
 
   start(): void {
     this.sub = this.nc.subscribe(this.options.subjects.check, {
@@ -61,7 +63,6 @@ export class CheckService {
       return;
     }
     this.inflight++;
-    metrics.inflight.inc();
     const requestId = msg.headers?.get(REQUEST_ID_HEADER) || traceId(msg.headers?.get(TRACEPARENT_HEADER)) || randomUUID();
     let reply: CheckReply;
     let method = '-';
@@ -85,11 +86,9 @@ export class CheckService {
     reply.request_id = requestId;
     this.respond(msg, reply);
     const latencyMs = performance.now() - started;
-    metrics.decisions.inc({ status: reply.status });
-    metrics.latency.observe({ status: reply.status }, latencyMs / 1000);
+    metrics.decided(reply.status, latencyMs / 1000);
     this.publishEvent({ requestId, method, uri, latencyMs, worker: this.options.workerId }, reply);
     this.inflight--;
-    metrics.inflight.dec();
     if (this.inflight === 0 && this.idle) {
       this.idle();
       this.idle = undefined;

@@ -1,13 +1,14 @@
-import { Counter, createRegistry, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@authz/runtime';
+import { Counter, createRegistry, Gauge, Histogram, LATENCY_BUCKETS, memoByKey, type Registry } from '@authz/runtime';
 import type { VerifierMetrics } from '@authz/verifier';
 import type { WatchMetrics } from './config-watch.js';
 
 /** The worker's Prometheus metrics. */
 export interface WorkerMetrics {
   registry: Registry;
-  decisions: Counter<'status'>;
-  latency: Histogram<'status'>;
-  inflight: Gauge;
+  /** Counts a decision and observes its latency (seconds). */
+  decided(status: number, seconds: number): void;
+  /** Reports the in-flight count when Prometheus scrapes, instead of touching a gauge per request. */
+  trackInflight(read: () => number): void;
   rejectedSaturated: Counter;
   natsStatus: Counter<'type'>;
   verifier: VerifierMetrics;
@@ -26,7 +27,16 @@ export function createWorkerMetrics(): WorkerMetrics {
     buckets: LATENCY_BUCKETS,
     ...r,
   });
-  const inflight = new Gauge({ name: 'authz_inflight_checks', help: 'Checks being decided', ...r });
+  let readInflight = () => 0;
+  new Gauge({
+    name: 'authz_inflight_checks',
+    help: 'Checks being decided',
+    collect() {
+      this.set(readInflight());
+    },
+    ...r,
+  });
+  const byStatus = memoByKey((status) => ({ count: decisions.labels(status), latency: latency.labels(status) }));
   const rejectedSaturated = new Counter({ name: 'authz_checks_shed_total', help: 'Checks answered 503 because the worker was saturated', ...r });
   const natsStatus = new Counter({ name: 'authz_nats_status_events_total', help: 'NATS connection status events (reconnect, disconnect, …)', labelNames: ['type'] as const, ...r });
   const cache = new Counter({ name: 'authz_cache_lookups_total', help: 'Cache lookups by tier, kind and result', labelNames: ['tier', 'kind', 'result'] as const, ...r });
@@ -38,9 +48,14 @@ export function createWorkerMetrics(): WorkerMetrics {
   const watchRestarts = new Counter({ name: 'authz_config_watch_restarts_total', help: 'KV watch restarts', labelNames: ['type'] as const, ...r });
   return {
     registry,
-    decisions,
-    latency,
-    inflight,
+    decided: (status, seconds) => {
+      const child = byStatus(status);
+      child.count.inc();
+      child.latency.observe(seconds);
+    },
+    trackInflight: (read) => {
+      readInflight = read;
+    },
     rejectedSaturated,
     natsStatus,
     verifier: {
