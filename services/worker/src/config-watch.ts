@@ -1,12 +1,20 @@
 import { CONFIG_BUCKET, parseResourceKey } from '@authz/protocol';
 import type { KV, Logger, NatsConnection } from '@authz/runtime';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { KvWatchInclude } from '@nats-io/kv';
 import type { ConfigState } from './config-state.js';
 import type { UserDirectory } from './users.js';
 
 /** Types held wholly in memory: each gets a watch with an initial snapshot. */
 const SNAPSHOT_TYPES = ['TokenIntrospector', 'AccessPolicy', 'Role', 'Client'] as const;
+const ALL_TYPES = [...SNAPSHOT_TYPES, 'User'] as const;
+
+/**
+ * How often each watch is compared with the bucket. A watch whose consumer is gone — it lived on
+ * a NATS node that died, or was deleted — delivers nothing and nats.js notices only after two
+ * missed 30 s heartbeats; a watch still behind the same KV write one check later is restarted.
+ */
+const LAG_CHECK_MS = 2000;
 
 /** Hooks for metrics. */
 export interface WatchMetrics {
@@ -20,13 +28,22 @@ export interface WatchMetrics {
  * One watch per type because NATS 2.9 allows one filter per consumer. The initial snapshot of a
  * watch ends at the first entry with `delta === 0`; a type with no keys yields nothing, so the
  * stream is asked first how many subjects the type has. When a watch ends unexpectedly it is
- * resumed from the last applied revision, with backoff.
+ * resumed from the last applied revision, with backoff; so is a watch that stays behind the
+ * bucket's newest entry of its type (its consumer was lost), checked every {@link LAG_CHECK_MS}.
  */
 export class ConfigWatcher {
   private stopped = false;
   private readonly loaded = new Set<string>();
-  private readonly stops: Array<() => void> = [];
   private commitScheduled = false;
+  /** per type: revision of the last entry applied (or the start point of an updates-only watch) */
+  private readonly applied = new Map<string, number>();
+  /** per type: the bucket's last revision when the previous check found the watch behind */
+  private readonly behind = new Map<string, number>();
+  /** per type: stops its current watch (the loop then resumes it from the last applied revision) */
+  private readonly restarts = new Map<string, () => void>();
+  private lagTimer?: NodeJS.Timeout;
+  private checking = false;
+  private jsm?: JetStreamManager;
   private resolveReady!: () => void;
   /** Resolves once every snapshot type is loaded and committed. */
   readonly ready = new Promise<void>((resolve) => {
@@ -50,11 +67,46 @@ export class ConfigWatcher {
   start(): void {
     for (const type of SNAPSHOT_TYPES) void this.run(type, true);
     void this.run('User', false);
+    this.lagTimer = setInterval(() => void this.checkLag(), LAG_CHECK_MS);
+    this.lagTimer.unref();
   }
 
   stop(): void {
     this.stopped = true;
-    for (const stop of this.stops) stop();
+    clearInterval(this.lagTimer);
+    for (const stop of this.restarts.values()) stop();
+  }
+
+  /** Restarts every watch that has stayed behind the bucket since the previous check. */
+  private async checkLag(): Promise<void> {
+    // One check at a time: while NATS is slow to answer, checks must not pile up.
+    if (!this.isReady || this.checking) return;
+    this.checking = true;
+    try {
+      for (const type of ALL_TYPES) {
+        const last = await this.lastRevision(type);
+        const previous = this.behind.get(type);
+        if (last <= (this.applied.get(type) ?? 0)) this.behind.delete(type);
+        else if (previous === undefined) this.behind.set(type, last);
+        else {
+          this.behind.delete(type);
+          this.logger.warn({ type, behindRevision: previous }, 'config watch stalled behind the bucket; resuming it');
+          this.restarts.get(type)?.();
+        }
+      }
+    } catch {
+      // NATS unreachable: reconnecting is the connection's job; check again next time.
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** Revision of the bucket's newest entry of `type` (0 when it has none). */
+  private async lastRevision(type: string): Promise<number> {
+    const subject = `$KV.${CONFIG_BUCKET}.${type}.>`;
+    this.jsm ??= await jetstreamManager(this.nc);
+    const msg = await this.jsm.streams.getMessage(`KV_${CONFIG_BUCKET}`, { last_by_subj: subject });
+    return msg?.seq ?? 0;
   }
 
   private async run(type: string, snapshot: boolean): Promise<void> {
@@ -63,12 +115,15 @@ export class ConfigWatcher {
     while (!this.stopped) {
       try {
         if (snapshot && resumeFrom === undefined && (await this.countKeys(type)) === 0) this.markLoaded(type);
+        // An updates-only watch starts after what the bucket holds now: that is its "applied".
+        if (!snapshot && resumeFrom === undefined) this.applied.set(type, await this.lastRevision(type));
         const iter = await this.kv.watch({
           key: `${type}.>`,
           ...(resumeFrom !== undefined ? { resumeFromRevision: resumeFrom } : {}),
           ...(snapshot ? {} : { headers_only: true, ...(resumeFrom === undefined ? { include: KvWatchInclude.UpdatesOnly } : {}) }),
         });
-        this.stops.push(() => iter.stop());
+        if (this.stopped) return iter.stop();
+        this.restarts.set(type, () => iter.stop());
         if (resumeFrom !== undefined && !snapshot) this.users.clear();
         failures = 0;
         for await (const entry of iter) {
@@ -90,6 +145,7 @@ export class ConfigWatcher {
     entry: { key: string; revision: number; operation: string; delta?: number; created: Date; json<T>(): T },
     snapshot: boolean,
   ): void {
+    this.applied.set(type, entry.revision);
     if (type === 'User') {
       const ref = parseResourceKey(entry.key);
       if (ref) this.users.invalidate(ref.id);
