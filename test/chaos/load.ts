@@ -143,8 +143,11 @@ function send(agent: Agent, target: LoadTarget, c: LoadCase, options: LoadOption
       resolve({ at, case: c.name, expect: c.expect, status, ms: performance.now() - started, error });
     };
     const req = request(`${target.url}${path}`, { method, headers, agent }, (res) => {
-      res.resume();
-      res.once('end', () => done(res.statusCode ?? 0));
+      // A 503 says why (OperationOutcome diagnostics): keep it for the failure message.
+      let body = '';
+      if (res.statusCode === 503) res.on('data', (d: Buffer) => (body = (body + d.toString()).slice(0, 300)));
+      else res.resume();
+      res.once('end', () => done(res.statusCode ?? 0, body || undefined));
       res.once('error', (err) => done(0, err.message));
     });
     const timer = setTimeout(() => {
@@ -185,7 +188,10 @@ export function summarize(samples: readonly Sample[], since = 0): LoadStats {
     }
     stats.answered++;
     if (s.ms > 500) stats.slow++;
-    if (s.status === 503) stats.unavailable++;
+    if (s.status === 503) {
+      stats.unavailable++;
+      note(s, '503');
+    }
     if (s.status >= 200 && s.status < 300) {
       stats.allowed++;
       if (s.expect !== 200) {
