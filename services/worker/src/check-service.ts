@@ -26,6 +26,10 @@ export class CheckService {
   private sub?: Subscription;
   private inflight = 0;
   private idle?: () => void;
+  // Replies and events of one event-loop turn, published together: nats.js writes its buffer
+  // once per microtask checkpoint, so batching per turn turns many socket writes into one.
+  private outbox: Array<{ msg: Msg; reply: string; event: string }> = [];
+  private flushScheduled = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -52,6 +56,7 @@ export class CheckService {
   async drain(): Promise<void> {
     if (this.sub && !this.sub.isClosed()) await this.sub.drain();
     if (this.inflight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.flush();
   }
 
   private async handle(msg: Msg): Promise<void> {
@@ -84,10 +89,14 @@ export class CheckService {
     }
     reply.revision = this.deps.config.revision;
     reply.request_id = requestId;
-    this.respond(msg, reply);
     const latencyMs = performance.now() - started;
     metrics.decided(reply.status, latencyMs / 1000);
-    this.publishEvent({ requestId, method, uri, latencyMs, worker: this.options.workerId }, reply);
+    const event = JSON.stringify(decisionEvent({ requestId, method, uri, latencyMs, worker: this.options.workerId }, reply));
+    this.outbox.push({ msg, reply: JSON.stringify(reply), event });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
     this.inflight--;
     if (this.inflight === 0 && this.idle) {
       this.idle();
@@ -103,13 +112,20 @@ export class CheckService {
     }
   }
 
-  private publishEvent(fields: Parameters<typeof decisionEvent>[0], reply: CheckReply): void {
-    try {
-      this.nc.publish(this.options.subjects.decisions, JSON.stringify(decisionEvent(fields, reply)));
-    } catch {
-      // Events are fire-and-forget; a closed connection during shutdown is not a failure.
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const batch = this.outbox;
+    this.outbox = [];
+    for (const item of batch) {
+      try {
+        item.msg.respond(item.reply);
+        // Events are fire-and-forget: losing one during shutdown is not a failed decision.
+        this.nc.publish(this.options.subjects.decisions, item.event);
+      } catch (err) {
+        this.options.logger.warn({ err: (err as Error).message }, 'could not send reply');
+      }
     }
-  }
+  };
 }
 
 /** The trace id of a W3C traceparent (`00-<trace-id>-<span-id>-<flags>`). */
