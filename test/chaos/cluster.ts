@@ -1,9 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import {
-  forgeJwt,
   freePort,
   type IntrospectionServer,
-  mintJwt,
   type ServiceProcess,
   startIdp,
   startIntrospectionServer,
@@ -25,13 +23,10 @@ import {
   startLoad,
   summarize,
 } from './load.js';
+import { buildCases, chaosResources, INTROSPECTION_AUTH } from './mix.js';
 
 /** Header the load driver sets so the upstream can tell a request that must have been denied. */
 export const EXPECT_HEADER = 'x-chaos-expect';
-
-const HS_ISS = 'https://hs.chaos.test';
-const HS_SECRET = 'chaos-hs-secret-0123456789abcdef';
-const INTROSPECTION_AUTH = 'Basic Y2hhb3M6aW50cm9zcGVjdA==';
 
 /** Everything a chaos test runs against: real NATS (1 or 3 nodes), Redis, IdP, services. */
 export interface ChaosCluster {
@@ -157,7 +152,7 @@ export async function startChaosCluster(
     { url: `http://127.0.0.1:${forwardPort}`, mode: 'forward' },
   ];
 
-  for (const [path, body] of resources(idp, introspection.url)) {
+  for (const [path, body] of chaosResources(idp, introspection.url)) {
     const res = await admin('PUT', path, body);
     if (res.status !== 201) throw new Error(`PUT ${path} → ${res.status}: ${await res.text()}`);
   }
@@ -227,116 +222,6 @@ export async function startChaosCluster(
     throw err;
   }
   return cluster;
-}
-
-/** Introspectors of every kind and policies allowing GET to any verified identity. */
-function resources(idp: TestIdp, introspectionUrl: string): Array<[string, unknown]> {
-  return [
-    [
-      '/TokenIntrospector/hs',
-      { resourceType: 'TokenIntrospector', type: 'jwt', jwt: { iss: HS_ISS, secret: HS_SECRET } },
-    ],
-    [
-      '/TokenIntrospector/idp',
-      { resourceType: 'TokenIntrospector', type: 'jwt', jwt: { iss: idp.url }, jwks_uri: idp.jwksUri },
-    ],
-    [
-      '/TokenIntrospector/opaque',
-      {
-        resourceType: 'TokenIntrospector',
-        type: 'opaque',
-        introspection_endpoint: { url: introspectionUrl, authorization: INTROSPECTION_AUTH },
-      },
-    ],
-    [
-      '/AccessPolicy/jwt-readers',
-      {
-        resourceType: 'AccessPolicy',
-        engine: 'matcho',
-        matcho: { 'request-method': 'get', jwt: { sub: 'present?' } },
-      },
-    ],
-    [
-      '/AccessPolicy/opaque-readers',
-      {
-        resourceType: 'AccessPolicy',
-        engine: 'matcho',
-        matcho: { 'request-method': 'get', token: { active: true } },
-      },
-    ],
-  ];
-}
-
-/** Rotates through a pool. */
-function pool(values: readonly string[]): () => string {
-  let i = 0;
-  return () => values[i++ % values.length]!;
-}
-
-async function buildCases(idp: TestIdp, opaqueTokens: string[]): Promise<LoadCase[]> {
-  const now = Math.floor(Date.now() / 1000);
-  const hs = (claims: Record<string, unknown>, key = HS_SECRET) =>
-    mintJwt({ key, alg: 'HS256', claims: { iss: HS_ISS, ...claims } });
-  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-  const bearer = (tokens: string[]) => pool(tokens.map((t) => `Bearer ${t}`));
-  const hsTokens = await Promise.all(range(8).map((i) => hs({ sub: `hs-user-${i}`, exp: now + 3600 })));
-  const rsTokens = await Promise.all(
-    range(8).map((i) => idp.mint({ sub: `rs-user-${i}`, exp: now + 3600 }, { kid: 'rs256-1' })),
-  );
-  const esTokens = await Promise.all(
-    range(4).map((i) => idp.mint({ sub: `es-user-${i}`, exp: now + 3600 }, { kid: 'es256-1' })),
-  );
-  const expired = await Promise.all(
-    range(4).map((i) => hs({ sub: `old-${i}`, iat: now - 7200, exp: now - 3600 })),
-  );
-  const forged = await Promise.all(
-    range(4).map((i) => hs({ sub: `admin-${i}`, exp: now + 3600 }, 'not-the-secret')),
-  );
-  const algNone = forgeJwt({
-    header: { alg: 'none', typ: 'JWT' },
-    payload: { iss: HS_ISS, sub: 'admin', exp: now + 3600 },
-  });
-  // The IdP's issuer, but signed by a key it never published: an unknown kid (rate-limited refetch).
-  const stranger = await mintJwt({
-    key: 'x'.repeat(32),
-    alg: 'HS256',
-    kid: 'rs256-1',
-    claims: { iss: idp.url, sub: 'intruder', exp: now + 3600 },
-  });
-  const opaque = bearer(opaqueTokens);
-  const read = '/fhir/Patient?_count=10';
-  return [
-    { name: 'hs256 read', expect: 200, method: 'GET', path: read, authorization: bearer(hsTokens) },
-    { name: 'rs256 read', expect: 200, method: 'GET', path: read, authorization: bearer(rsTokens) },
-    { name: 'es256 read', expect: 200, method: 'GET', path: read, authorization: bearer(esTokens) },
-    { name: 'opaque read', expect: 200, method: 'GET', path: read, authorization: opaque },
-    { name: 'expired hs256', expect: 401, method: 'GET', path: read, authorization: bearer(expired) },
-    { name: 'forged hs256', expect: 401, method: 'GET', path: read, authorization: bearer(forged) },
-    { name: 'alg none', expect: 401, method: 'GET', path: read, authorization: () => `Bearer ${algNone}` },
-    {
-      name: 'hs256 under a jwks kid',
-      expect: 401,
-      method: 'GET',
-      path: read,
-      authorization: () => `Bearer ${stranger}`,
-    },
-    { name: 'anonymous', expect: 401, method: 'GET', path: read, authorization: () => undefined },
-    {
-      name: 'hs256 delete',
-      expect: 403,
-      method: 'DELETE',
-      path: '/fhir/Patient/1',
-      authorization: bearer(hsTokens),
-    },
-    {
-      name: 'rs256 delete',
-      expect: 403,
-      method: 'DELETE',
-      path: '/fhir/Patient/1',
-      authorization: bearer(rsTokens),
-    },
-    { name: 'opaque delete', expect: 403, method: 'DELETE', path: '/fhir/Patient/1', authorization: opaque },
-  ];
 }
 
 /** An upstream that answers 200 and counts requests the load driver marked as must-deny. */
