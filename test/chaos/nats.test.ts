@@ -185,9 +185,9 @@ describe('chaos: the KV watch resumes after the NATS server restarts', () => {
 
     await cluster.nats.stop();
     await new Promise((r) => setTimeout(r, 1500));
-    // Reported, not asserted: whether a worker cut off from NATS should say "ready" (it holds its
-    // last configuration) is the worker's readiness policy, not what this test is about.
+    // A worker cut off from NATS cannot see config changes: it must not claim readiness.
     const readyWhileDown = (await fetch(readyUrl)).status;
+    expect(readyWhileDown).toBe(503);
     await cluster.nats.start();
 
     // The config service reconnects too; JetStream may need a moment to recover the bucket.

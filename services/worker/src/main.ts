@@ -39,7 +39,13 @@ async function main(): Promise<void> {
   const metrics = createWorkerMetrics();
   const subjects = subjectsFor(env.subjectPrefix);
 
-  const nc = await connectNats(env, 'authz-worker', logger, (type) => metrics.natsStatus.inc({ type }));
+  // Readiness follows the connection: a worker cut off from NATS cannot see config changes.
+  let natsConnected = true;
+  const nc = await connectNats(env, 'authz-worker', logger, (type) => {
+    metrics.natsStatus.inc({ type });
+    if (type === 'disconnect') natsConnected = false;
+    else if (type === 'reconnect') natsConnected = true;
+  });
   const redis = env.redisUrl ? connectRedis(env.redisUrl, logger, env.redisTimeoutMs) : undefined;
   // Give Redis a moment before the first key-set loads, so a worker started while an IdP is down
   // can still serve from the cluster's cached key sets. Never more than a second: Redis is a cache.
@@ -61,7 +67,7 @@ async function main(): Promise<void> {
   const watcher = new ConfigWatcher(nc, kv, config, users, logger, metrics.watch);
   watcher.start();
 
-  const ops = env.httpPort === undefined ? undefined : await startOpsServer(env.httpPort, env.host, metrics.registry, () => watcher.isReady && !nc.isClosed());
+  const ops = env.httpPort === undefined ? undefined : await startOpsServer(env.httpPort, env.host, metrics.registry, () => watcher.isReady && natsConnected && !nc.isClosed());
   await watcher.ready;
 
   // Revocation: forget cached verification results for a token (published by the config service).
