@@ -109,11 +109,11 @@ describe('jwks_uri end to end (issue 3): rotation, single-flight across workers,
       const started = Date.now();
       const res = await get(token);
       expect(res.status).toBe(200);
-      expect(Date.now() - started).toBeLessThan(500);
+      expect(Date.now() - started).toBeLessThan(1000); // ioredis defaults would block for seconds
       const cached = await idp.mint({ sub: 'u2' }, { kid: 'rs256-1' });
       const t0 = performance.now();
       expect((await get(cached)).status).toBe(200);
-      expect(performance.now() - t0).toBeLessThan(200);
+      expect(performance.now() - t0).toBeLessThan(500);
     } finally {
       await cluster.redis.start();
     }

@@ -132,7 +132,12 @@ describe('introspection single-flight', () => {
     idp.setFailure('status-500');
     idp.setDelay(80);
     const first = w1.introspect(token, hashToken(token)).catch((err: { code: string }) => err.code);
-    await new Promise((r) => setTimeout(r, 20)); // w1 holds the lock now
+    // Wait until w1's call has reached the endpoint (it holds the lock and gets the 500), however
+    // slow the machine is; a fixed sleep made this test depend on load.
+    const arrived = Date.now() + 5000;
+    while (!idp.requests.some((r) => r.tokenHash === hashToken(token)) && Date.now() < arrived) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
     idp.setFailure(undefined); // w2's own call (after w1 released the lock with nothing) succeeds
     const second = w2.introspect(token, hashToken(token));
     expect(await first).toBe('ERR_INTROSPECTION_UNAVAILABLE');
