@@ -9,8 +9,11 @@ import { FLIP_URI, flipPolicy, ISS, user } from './resources.mjs';
 import { mintSeries } from './tokens.mjs';
 
 /** `--cpu-prof` arguments for worker processes when `--profile-worker` is given. */
-export const workerNodeArgs = (opts) =>
-  opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+export const workerNodeArgs = (opts) => [
+  // As the local runner and compose run workers (README "Sizing workers").
+  '--max-old-space-size=192',
+  ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
+];
 
 /** Config change → visible on every worker, measured through the decision events. */
 export async function propagationScenario(b) {

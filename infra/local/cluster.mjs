@@ -257,7 +257,10 @@ export class LocalCluster {
         }
         if (service === 'gateway') delete env.REDIS_URL;
         else if (this.redis.url) env.REDIS_URL = this.redis.url;
-        return { name, command: process.execPath, args: [main], env, cwd: this.root };
+        // Workers run with a capped old generation (README "Sizing workers"): without it V8 lets a
+        // busy worker's heap grow far past its live data.
+        const nodeArgs = service === 'worker' ? [`--max-old-space-size=${process.env.WORKER_HEAP_MB || 192}`] : [];
+        return { name, command: process.execPath, args: [...nodeArgs, main], env, cwd: this.root };
       },
       ready: (proc) =>
         proc.waitForLine((line) => line.msg === 'ready' && line.json !== undefined, {

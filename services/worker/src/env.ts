@@ -31,7 +31,7 @@ export function readWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEn
     httpPort,
     host: env.string('HOST', '127.0.0.1'),
     maxInflight: env.int('WORKER_MAX_INFLIGHT', 2048, { min: 1, max: 1_000_000 }),
-    maxCachedUsers: env.int('WORKER_MAX_CACHED_USERS', 50_000, { min: 0, max: 10_000_000 }),
+    maxCachedUsers: env.int('WORKER_MAX_CACHED_USERS', 10_000, { min: 0, max: 10_000_000 }),
     maxCachedTokens: env.int('WORKER_MAX_CACHED_TOKENS', 100_000, { min: 0, max: 10_000_000 }),
     fetchTimeoutMs: env.int('AUTHZ_FETCH_TIMEOUT_MS', 2000, { min: 50, max: 60_000 }),
     redisTimeoutMs: env.int('REDIS_COMMAND_TIMEOUT_MS', 50, { min: 5, max: 5000 }),
