@@ -40,6 +40,10 @@ export function createWorkerMetrics(): WorkerMetrics {
   const rejectedSaturated = new Counter({ name: 'authz_checks_shed_total', help: 'Checks answered 503 because the worker was saturated', ...r });
   const natsStatus = new Counter({ name: 'authz_nats_status_events_total', help: 'NATS connection status events (reconnect, disconnect, …)', labelNames: ['type'] as const, ...r });
   const cache = new Counter({ name: 'authz_cache_lookups_total', help: 'Cache lookups by tier, kind and result', labelNames: ['tier', 'kind', 'result'] as const, ...r });
+  const cacheBy = memoByKey((key) => {
+    const [tier, kind, result] = key.split(' ');
+    return cache.labels(tier!, kind!, result!);
+  });
   const jwksFetches = new Counter({ name: 'authz_jwks_fetches_total', help: 'JWKS fetches by result', labelNames: ['result'] as const, ...r });
   const staleKeys = new Counter({ name: 'authz_jwks_stale_served_total', help: 'Verifications served from a stale key set because the key source was down', ...r });
   const introspections = new Counter({ name: 'authz_introspection_calls_total', help: 'RFC 7662 introspection calls by result', labelNames: ['result'] as const, ...r });
@@ -59,7 +63,7 @@ export function createWorkerMetrics(): WorkerMetrics {
     rejectedSaturated,
     natsStatus,
     verifier: {
-      cacheLookup: (tier, kind, hit) => cache.inc({ tier, kind, result: hit ? 'hit' : 'miss' }),
+      cacheLookup: (tier, kind, hit) => cacheBy(`${tier} ${kind} ${hit ? 'hit' : 'miss'}`).inc(),
       jwksFetch: (ok) => jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
       staleKeysServed: () => staleKeys.inc(),
       introspectionCall: (ok) => introspections.inc({ result: ok ? 'ok' : 'error' }),
