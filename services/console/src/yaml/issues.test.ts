@@ -7,7 +7,7 @@ describe('placeIssues', () => {
   it('places a 422 issue at the field its expression names', () => {
     const [placed] = placeIssues(
       TEXT,
-      [{ code: 'invalid', diagnostics: 'must be a string', expression: ['AccessPolicy.matcho.uri'] }],
+      [{ severity: 'error', code: 'invalid', diagnostics: 'must be a string', expression: ['AccessPolicy.matcho.uri'] }],
       'AccessPolicy',
     );
     expect(placed?.expression).toBe('AccessPolicy.matcho.uri');
@@ -18,7 +18,7 @@ describe('placeIssues', () => {
   it('places a 400 parse error at its line and column', () => {
     const [placed] = placeIssues(
       TEXT,
-      [{ code: 'structure', diagnostics: 'YAML error at line 2, column 9: bad thing' }],
+      [{ severity: 'error', code: 'structure', diagnostics: 'YAML error at line 2, column 9: bad thing' }],
       'AccessPolicy',
     );
     expect(placed?.location).toMatchObject({ line: 2, exact: true });
@@ -28,7 +28,7 @@ describe('placeIssues', () => {
   it('leaves an issue with neither expression nor position unplaced', () => {
     const [placed] = placeIssues(
       TEXT,
-      [{ code: 'conflict', diagnostics: 'revision mismatch' }],
+      [{ severity: 'error', code: 'conflict', diagnostics: 'revision mismatch' }],
       'AccessPolicy',
     );
     expect(placed?.location).toBeUndefined();
