@@ -141,7 +141,9 @@ describe('infra/compose.yaml', () => {
     for (const [name, service] of built) {
       const code = `${sources(join(root, 'services', name, 'src')).join('\n')}\n${shared}`;
       // NODE_OPTIONS is read by node itself (the worker's heap cap).
-      const unread = Object.keys(service.environment ?? {}).filter((v) => v !== 'NODE_OPTIONS' && !code.includes(`'${v}'`));
+      const unread = Object.keys(service.environment ?? {}).filter(
+        (v) => v !== 'NODE_OPTIONS' && !code.includes(`'${v}'`),
+      );
       expect(unread, `${name} sets variables no code reads`).toEqual([]);
     }
   });

@@ -31,9 +31,16 @@ describe('jwks_uri end to end (issue 3): rotation, single-flight across workers,
 
   beforeAll(async () => {
     idp = await startIdp();
-    cluster = await startCluster({ workers: 2, env: { AUTHZ_JWKS_REFETCH_COOLDOWN_MS: String(COOLDOWN_MS) } });
-    expect((await cluster.admin('PUT', '/TokenIntrospector/external-auth-server', introspectorYaml(idp))).status).toBe(201);
-    expect((await cluster.admin('PUT', '/AccessPolicy/external-auth-server', policyYaml(idp))).status).toBe(201);
+    cluster = await startCluster({
+      workers: 2,
+      env: { AUTHZ_JWKS_REFETCH_COOLDOWN_MS: String(COOLDOWN_MS) },
+    });
+    expect(
+      (await cluster.admin('PUT', '/TokenIntrospector/external-auth-server', introspectorYaml(idp))).status,
+    ).toBe(201);
+    expect((await cluster.admin('PUT', '/AccessPolicy/external-auth-server', policyYaml(idp))).status).toBe(
+      201,
+    );
     const token = await idp.mint({ sub: 'u1' }, { kid: 'rs256-1' });
     const deadline = Date.now() + 10_000;
     while ((await get(token)).status !== 200) {
@@ -46,19 +53,25 @@ describe('jwks_uri end to end (issue 3): rotation, single-flight across workers,
     await idp?.dispose();
   });
 
-  const get = (token: string) => fetch(`${cluster.gatewayUrl}/fhir/Patient`, { headers: { authorization: `Bearer ${token}` } });
+  const get = (token: string) =>
+    fetch(`${cluster.gatewayUrl}/fhir/Patient`, { headers: { authorization: `Bearer ${token}` } });
 
-  it.each(['rs256-1', 'es256-1'])('allows a token signed with the IdP key %s through the gateway', async (kid) => {
-    const res = await get(await idp.mint({ sub: 'u1' }, { kid }));
-    expect(res.status).toBe(200);
-    expect(res.headers.get('x-authz-subject')).toBe('u1');
-  });
+  it.each(['rs256-1', 'es256-1'])(
+    'allows a token signed with the IdP key %s through the gateway',
+    async (kid) => {
+      const res = await get(await idp.mint({ sub: 'u1' }, { kid }));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-authz-subject')).toBe('u1');
+    },
+  );
 
   it('accepts a rotated key on first use, with exactly one IdP fetch for 50 concurrent requests across 2 workers', async () => {
     await new Promise((r) => setTimeout(r, COOLDOWN_MS + 50));
     await idp.addKey('RS256', 'rotated-1');
     idp.resetFetches();
-    const tokens = await Promise.all(Array.from({ length: 50 }, (_v, i) => idp.mint({ sub: `u${i}` }, { kid: 'rotated-1' })));
+    const tokens = await Promise.all(
+      Array.from({ length: 50 }, (_v, i) => idp.mint({ sub: `u${i}` }, { kid: 'rotated-1' })),
+    );
     idp.setDelay(100); // keep the fetch in flight while the other requests arrive
     const statuses = await Promise.all(tokens.map((t) => get(t).then((r) => r.status)));
     idp.setDelay(0);

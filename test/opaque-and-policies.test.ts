@@ -40,8 +40,13 @@ describe('opaque tokens, revocation and the policy language through the cluster 
       },
     });
     cluster = await startCluster({ workers: 2 });
-    expect((await cluster.admin('PUT', '/TokenIntrospector/external-auth-server', introspectorYaml(endpoint.url))).status).toBe(201);
-    expect((await cluster.admin('PUT', '/AccessPolicy/external-auth-server', OPAQUE_POLICY_YAML)).status).toBe(201);
+    expect(
+      (await cluster.admin('PUT', '/TokenIntrospector/external-auth-server', introspectorYaml(endpoint.url)))
+        .status,
+    ).toBe(201);
+    expect(
+      (await cluster.admin('PUT', '/AccessPolicy/external-auth-server', OPAQUE_POLICY_YAML)).status,
+    ).toBe(201);
     await waitFor(async () => (await check('opaque-active')).status === 200);
   });
   afterAll(async () => {
@@ -50,14 +55,32 @@ describe('opaque tokens, revocation and the policy language through the cluster 
   });
 
   async function check(token: string | undefined, request: Record<string, unknown> = {}) {
-    const body = { method: 'GET', uri: '/fhir/Patient', headers: token ? { authorization: `Bearer ${token}` } : {}, ...request };
+    const body = {
+      method: 'GET',
+      uri: '/fhir/Patient',
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      ...request,
+    };
     const msg = await cluster.nc.request(subjects().check, JSON.stringify(body), { timeout: 3000 });
-    return msg.json<{ allow: boolean; status: number; reason: string; error?: string; policy?: string; explain?: Array<Record<string, unknown>>; identity?: Record<string, unknown> }>();
+    return msg.json<{
+      allow: boolean;
+      status: number;
+      reason: string;
+      error?: string;
+      policy?: string;
+      explain?: Array<Record<string, unknown>>;
+      identity?: Record<string, unknown>;
+    }>();
   }
 
   it('allows an active opaque token and refuses an inactive one (seed scenario)', async () => {
     const ok = await check('opaque-active');
-    expect(ok).toMatchObject({ allow: true, status: 200, policy: 'external-auth-server', identity: { kind: 'opaque', introspector: 'external-auth-server', sub: 'nurse-1', user: 'nurse-1' } });
+    expect(ok).toMatchObject({
+      allow: true,
+      status: 200,
+      policy: 'external-auth-server',
+      identity: { kind: 'opaque', introspector: 'external-auth-server', sub: 'nurse-1', user: 'nurse-1' },
+    });
     const inactive = await check('opaque-unknown');
     expect(inactive).toMatchObject({ allow: false, status: 401, error: 'invalid_token' });
     expect(inactive.reason).toMatch(/not active/i);
@@ -66,14 +89,21 @@ describe('opaque tokens, revocation and the policy language through the cluster 
   it('introspects a token once for 100 checks across two workers, and again after /$revoke', async () => {
     endpoint.resetCalls();
     const workers = new Set<string>();
-    const sub = cluster.nc.subscribe(subjects().decisions, { callback: (_e, m) => workers.add(m.json<{ worker: string }>().worker) });
+    const sub = cluster.nc.subscribe(subjects().decisions, {
+      callback: (_e, m) => workers.add(m.json<{ worker: string }>().worker),
+    });
     const replies = await Promise.all(Array.from({ length: 100 }, () => check('opaque-revocable')));
     sub.unsubscribe();
     expect(replies.every((r) => r.status === 200)).toBe(true);
     expect(workers.size).toBe(2);
     expect(endpoint.calls('opaque-revocable')).toBe(1);
 
-    const revoke = await cluster.admin('POST', '/$revoke', 'token=opaque-revocable', 'application/x-www-form-urlencoded');
+    const revoke = await cluster.admin(
+      'POST',
+      '/$revoke',
+      'token=opaque-revocable',
+      'application/x-www-form-urlencoded',
+    );
     expect(revoke.status).toBe(200);
     expect(JSON.stringify(await revoke.json())).not.toContain('opaque-revocable');
     endpoint.removeToken('opaque-revocable'); // the IdP revoked it too
@@ -90,7 +120,11 @@ describe('opaque tokens, revocation and the policy language through the cluster 
     expect((await check('opaque-active')).status).toBe(200);
     await endpoint.stop();
     try {
-      const cached = await Promise.all([check('opaque-active'), check('opaque-active'), check('opaque-active')]);
+      const cached = await Promise.all([
+        check('opaque-active'),
+        check('opaque-active'),
+        check('opaque-active'),
+      ]);
       expect(cached.map((r) => r.status)).toEqual([200, 200, 200]);
       const uncached = await check('never-seen-before');
       expect(uncached).toMatchObject({ allow: false, status: 503 });
@@ -107,12 +141,47 @@ describe('opaque tokens, revocation and the policy language through the cluster 
 
     beforeAll(async () => {
       const puts: Array<[string, unknown]> = [
-        ['/TokenIntrospector/docs', { resourceType: 'TokenIntrospector', type: 'jwt', jwt: { iss: 'https://docs.example', secret: jwtSecret } }],
-        ['/AccessPolicy/external-auth-server', { resourceType: 'AccessPolicy', engine: 'matcho', matcho: { token: { active: true }, 'request-method': 'get' } }],
-        ['/AccessPolicy/read-only-patients', { resourceType: 'AccessPolicy', engine: 'matcho', matcho: { jwt: { sub: 'reader' }, 'request-method': { $enum: ['get', 'head'] }, uri: '#^/fhir/Patient' } }],
-        ['/AccessPolicy/own-practitioner', { resourceType: 'AccessPolicy', engine: 'matcho', matcho: { jwt: { sub: '.params.resource/id' }, params: { 'resource/type': 'Practitioner' } } }],
+        [
+          '/TokenIntrospector/docs',
+          {
+            resourceType: 'TokenIntrospector',
+            type: 'jwt',
+            jwt: { iss: 'https://docs.example', secret: jwtSecret },
+          },
+        ],
+        [
+          '/AccessPolicy/external-auth-server',
+          {
+            resourceType: 'AccessPolicy',
+            engine: 'matcho',
+            matcho: { token: { active: true }, 'request-method': 'get' },
+          },
+        ],
+        [
+          '/AccessPolicy/read-only-patients',
+          {
+            resourceType: 'AccessPolicy',
+            engine: 'matcho',
+            matcho: {
+              jwt: { sub: 'reader' },
+              'request-method': { $enum: ['get', 'head'] },
+              uri: '#^/fhir/Patient',
+            },
+          },
+        ],
+        [
+          '/AccessPolicy/own-practitioner',
+          {
+            resourceType: 'AccessPolicy',
+            engine: 'matcho',
+            matcho: { jwt: { sub: '.params.resource/id' }, params: { 'resource/type': 'Practitioner' } },
+          },
+        ],
         ['/AccessPolicy/admins', { resourceType: 'AccessPolicy', engine: 'allow', roleName: 'admin' }],
-        ['/Role/admin-carol', { resourceType: 'Role', name: 'admin', user: { id: 'carol', resourceType: 'User' } }],
+        [
+          '/Role/admin-carol',
+          { resourceType: 'Role', name: 'admin', user: { id: 'carol', resourceType: 'User' } },
+        ],
         ['/User/carol', { resourceType: 'User', name: [{ given: ['Carol'] }] }],
         [
           '/AccessPolicy/auditor-complex',
@@ -121,7 +190,15 @@ describe('opaque tokens, revocation and the policy language through the cluster 
             engine: 'complex',
             and: [
               { engine: 'matcho', matcho: { jwt: { scope: { $contains: 'audit' } } } },
-              { or: [ { engine: 'matcho', matcho: { uri: '#^/fhir/AuditEvent' } }, { engine: 'json-schema', schema: { required: ['uri'], properties: { uri: { const: '/fhir/metadata' } } } } ] },
+              {
+                or: [
+                  { engine: 'matcho', matcho: { uri: '#^/fhir/AuditEvent' } },
+                  {
+                    engine: 'json-schema',
+                    schema: { required: ['uri'], properties: { uri: { const: '/fhir/metadata' } } },
+                  },
+                ],
+              },
             ],
           },
         ],
@@ -139,15 +216,47 @@ describe('opaque tokens, revocation and the policy language through the cluster 
       ['reader HEAD /fhir/Patient', 'reader', {}, 'HEAD', '/fhir/Patient', 200, 'read-only-patients'],
       ['reader DELETE /fhir/Patient/1 (method)', 'reader', {}, 'DELETE', '/fhir/Patient/1', 403, undefined],
       ['reader GET /fhir/Observation (uri regex)', 'reader', {}, 'GET', '/fhir/Observation', 403, undefined],
-      ['pr-7 PUT its own Practitioner', 'pr-7', {}, 'PUT', '/fhir/Practitioner/pr-7', 200, 'own-practitioner'],
+      [
+        'pr-7 PUT its own Practitioner',
+        'pr-7',
+        {},
+        'PUT',
+        '/fhir/Practitioner/pr-7',
+        200,
+        'own-practitioner',
+      ],
       ['pr-7 PUT another Practitioner', 'pr-7', {}, 'PUT', '/fhir/Practitioner/pr-8', 403, undefined],
       ['pr-7 PUT a Patient with its id', 'pr-7', {}, 'PUT', '/fhir/Patient/pr-7', 403, undefined],
       ['carol (role admin) DELETE anything', 'carol', {}, 'DELETE', '/fhir/Patient/1', 200, 'admins'],
       ['dave (no role) DELETE', 'dave', {}, 'DELETE', '/fhir/Patient/1', 403, undefined],
-      ['auditor GET /fhir/AuditEvent', 'aud', { scope: ['audit', 'read'] }, 'GET', '/fhir/AuditEvent?date=gt2024', 200, 'auditor-complex'],
-      ['auditor GET /fhir/metadata', 'aud', { scope: ['audit'] }, 'GET', '/fhir/metadata', 200, 'auditor-complex'],
+      [
+        'auditor GET /fhir/AuditEvent',
+        'aud',
+        { scope: ['audit', 'read'] },
+        'GET',
+        '/fhir/AuditEvent?date=gt2024',
+        200,
+        'auditor-complex',
+      ],
+      [
+        'auditor GET /fhir/metadata',
+        'aud',
+        { scope: ['audit'] },
+        'GET',
+        '/fhir/metadata',
+        200,
+        'auditor-complex',
+      ],
       ['auditor GET /fhir/Patient', 'aud', { scope: ['audit'] }, 'GET', '/fhir/Patient', 403, undefined],
-      ['non-auditor GET /fhir/AuditEvent', 'aud', { scope: ['read'] }, 'GET', '/fhir/AuditEvent', 403, undefined],
+      [
+        'non-auditor GET /fhir/AuditEvent',
+        'aud',
+        { scope: ['read'] },
+        'GET',
+        '/fhir/AuditEvent',
+        403,
+        undefined,
+      ],
     ] as const)('%s → %i', async (_name, sub, extra, method, uri, status, policy) => {
       const reply = await check(await token(sub, extra), { method, uri });
       expect(reply.status, reply.reason).toBe(status);
@@ -165,9 +274,16 @@ describe('opaque tokens, revocation and the policy language through the cluster 
 
     it('runs a request through the cluster with explain via POST /$check', async () => {
       const t = await token('reader');
-      const res = await cluster.admin('POST', '/$check', { method: 'POST', uri: '/fhir/Patient', headers: { authorization: `Bearer ${t}` } });
+      const res = await cluster.admin('POST', '/$check', {
+        method: 'POST',
+        uri: '/fhir/Patient',
+        headers: { authorization: `Bearer ${t}` },
+      });
       expect(res.status).toBe(200);
-      const reply = (await res.json()) as { status: number; explain: Array<{ policy: string; path?: string }> };
+      const reply = (await res.json()) as {
+        status: number;
+        explain: Array<{ policy: string; path?: string }>;
+      };
       expect(reply.status).toBe(403);
       expect(reply.explain.find((e) => e.policy === 'read-only-patients')?.path).toBe('request-method');
       expect(JSON.stringify(reply)).not.toContain(t);

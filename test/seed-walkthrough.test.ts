@@ -36,7 +36,11 @@ data:
 const secret = new TextEncoder().encode('very-secret');
 const now = () => Math.floor(Date.now() / 1000);
 
-async function mint(claims: Record<string, unknown>, key: Uint8Array = secret, alg = 'HS256'): Promise<string> {
+async function mint(
+  claims: Record<string, unknown>,
+  key: Uint8Array = secret,
+  alg = 'HS256',
+): Promise<string> {
   return new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT' }).sign(key);
 }
 
@@ -59,7 +63,12 @@ describe('seed walkthrough end to end (real NATS, Redis, config, 2 workers, gate
       const res = await cluster.admin('PUT', path, body, 'text/yaml');
       expect(res.status, `${path}: ${await res.clone().text()}`).toBe(201);
     }
-    goodToken = await mint({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() + 3600, iat: now() });
+    goodToken = await mint({
+      iss: 'https://auth.example.com',
+      sub: 'some-user-id',
+      exp: now() + 3600,
+      iat: now(),
+    });
     await waitUntil(async () => (await gatewayGet(goodToken)).status === 200);
   });
   afterAll(async () => {
@@ -67,7 +76,10 @@ describe('seed walkthrough end to end (real NATS, Redis, config, 2 workers, gate
   });
 
   const gatewayGet = (token?: string, path = '/fhir/Patient') =>
-    fetch(cluster.gatewayUrl + path, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+    fetch(
+      cluster.gatewayUrl + path,
+      token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } },
+    );
 
   async function checkOverNats(request: Record<string, unknown>) {
     const msg = await cluster.nc.request(subjects().check, JSON.stringify(request), { timeout: 2000 });
@@ -84,13 +96,23 @@ describe('seed walkthrough end to end (real NATS, Redis, config, 2 workers, gate
   });
 
   it('answers allow over NATS directly with policy, identity and revision', async () => {
-    const reply = await checkOverNats({ method: 'GET', uri: '/fhir/Patient', headers: { Authorization: `bearer ${goodToken}` } });
+    const reply = await checkOverNats({
+      method: 'GET',
+      uri: '/fhir/Patient',
+      headers: { Authorization: `bearer ${goodToken}` },
+    });
     expect(reply).toMatchObject({
       allow: true,
       status: 200,
       policy: 'external-auth-server',
       reason: 'allowed by AccessPolicy/external-auth-server',
-      identity: { kind: 'jwt', introspector: 'external-auth-server', iss: 'https://auth.example.com', sub: 'some-user-id', user: 'some-user-id' },
+      identity: {
+        kind: 'jwt',
+        introspector: 'external-auth-server',
+        iss: 'https://auth.example.com',
+        sub: 'some-user-id',
+        user: 'some-user-id',
+      },
     });
     expect(reply.revision).toBeGreaterThanOrEqual(3);
     expect(JSON.stringify(reply)).not.toContain(goodToken);
@@ -98,11 +120,36 @@ describe('seed walkthrough end to end (real NATS, Redis, config, 2 workers, gate
 
   const cases: Array<[string, () => Promise<string | undefined>, RegExp]> = [
     ['no token', async () => undefined, /needs a bearer token/],
-    ['a wrong signature', () => mint({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() + 600 }, new TextEncoder().encode('not-the-secret')), /signature/i],
-    ['an expired token', () => mint({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() - 3600 }), /expired/i],
-    ['nbf in the future', () => mint({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() + 7200, nbf: now() + 3600 }), /not (yet )?valid|nbf/i],
-    ['an unknown issuer', () => mint({ iss: 'https://evil.example.com', sub: 'some-user-id', exp: now() + 600 }), /issuer/i],
-    ['alg none', async () => unsigned({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() + 600 }), /none|alg/i],
+    [
+      'a wrong signature',
+      () =>
+        mint(
+          { iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() + 600 },
+          new TextEncoder().encode('not-the-secret'),
+        ),
+      /signature/i,
+    ],
+    [
+      'an expired token',
+      () => mint({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() - 3600 }),
+      /expired/i,
+    ],
+    [
+      'nbf in the future',
+      () =>
+        mint({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() + 7200, nbf: now() + 3600 }),
+      /not (yet )?valid|nbf/i,
+    ],
+    [
+      'an unknown issuer',
+      () => mint({ iss: 'https://evil.example.com', sub: 'some-user-id', exp: now() + 600 }),
+      /issuer/i,
+    ],
+    [
+      'alg none',
+      async () => unsigned({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() + 600 }),
+      /none|alg/i,
+    ],
     ['a garbage token', async () => 'definitely-not-a-token', /./],
   ];
   it.each(cases)('answers 401 invalid_token with a specific reason for %s', async (_name, token, reason) => {
@@ -115,7 +162,11 @@ describe('seed walkthrough end to end (real NATS, Redis, config, 2 workers, gate
     expect(outcome.issue[0]!.diagnostics).toMatch(reason);
 
     const t = await token();
-    const reply = await checkOverNats({ method: 'GET', uri: '/fhir/Patient', headers: t ? { authorization: `Bearer ${t}` } : {} });
+    const reply = await checkOverNats({
+      method: 'GET',
+      uri: '/fhir/Patient',
+      headers: t ? { authorization: `Bearer ${t}` } : {},
+    });
     expect(reply).toMatchObject({ allow: false, status: 401, error: 'invalid_token' });
     expect(reply.reason).toMatch(reason);
   });
@@ -140,9 +191,13 @@ schema:
       expect(res.status).toBe(403);
       const outcome = (await res.json()) as { issue: Array<{ code: string; diagnostics: string }> };
       expect(outcome.issue[0]).toMatchObject({ code: 'forbidden' });
-      expect(outcome.issue[0]!.diagnostics).toMatch(/no AccessPolicy allows GET \/fhir\/Patient for User\/some-user-id/);
+      expect(outcome.issue[0]!.diagnostics).toMatch(
+        /no AccessPolicy allows GET \/fhir\/Patient for User\/some-user-id/,
+      );
     } finally {
-      expect((await cluster.admin('PUT', '/AccessPolicy/external-auth-server', POLICY_YAML)).status).toBe(200);
+      expect((await cluster.admin('PUT', '/AccessPolicy/external-auth-server', POLICY_YAML)).status).toBe(
+        200,
+      );
       await waitUntil(async () => (await gatewayGet(other)).status === 200);
     }
   });
@@ -155,14 +210,20 @@ schema:
     expect((await cluster.admin('DELETE', '/AccessPolicy/external-auth-server')).status).toBe(200);
     const deleted = Date.now();
     await waitUntil(async () => {
-      const statuses = await Promise.all(Array.from({ length: 20 }, () => gatewayGet(goodToken).then((r) => r.status)));
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, () => gatewayGet(goodToken).then((r) => r.status)),
+      );
       return statuses.every((s) => s === 403);
     }, 1000);
     expect(Date.now() - deleted).toBeLessThan(1000);
-    expect((await cluster.admin('PUT', '/AccessPolicy/external-auth-server', POLICY_YAML, 'text/yaml')).status).toBe(201);
+    expect(
+      (await cluster.admin('PUT', '/AccessPolicy/external-auth-server', POLICY_YAML, 'text/yaml')).status,
+    ).toBe(201);
     const restored = Date.now();
     await waitUntil(async () => {
-      const statuses = await Promise.all(Array.from({ length: 20 }, () => gatewayGet(goodToken).then((r) => r.status)));
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, () => gatewayGet(goodToken).then((r) => r.status)),
+      );
       return statuses.every((s) => s === 200);
     }, 1000);
     expect(Date.now() - restored).toBeLessThan(1000);
@@ -176,14 +237,23 @@ schema:
       ['/AccessPolicy/x', 'resourceType: AccessPolicy\nengine: [unclosed\n', 'text/yaml', 400],
       ['/AccessPolicy/x', 'resourceType: AccessPolicy\nid: x\nid: y\nengine: allow\n', 'text/yaml', 400],
       ['/AccessPolicy/x', 'resourceType: AccessPolicy\nid: y\nengine: allow\n', 'text/yaml', 422],
-      ['/AccessPolicy/x', 'resourceType: AccessPolicy\nengine: sql\nsql:\n  query: select true\n', 'text/yaml', 422],
+      [
+        '/AccessPolicy/x',
+        'resourceType: AccessPolicy\nengine: sql\nsql:\n  query: select true\n',
+        'text/yaml',
+        422,
+      ],
     ];
     for (const [path, body, type, status] of bad) {
       const res = await cluster.admin('PUT', path, body, type);
       expect(res.status, body).toBe(status);
       expect(((await res.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
     }
-    const unauth = await fetch(`${cluster.configUrl}/AccessPolicy/x`, { method: 'PUT', body: 'engine: allow', headers: { 'content-type': 'text/yaml' } });
+    const unauth = await fetch(`${cluster.configUrl}/AccessPolicy/x`, {
+      method: 'PUT',
+      body: 'engine: allow',
+      headers: { 'content-type': 'text/yaml' },
+    });
     expect(unauth.status).toBe(401);
     expect(await (await cluster.admin('GET', '/AccessPolicy')).json()).toEqual(before);
     expect((await cluster.admin('GET', '/AccessPolicy/x')).status).toBe(404);

@@ -227,7 +227,8 @@ export class LocalCluster {
   /** The environment every child starts from: the user's, minus what the runner decides. */
   childEnv() {
     const env = { ...process.env, [RUN_MARKER]: this.stateDir, LOG_LEVEL: this.settings.logLevel };
-    for (const name of ['CONFIG_ADMIN_PASSWORD', 'LOG_FORMAT', 'NATS_CLUSTER', 'WORKERS']) delete env[name];
+    for (const name of ['CONFIG_ADMIN_PASSWORD', 'LOG_FORMAT', 'NATS_CLUSTER', 'WORKERS', 'WORKER_HEAP_MB'])
+      delete env[name];
     if (!this.nats.external) {
       for (const name of OWN_NATS_VARS) delete env[name];
       env.NATS_URL = this.nats.urls.join(',');
@@ -259,7 +260,7 @@ export class LocalCluster {
         else if (this.redis.url) env.REDIS_URL = this.redis.url;
         // Workers run with a capped old generation (README "Sizing workers"): without it V8 lets a
         // busy worker's heap grow far past its live data.
-        const nodeArgs = service === 'worker' ? [`--max-old-space-size=${process.env.WORKER_HEAP_MB || 192}`] : [];
+        const nodeArgs = service === 'worker' ? [`--max-old-space-size=${this.settings.workerHeapMb}`] : [];
         return { name, command: process.execPath, args: [...nodeArgs, main], env, cwd: this.root };
       },
       ready: (proc) =>

@@ -89,6 +89,7 @@ export function readSettings(env = process.env) {
     natsAuth,
     redisUrl: str('REDIS_URL'),
     workers: int('WORKERS', 2, 0, 64),
+    workerHeapMb: int('WORKER_HEAP_MB', 192, 64, 65536),
     configPort: port('CONFIG_PORT', 8081),
     gatewayPort: port('GATEWAY_PORT', 8080),
     host: str('HOST') ?? '127.0.0.1',

@@ -45,14 +45,24 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     AUTHZ_INSECURE_HOSTS: '',
     ...options.env,
   };
-  const config = await startService('config', { ...env, CONFIG_PORT: String(configPort), CONFIG_ADMIN_PASSWORD: adminPassword });
+  const config = await startService('config', {
+    ...env,
+    CONFIG_PORT: String(configPort),
+    CONFIG_ADMIN_PASSWORD: adminPassword,
+  });
   const configUrl = `http://127.0.0.1:${configPort}`;
-  const workers = await Promise.all(Array.from({ length: options.workers ?? 2 }, () => startService('worker', env)));
+  const workers = await Promise.all(
+    Array.from({ length: options.workers ?? 2 }, () => startService('worker', env)),
+  );
   let gateway: ServiceProcess | undefined;
   let gatewayUrl = '';
   if (options.gateway !== false) {
     const gatewayPort = await freePort();
-    gateway = await startService('gateway', { ...env, GATEWAY_PORT: String(gatewayPort), ...options.gatewayEnv });
+    gateway = await startService('gateway', {
+      ...env,
+      GATEWAY_PORT: String(gatewayPort),
+      ...options.gatewayEnv,
+    });
     gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   }
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });

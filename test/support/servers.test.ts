@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
 import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startNats, startRedis, type TestServer } from './index.js';
 

@@ -21,7 +21,10 @@ let dockerChecked: boolean | undefined;
 /** Whether a Docker engine answers; testcontainers is used only then. */
 export function dockerAvailable(): boolean {
   if (dockerChecked !== undefined) return dockerChecked;
-  if (process.env.AUTHZ_TEST_NO_DOCKER === '1') return (dockerChecked = false);
+  if (process.env.AUTHZ_TEST_NO_DOCKER === '1') {
+    dockerChecked = false;
+    return dockerChecked;
+  }
   try {
     execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'pipe', timeout: 3000 });
     dockerChecked = true;
@@ -40,7 +43,12 @@ function binary(name: string): string {
 }
 
 /** A local process server; `args(port)` builds its command line. */
-function processServer(command: string, args: (port: number) => string[], scheme: string, cleanup: () => void) {
+function processServer(
+  command: string,
+  args: (port: number) => string[],
+  scheme: string,
+  cleanup: () => void,
+) {
   return async (port: number): Promise<TestServer> => {
     let child: ChildProcess | undefined;
     const start = async () => {

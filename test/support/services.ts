@@ -14,7 +14,10 @@ export interface ServiceProcess {
   /** Sends a signal and resolves when the process has exited. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Resolves with the first log line for which `predicate` holds. */
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
 }
 
 /**
@@ -84,7 +87,9 @@ export async function startService(
     await Promise.race([
       waitForLog((line) => line.msg === 'ready', readyTimeoutMs),
       exited.then((code) => {
-        throw new Error(`${name} exited with ${code} before ready: ${stderr}\n${JSON.stringify(logs.slice(-5))}`);
+        throw new Error(
+          `${name} exited with ${code} before ready: ${stderr}\n${JSON.stringify(logs.slice(-5))}`,
+        );
       }),
     ]);
   } catch (err) {

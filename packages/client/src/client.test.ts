@@ -75,7 +75,10 @@ describe('AuthzClient against a real NATS server', () => {
       },
     });
     const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    const reply = await new AuthzClient(nc, { subjectPrefix: 'hdr' }).check(request, { requestId: 'r-1', traceparent: tp });
+    const reply = await new AuthzClient(nc, { subjectPrefix: 'hdr' }).check(request, {
+      requestId: 'r-1',
+      traceparent: tp,
+    });
     expect(reply.status).toBe(403);
     expect(got).toEqual({ id: 'r-1', tp });
     sub.unsubscribe();

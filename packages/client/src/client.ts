@@ -1,6 +1,6 @@
 import type { CheckReply, CheckRequest } from '@authz/protocol';
 import { REQUEST_ID_HEADER, subjects, TRACEPARENT_HEADER } from '@authz/protocol';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { type CheckFailureCode, parseReply, unavailableReply } from './failure.js';
 import { BatchedRequester, type RequestFailure } from './requester.js';
 

@@ -10,7 +10,8 @@ export type CheckFailureCode = 'ERR_NO_WORKERS' | 'ERR_CHECK_TIMEOUT' | 'ERR_BAD
 export function unavailableReply(code: CheckFailureCode, detail?: string): CheckReply {
   const reasons: Record<CheckFailureCode, string> = {
     ERR_NO_WORKERS: 'no authorization worker is running; start a worker or check the NATS connection',
-    ERR_CHECK_TIMEOUT: 'no authorization worker answered in time; the cluster may be overloaded or partitioned',
+    ERR_CHECK_TIMEOUT:
+      'no authorization worker answered in time; the cluster may be overloaded or partitioned',
     ERR_BAD_REPLY: 'an authorization worker sent an unreadable reply; the request is denied',
     ERR_TRANSPORT: 'the authorization cluster cannot be reached over NATS',
   };
@@ -30,7 +31,11 @@ const STATUSES = new Set([200, 400, 401, 403, 503]);
 export function parseReply(data: Uint8Array | string): CheckReply {
   let reply: unknown;
   try {
-    reply = JSON.parse(typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+    reply = JSON.parse(
+      typeof data === 'string'
+        ? data
+        : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'),
+    );
   } catch {
     return unavailableReply('ERR_BAD_REPLY', 'not JSON');
   }

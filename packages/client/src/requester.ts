@@ -1,4 +1,10 @@
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  createInbox,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 
 /** Why a request got no reply. */
 export type RequestFailure = 'no-responders' | 'timeout' | 'closed';
@@ -42,7 +48,12 @@ export class BatchedRequester {
   }
 
   /** Sends `payload` to `subject`; resolves with the reply message or why there was none. */
-  request(subject: string, payload: string, timeoutMs: number, headers?: MsgHdrs): Promise<Msg | RequestFailure> {
+  request(
+    subject: string,
+    payload: string,
+    timeoutMs: number,
+    headers?: MsgHdrs,
+  ): Promise<Msg | RequestFailure> {
     if (this.nc.isClosed()) return Promise.resolve('closed');
     const id = (++this.counter).toString(36);
     const reply = `${this.prefix}.${id}`;
@@ -72,7 +83,11 @@ export class BatchedRequester {
     this.queue = [];
     for (const q of queue) {
       try {
-        this.nc.publish(q.subject, q.payload, q.headers ? { reply: q.reply, headers: q.headers } : { reply: q.reply });
+        this.nc.publish(
+          q.subject,
+          q.payload,
+          q.headers ? { reply: q.reply, headers: q.headers } : { reply: q.reply },
+        );
       } catch {
         this.finish(q.reply.slice(this.prefix.length + 1), 'closed');
       }
@@ -82,7 +97,8 @@ export class BatchedRequester {
   private settle(msg: Msg): void {
     const id = msg.subject.slice(this.prefix.length + 1);
     // The server answers a request nobody is subscribed to with a 503 status message.
-    if (msg.headers?.hasError && msg.headers.code === 503 && msg.data.length === 0) this.finish(id, 'no-responders');
+    if (msg.headers?.hasError && msg.headers.code === 503 && msg.data.length === 0)
+      this.finish(id, 'no-responders');
     else this.finish(id, msg);
   }
 

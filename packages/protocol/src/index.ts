@@ -1,21 +1,4 @@
 export {
-  CONFIG_BUCKET,
-  DEFAULT_SUBJECT_PREFIX,
-  REQUEST_ID_HEADER,
-  type Subjects,
-  subjects,
-  TRACEPARENT_HEADER,
-  WORKER_QUEUE_GROUP,
-} from './subjects.js';
-export {
-  DEFAULT_CACHE_TTL_SECONDS,
-  DEFAULT_CLOCK_SKEW_SECONDS,
-  MAX_CHECK_HEADERS,
-  MAX_CHECK_REQUEST_BYTES,
-  MAX_RESOURCE_BYTES,
-  MAX_TOKEN_BYTES,
-} from './limits.js';
-export {
   type BearerErrorCode,
   type CheckReply,
   CheckRequest,
@@ -27,6 +10,15 @@ export {
   type RevokeEvent,
 } from './check.js';
 export {
+  DEFAULT_CACHE_TTL_SECONDS,
+  DEFAULT_CLOCK_SKEW_SECONDS,
+  MAX_CHECK_HEADERS,
+  MAX_CHECK_REQUEST_BYTES,
+  MAX_RESOURCE_BYTES,
+  MAX_TOKEN_BYTES,
+} from './limits.js';
+export { type IssueCode, type OperationOutcome, type OutcomeIssue, operationOutcome } from './outcome.js';
+export {
   AccessPolicy,
   Client,
   FHIR_ID_PATTERN,
@@ -36,9 +28,9 @@ export {
   JwtKey,
   PolicyRule,
   parseResourceKey,
-  Reference,
   RESOURCE_SCHEMAS,
   RESOURCE_TYPES,
+  Reference,
   type Resource,
   type ResourceType,
   Role,
@@ -47,4 +39,12 @@ export {
   TokenIntrospector,
   User,
 } from './resources.js';
-export { type IssueCode, type OperationOutcome, type OutcomeIssue, operationOutcome } from './outcome.js';
+export {
+  CONFIG_BUCKET,
+  DEFAULT_SUBJECT_PREFIX,
+  REQUEST_ID_HEADER,
+  type Subjects,
+  subjects,
+  TRACEPARENT_HEADER,
+  WORKER_QUEUE_GROUP,
+} from './subjects.js';

@@ -121,17 +121,20 @@ export const PolicyRule = Type.Object(
 export type PolicyRule = Static<typeof PolicyRule>;
 
 /** An AccessPolicy (Aidbox shape). */
-export const AccessPolicy = Type.Composite([
-  PolicyRule,
-  Type.Object({
-    resourceType: Type.Literal('AccessPolicy'),
-    id: Type.Optional(Id),
-    meta: Meta,
-    type: Type.Optional(Type.String({ maxLength: 64 })),
-    link: Type.Optional(Type.Array(Reference, { maxItems: 1024 })),
-    roleName: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-  }),
-], { additionalProperties: false });
+export const AccessPolicy = Type.Composite(
+  [
+    PolicyRule,
+    Type.Object({
+      resourceType: Type.Literal('AccessPolicy'),
+      id: Type.Optional(Id),
+      meta: Meta,
+      type: Type.Optional(Type.String({ maxLength: 64 })),
+      link: Type.Optional(Type.Array(Reference, { maxItems: 1024 })),
+      roleName: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    }),
+  ],
+  { additionalProperties: false },
+);
 export type AccessPolicy = Static<typeof AccessPolicy>;
 
 const openResource = <T extends string>(resourceType: T, extra: Record<string, TSchema> = {}) =>

@@ -1,6 +1,14 @@
 export { type CommonEnv, EnvError, EnvReader, readCommonEnv } from './env.js';
+export { exitOnFatal, onShutdown } from './lifecycle.js';
 export { createLogger, type Logger, REDACT_PATHS } from './logger.js';
-export { Counter, createRegistry, Gauge, Histogram, LATENCY_BUCKETS, memoByKey, type Registry } from './metrics.js';
+export {
+  Counter,
+  createRegistry,
+  Gauge,
+  Histogram,
+  LATENCY_BUCKETS,
+  memoByKey,
+  type Registry,
+} from './metrics.js';
 export { connectNats, type KV, type NatsConnection, openConfigBucket } from './nats.js';
 export { connectRedis, type Redis } from './redis.js';
-export { exitOnFatal, onShutdown } from './lifecycle.js';

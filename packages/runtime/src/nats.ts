@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Kvm, type KV } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { CONFIG_BUCKET } from '@authz/protocol';
+import { type KV, Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { CommonEnv } from './env.js';
 import type { Logger } from './logger.js';
 
-export type { NatsConnection } from '@nats-io/transport-node';
 export type { KV } from '@nats-io/kv';
+export type { NatsConnection } from '@nats-io/transport-node';
 
 /**
  * Connects to NATS the way every authz process does: reconnect forever with backoff, no async
@@ -44,7 +44,10 @@ export async function connectNats(
     for await (const status of nc.status()) {
       const level = status.type === 'disconnect' || status.type === 'error' ? 'warn' : 'info';
       if (status.type === 'ping') continue;
-      logger[level]({ nats: status.type, server: 'server' in status ? status.server : undefined }, 'nats status');
+      logger[level](
+        { nats: status.type, server: 'server' in status ? status.server : undefined },
+        'nats status',
+      );
       onStatus?.(status.type);
     }
   })();

@@ -21,7 +21,9 @@ export function connectRedis(url: string, logger: Logger, commandTimeoutMs = 50)
     enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
   };
-  const redis = url.startsWith('redis-sentinel://') ? new Redis(sentinelOptions(url, options)) : new Redis(url, options);
+  const redis = url.startsWith('redis-sentinel://')
+    ? new Redis(sentinelOptions(url, options))
+    : new Redis(url, options);
   let lastLog = 0;
   redis.on('error', (err: Error) => {
     const now = Date.now();

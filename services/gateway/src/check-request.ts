@@ -3,7 +3,15 @@ import type { CheckRequest } from '@authz/protocol';
 import { IDENTITY_HEADERS } from './responses.js';
 
 /** Headers that describe the hop, not the original request; never forwarded to a check. */
-const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+const HOP_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 const STRIPPED = new Set<string>([...HOP_HEADERS, ...IDENTITY_HEADERS]);
 
 /** The client's headers, lower-cased (Node does that), without hop-by-hop and identity headers. */
@@ -42,7 +50,9 @@ export function forwardedCheck(req: IncomingMessage): CheckRequest | string {
     return 'forward-auth request lacks X-Original-URI (nginx) or X-Forwarded-Uri (Traefik); configure the proxy to send the original URI';
   }
   const forwardedFor = first(h['x-forwarded-for']);
-  const remote = forwardedFor ? forwardedFor.split(',')[0]!.trim() : (first(h['x-real-ip']) ?? req.socket.remoteAddress ?? '');
+  const remote = forwardedFor
+    ? forwardedFor.split(',')[0]!.trim()
+    : (first(h['x-real-ip']) ?? req.socket.remoteAddress ?? '');
   return {
     method: method ?? 'GET',
     uri,

@@ -25,7 +25,8 @@ export function createGatewayServer(deps: GatewayDeps): Server {
   const server = createServer((req, res) => {
     handle(req, res, deps).catch(() => {
       // Nothing may escape as an allow: any unexpected failure is a 503 deny.
-      if (!res.headersSent) sendOutcome(res, 503, 'exception', 'the gateway hit an internal error; the request is denied', '-');
+      if (!res.headersSent)
+        sendOutcome(res, 503, 'exception', 'the gateway hit an internal error; the request is denied', '-');
       else res.destroy();
     });
   });
@@ -45,15 +46,31 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
   deps.metrics.answered('proxy', reply.status);
   if (!reply.allow) return sendDenial(res, reply, requestId);
   if (!deps.proxy) {
-    res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': requestId, ...identityHeaders(reply) }).end(JSON.stringify(reply));
+    res
+      .writeHead(200, {
+        'content-type': 'application/json',
+        'x-request-id': requestId,
+        ...identityHeaders(reply),
+      })
+      .end(JSON.stringify(reply));
     return;
   }
-  deps.proxy.forward(req, res, { ...identityHeaders(reply), 'x-request-id': requestId }, bufferedBody?.raw, (status, message) =>
-    sendOutcome(res, status, 'transient', message, requestId),
+  deps.proxy.forward(
+    req,
+    res,
+    { ...identityHeaders(reply), 'x-request-id': requestId },
+    bufferedBody?.raw,
+    (status, message) => sendOutcome(res, status, 'transient', message, requestId),
   );
 }
 
-async function reserved(req: IncomingMessage, res: ServerResponse, deps: GatewayDeps, url: string, requestId: string): Promise<void> {
+async function reserved(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: GatewayDeps,
+  url: string,
+  requestId: string,
+): Promise<void> {
   const path = url.split('?')[0];
   switch (path) {
     case '/_authz/forward': {
@@ -66,7 +83,9 @@ async function reserved(req: IncomingMessage, res: ServerResponse, deps: Gateway
       const reply = await check(deps, checkRequest, req, requestId);
       deps.metrics.answered('forward', reply.status);
       if (!reply.allow) return sendDenial(res, reply, requestId);
-      res.writeHead(200, { 'x-request-id': requestId, 'content-length': '0', ...identityHeaders(reply) }).end();
+      res
+        .writeHead(200, { 'x-request-id': requestId, 'content-length': '0', ...identityHeaders(reply) })
+        .end();
       return;
     }
     case '/_authz/healthz':
@@ -74,18 +93,27 @@ async function reserved(req: IncomingMessage, res: ServerResponse, deps: Gateway
       return;
     case '/_authz/readyz': {
       const ok = deps.ready();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
       return;
     }
     case '/_authz/metrics':
-      res.writeHead(200, { 'content-type': deps.metrics.registry.contentType }).end(await deps.metrics.registry.metrics());
+      res
+        .writeHead(200, { 'content-type': deps.metrics.registry.contentType })
+        .end(await deps.metrics.registry.metrics());
       return;
     default:
       sendOutcome(res, 404, 'not-found', `${path} is not a gateway endpoint`, requestId);
   }
 }
 
-async function check(deps: GatewayDeps, request: CheckRequest, req: IncomingMessage, requestId: string): Promise<CheckReply> {
+async function check(
+  deps: GatewayDeps,
+  request: CheckRequest,
+  req: IncomingMessage,
+  requestId: string,
+): Promise<CheckReply> {
   const started = performance.now();
   const traceparent = single(req.headers.traceparent) ?? newTraceparent();
   const reply = await deps.client.check(request, { requestId, traceparent });
@@ -117,7 +145,10 @@ function single(value: string | string[] | undefined): string | undefined {
  * Reads a JSON body small enough to show policies (`body` in the context); other bodies stay
  * unread and are streamed to the upstream untouched.
  */
-async function readCheckBody(req: IncomingMessage, maxBytes: number): Promise<{ raw: Buffer; json: unknown } | undefined> {
+async function readCheckBody(
+  req: IncomingMessage,
+  maxBytes: number,
+): Promise<{ raw: Buffer; json: unknown } | undefined> {
   const type = req.headers['content-type'] ?? '';
   const length = Number(req.headers['content-length'] ?? -1);
   if (maxBytes === 0 || !/\bjson\b/i.test(type) || !(length > 0 && length <= maxBytes)) return undefined;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { AuthzClient } from '@authz/client';
 import { connectNats, createLogger, EnvError, exitOnFatal, onShutdown } from '@authz/runtime';
-import { readGatewayEnv, type GatewayEnv } from './env.js';
+import { type GatewayEnv, readGatewayEnv } from './env.js';
 import { createGatewayServer } from './gateway.js';
 import { createGatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
@@ -35,7 +35,10 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.port;
-  logger.info({ port, host: env.host, url: `http://${env.host}:${port}`, upstream: env.upstreamUrl?.origin }, 'ready');
+  logger.info(
+    { port, host: env.host, url: `http://${env.host}:${port}`, upstream: env.upstreamUrl?.origin },
+    'ready',
+  );
 
   onShutdown(async () => {
     await new Promise<void>((resolve) => {

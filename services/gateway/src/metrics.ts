@@ -1,4 +1,11 @@
-import { Counter, createRegistry, Histogram, LATENCY_BUCKETS, memoByKey, type Registry } from '@authz/runtime';
+import {
+  Counter,
+  createRegistry,
+  Histogram,
+  LATENCY_BUCKETS,
+  memoByKey,
+  type Registry,
+} from '@authz/runtime';
 
 /** The gateway's Prometheus metrics. */
 export interface GatewayMetrics {
@@ -13,8 +20,19 @@ export interface GatewayMetrics {
 export function createGatewayMetrics(): GatewayMetrics {
   const registry = createRegistry('authz-gateway');
   const r = { registers: [registry] };
-  const requests = new Counter({ name: 'authz_gateway_requests_total', help: 'Requests by route (forward, proxy) and status', labelNames: ['route', 'status'] as const, ...r });
-  const checkLatency = new Histogram({ name: 'authz_gateway_check_duration_seconds', help: 'Round trip of a check to the worker cluster', labelNames: ['status'] as const, buckets: LATENCY_BUCKETS, ...r });
+  const requests = new Counter({
+    name: 'authz_gateway_requests_total',
+    help: 'Requests by route (forward, proxy) and status',
+    labelNames: ['route', 'status'] as const,
+    ...r,
+  });
+  const checkLatency = new Histogram({
+    name: 'authz_gateway_check_duration_seconds',
+    help: 'Round trip of a check to the worker cluster',
+    labelNames: ['status'] as const,
+    buckets: LATENCY_BUCKETS,
+    ...r,
+  });
   const requestsBy = memoByKey((key) => {
     const [route, status] = key.split(' ');
     return requests.labels(route!, status!);
@@ -24,6 +42,11 @@ export function createGatewayMetrics(): GatewayMetrics {
     registry,
     answered: (route, status) => requestsBy(`${route} ${status}`).inc(),
     checked: (status, seconds) => latencyBy(status).observe(seconds),
-    natsStatus: new Counter({ name: 'authz_nats_status_events_total', help: 'NATS connection status events', labelNames: ['type'] as const, ...r }),
+    natsStatus: new Counter({
+      name: 'authz_nats_status_events_total',
+      help: 'NATS connection status events',
+      labelNames: ['type'] as const,
+      ...r,
+    }),
   };
 }

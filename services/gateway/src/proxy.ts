@@ -1,8 +1,24 @@
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { IDENTITY_HEADERS } from './responses.js';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
 
 /** Forwards allowed requests to one upstream over kept-alive connections. */
 export class UpstreamProxy {
@@ -14,7 +30,9 @@ export class UpstreamProxy {
     private readonly timeoutMs: number,
   ) {
     const https = upstream.protocol === 'https:';
-    this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 256 }) : new HttpAgent({ keepAlive: true, maxSockets: 256 });
+    this.agent = https
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 256 })
+      : new HttpAgent({ keepAlive: true, maxSockets: 256 });
     this.send = https ? httpsRequest : httpRequest;
   }
 
@@ -33,18 +51,34 @@ export class UpstreamProxy {
     for (const name in req.headers) {
       const value = req.headers[name];
       // Client-sent identity headers must never reach the upstream: only the gateway sets them.
-      if (value === undefined || HOP_BY_HOP.has(name) || (IDENTITY_HEADERS as readonly string[]).includes(name)) continue;
+      if (
+        value === undefined ||
+        HOP_BY_HOP.has(name) ||
+        (IDENTITY_HEADERS as readonly string[]).includes(name)
+      )
+        continue;
       headers[name] = value;
     }
     Object.assign(headers, identity);
-    headers['x-forwarded-for'] = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ');
+    headers['x-forwarded-for'] = [req.headers['x-forwarded-for'], req.socket.remoteAddress]
+      .filter(Boolean)
+      .join(', ');
     headers['x-forwarded-proto'] ??= 'http';
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     if (bufferedBody) headers['content-length'] = String(bufferedBody.length);
 
     const path = joinPath(this.upstream.pathname, req.url ?? '/');
     const upstreamReq = this.send(
-      { protocol: this.upstream.protocol, hostname: this.upstream.hostname, port: this.upstream.port, method: req.method, path, headers, agent: this.agent, timeout: this.timeoutMs },
+      {
+        protocol: this.upstream.protocol,
+        hostname: this.upstream.hostname,
+        port: this.upstream.port,
+        method: req.method,
+        path,
+        headers,
+        agent: this.agent,
+        timeout: this.timeoutMs,
+      },
       (upstreamRes) => {
         const out: Record<string, string | string[]> = {};
         for (const name in upstreamRes.headers) {
@@ -57,7 +91,11 @@ export class UpstreamProxy {
     );
     upstreamReq.on('timeout', () => upstreamReq.destroy(new Error('upstream timed out')));
     upstreamReq.on('error', (err) => {
-      if (!res.headersSent) onError(err.message === 'upstream timed out' ? 504 : 502, `upstream ${this.upstream.origin} failed: ${err.message}`);
+      if (!res.headersSent)
+        onError(
+          err.message === 'upstream timed out' ? 504 : 502,
+          `upstream ${this.upstream.origin} failed: ${err.message}`,
+        );
       else res.destroy();
     });
     if (bufferedBody) upstreamReq.end(bufferedBody);

@@ -4,7 +4,12 @@ import { type CheckReply, type IssueCode, operationOutcome } from '@authz/protoc
 /** Identity headers the gateway sets; copies sent by clients are always stripped. */
 export const IDENTITY_HEADERS = ['x-authz-user', 'x-authz-subject', 'x-authz-policy'] as const;
 
-const ISSUE_CODES: Record<number, IssueCode> = { 400: 'invalid', 401: 'login', 403: 'forbidden', 503: 'transient' };
+const ISSUE_CODES: Record<number, IssueCode> = {
+  400: 'invalid',
+  401: 'login',
+  403: 'forbidden',
+  503: 'transient',
+};
 
 /** Identity headers of an allowing reply. */
 export function identityHeaders(reply: CheckReply): Record<string, string> {
@@ -20,15 +25,27 @@ export function identityHeaders(reply: CheckReply): Record<string, string> {
  * RFC 6750 §3 `WWW-Authenticate: Bearer` challenge.
  */
 export function sendDenial(res: ServerResponse, reply: CheckReply, requestId: string): void {
-  const headers: Record<string, string> = { 'content-type': 'application/fhir+json', 'x-request-id': requestId, 'cache-control': 'no-store' };
+  const headers: Record<string, string> = {
+    'content-type': 'application/fhir+json',
+    'x-request-id': requestId,
+    'cache-control': 'no-store',
+  };
   if (reply.status === 401) headers['www-authenticate'] = bearerChallenge(reply);
   if (reply.status === 503) headers['retry-after'] = '1';
-  const body = operationOutcome([{ code: ISSUE_CODES[reply.status] ?? 'exception', diagnostics: reply.reason }]);
+  const body = operationOutcome([
+    { code: ISSUE_CODES[reply.status] ?? 'exception', diagnostics: reply.reason },
+  ]);
   res.writeHead(reply.status, headers).end(JSON.stringify(body));
 }
 
 /** Answers with an OperationOutcome for failures of the gateway itself (bad forward-auth input, upstream down). */
-export function sendOutcome(res: ServerResponse, status: number, code: IssueCode, diagnostics: string, requestId: string): void {
+export function sendOutcome(
+  res: ServerResponse,
+  status: number,
+  code: IssueCode,
+  diagnostics: string,
+  requestId: string,
+): void {
   res
     .writeHead(status, { 'content-type': 'application/fhir+json', 'x-request-id': requestId })
     .end(JSON.stringify(operationOutcome([{ code, diagnostics }])));

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { type CheckReply, REQUEST_ID_HEADER, type Subjects, TRACEPARENT_HEADER, WORKER_QUEUE_GROUP } from '@authz/protocol';
+import {
+  type CheckReply,
+  REQUEST_ID_HEADER,
+  type Subjects,
+  TRACEPARENT_HEADER,
+  WORKER_QUEUE_GROUP,
+} from '@authz/protocol';
 import type { Logger, NatsConnection } from '@authz/runtime';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { type DecisionDeps, decide } from './decide.js';
@@ -68,7 +74,8 @@ export class CheckService {
       return;
     }
     this.inflight++;
-    const requestId = msg.headers?.get(REQUEST_ID_HEADER) || traceId(msg.headers?.get(TRACEPARENT_HEADER)) || randomUUID();
+    const requestId =
+      msg.headers?.get(REQUEST_ID_HEADER) || traceId(msg.headers?.get(TRACEPARENT_HEADER)) || randomUUID();
     let reply: CheckReply;
     let method = '-';
     let uri = '-';
@@ -91,7 +98,9 @@ export class CheckService {
     reply.request_id = requestId;
     const latencyMs = performance.now() - started;
     metrics.decided(reply.status, latencyMs / 1000);
-    const event = JSON.stringify(decisionEvent({ requestId, method, uri, latencyMs, worker: this.options.workerId }, reply));
+    const event = JSON.stringify(
+      decisionEvent({ requestId, method, uri, latencyMs, worker: this.options.workerId }, reply),
+    );
     this.outbox.push({ msg, reply: JSON.stringify(reply), event });
     if (!this.flushScheduled) {
       this.flushScheduled = true;

@@ -90,7 +90,10 @@ export class ConfigWatcher {
         else if (previous === undefined) this.behind.set(type, last);
         else {
           this.behind.delete(type);
-          this.logger.warn({ type, behindRevision: previous }, 'config watch stalled behind the bucket; resuming it');
+          this.logger.warn(
+            { type, behindRevision: previous },
+            'config watch stalled behind the bucket; resuming it',
+          );
           this.restarts.get(type)?.();
         }
       }
@@ -120,7 +123,12 @@ export class ConfigWatcher {
         const iter = await this.kv.watch({
           key: `${type}.>`,
           ...(resumeFrom !== undefined ? { resumeFromRevision: resumeFrom } : {}),
-          ...(snapshot ? {} : { headers_only: true, ...(resumeFrom === undefined ? { include: KvWatchInclude.UpdatesOnly } : {}) }),
+          ...(snapshot
+            ? {}
+            : {
+                headers_only: true,
+                ...(resumeFrom === undefined ? { include: KvWatchInclude.UpdatesOnly } : {}),
+              }),
         });
         if (this.stopped) return iter.stop();
         this.restarts.set(type, () => iter.stop());

@@ -1,5 +1,5 @@
-import type { CheckReply, Client, Identity, Role, User } from '@authz/protocol';
 import { buildRequestContext, type ContextIdentity, type Subject } from '@authz/policy';
+import type { CheckReply, Client, Identity, Role, User } from '@authz/protocol';
 import type { TokenVerifier, VerifiedIdentity } from '@authz/verifier';
 import type { ConfigState } from './config-state.js';
 import { replies } from './replies.js';

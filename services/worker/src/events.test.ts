@@ -18,9 +18,29 @@ describe('decisionEvent', () => {
   it('carries who and why but never the token', () => {
     const event = decisionEvent(
       { requestId: 'r1', method: 'GET', uri: '/x?access_token=eyJhbGc', latencyMs: 0.1234, worker: 'w1' },
-      { allow: true, status: 200, reason: 'allowed by AccessPolicy/p', policy: 'p', revision: 7, identity: { kind: 'jwt', introspector: 'i', sub: 's', user: 'u' } },
+      {
+        allow: true,
+        status: 200,
+        reason: 'allowed by AccessPolicy/p',
+        policy: 'p',
+        revision: 7,
+        identity: { kind: 'jwt', introspector: 'i', sub: 's', user: 'u' },
+      },
     );
-    expect(event).toMatchObject({ request_id: 'r1', method: 'GET', uri: '/x?access_token=[redacted]', allow: true, status: 200, policy: 'p', subject: 's', user: 'u', introspector: 'i', latency: 0.123, revision: 7, worker: 'w1' });
+    expect(event).toMatchObject({
+      request_id: 'r1',
+      method: 'GET',
+      uri: '/x?access_token=[redacted]',
+      allow: true,
+      status: 200,
+      policy: 'p',
+      subject: 's',
+      user: 'u',
+      introspector: 'i',
+      latency: 0.123,
+      revision: 7,
+      worker: 'w1',
+    });
     expect(JSON.stringify(event)).not.toContain('eyJhbGc');
   });
 });
@@ -28,7 +48,19 @@ describe('decisionEvent', () => {
 describe('scrubExplain', () => {
   it('removes the bearer token wherever explain echoes it', () => {
     const token = 'eyJ.secret.sig';
-    const scrubbed = scrubExplain([{ policy: 'p', engine: 'matcho', result: false, path: 'headers.authorization', expected: '#^Basic', actual: `Bearer ${token}` }], token);
+    const scrubbed = scrubExplain(
+      [
+        {
+          policy: 'p',
+          engine: 'matcho',
+          result: false,
+          path: 'headers.authorization',
+          expected: '#^Basic',
+          actual: `Bearer ${token}`,
+        },
+      ],
+      token,
+    );
     expect(JSON.stringify(scrubbed)).not.toContain(token);
     expect(scrubbed[0]!.actual).toBe('Bearer [redacted]');
   });
@@ -36,11 +68,33 @@ describe('scrubExplain', () => {
 
 describe('describeIdentity', () => {
   it('prefers box_user over sub (Aidbox) and finds the client id', () => {
-    expect(describeIdentity({ kind: 'jwt', introspector: 'i', claims: { iss: 'x', sub: 's', box_user: 'u', azp: 'c', exp: 5 } })).toEqual({
-      kind: 'jwt', introspector: 'i', iss: 'x', sub: 's', user: 'u', client: 'c', exp: 5,
+    expect(
+      describeIdentity({
+        kind: 'jwt',
+        introspector: 'i',
+        claims: { iss: 'x', sub: 's', box_user: 'u', azp: 'c', exp: 5 },
+      }),
+    ).toEqual({
+      kind: 'jwt',
+      introspector: 'i',
+      iss: 'x',
+      sub: 's',
+      user: 'u',
+      client: 'c',
+      exp: 5,
     });
-    expect(describeIdentity({ kind: 'opaque', introspector: 'o', claims: { active: true, sub: 's', client_id: 'c' } })).toEqual({
-      kind: 'opaque', introspector: 'o', sub: 's', user: 's', client: 'c',
+    expect(
+      describeIdentity({
+        kind: 'opaque',
+        introspector: 'o',
+        claims: { active: true, sub: 's', client_id: 'c' },
+      }),
+    ).toEqual({
+      kind: 'opaque',
+      introspector: 'o',
+      sub: 's',
+      user: 's',
+      client: 'c',
     });
   });
 });

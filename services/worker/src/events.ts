@@ -1,7 +1,8 @@
 import type { CheckReply, DecisionEvent, ExplainEntry } from '@authz/protocol';
 
 /** Query parameters whose values are credentials and never leave the worker (RFC 6750 §2.3 and kin). */
-const CREDENTIAL_PARAMS = /^(access_token|id_token|refresh_token|token|code|client_secret|password|api_key|apikey|key|secret)$/i;
+const CREDENTIAL_PARAMS =
+  /^(access_token|id_token|refresh_token|token|code|client_secret|password|api_key|apikey|key|secret)$/i;
 
 /** The URI with credential-like query parameter values replaced by `[redacted]`. */
 export function redactUri(uri: string): string {

@@ -10,9 +10,9 @@ import {
   type KV,
   type Logger,
   type NatsConnection,
-  type Redis,
   onShutdown,
   openConfigBucket,
+  type Redis,
 } from '@authz/runtime';
 import { RedisSharedCache, TokenVerifier } from '@authz/verifier';
 import { CheckService } from './check-service.js';
@@ -67,7 +67,15 @@ async function main(): Promise<void> {
   const watcher = new ConfigWatcher(nc, kv, config, users, logger, metrics.watch);
   watcher.start();
 
-  const ops = env.httpPort === undefined ? undefined : await startOpsServer(env.httpPort, env.host, metrics.registry, () => watcher.isReady && natsConnected && !nc.isClosed());
+  const ops =
+    env.httpPort === undefined
+      ? undefined
+      : await startOpsServer(
+          env.httpPort,
+          env.host,
+          metrics.registry,
+          () => watcher.isReady && natsConnected && !nc.isClosed(),
+        );
   await watcher.ready;
 
   // Revocation: forget cached verification results for a token (published by the config service).
@@ -83,13 +91,17 @@ async function main(): Promise<void> {
     },
   });
 
-  const service = new CheckService(nc, { config, verifier, users }, {
-    subjects,
-    maxInflight: env.maxInflight,
-    workerId,
-    logger,
-    metrics,
-  });
+  const service = new CheckService(
+    nc,
+    { config, verifier, users },
+    {
+      subjects,
+      maxInflight: env.maxInflight,
+      workerId,
+      logger,
+      metrics,
+    },
+  );
   service.start();
   await nc.flush();
   logger.info({ subject: subjects.check, revision: config.revision, metricsPort: ops?.address() }, 'ready');
@@ -128,7 +140,11 @@ async function openBucketWhenCreated(nc: NatsConnection, logger: Logger): Promis
       await kv.status();
       return kv;
     } catch (err) {
-      if (attempt % 10 === 0) logger.warn({ err: (err as Error).message }, 'waiting for the config bucket (is the config service running?)');
+      if (attempt % 10 === 0)
+        logger.warn(
+          { err: (err as Error).message },
+          'waiting for the config bucket (is the config service running?)',
+        );
       await new Promise((r) => setTimeout(r, Math.min(200 * (attempt + 1), 2000)));
     }
   }

@@ -1,4 +1,12 @@
-import { Counter, createRegistry, Gauge, Histogram, LATENCY_BUCKETS, memoByKey, type Registry } from '@authz/runtime';
+import {
+  Counter,
+  createRegistry,
+  Gauge,
+  Histogram,
+  LATENCY_BUCKETS,
+  memoByKey,
+  type Registry,
+} from '@authz/runtime';
 import type { VerifierMetrics } from '@authz/verifier';
 import type { WatchMetrics } from './config-watch.js';
 
@@ -19,7 +27,12 @@ export interface WorkerMetrics {
 export function createWorkerMetrics(): WorkerMetrics {
   const registry = createRegistry('authz-worker');
   const r = { registers: [registry] };
-  const decisions = new Counter({ name: 'authz_decisions_total', help: 'Decisions by status', labelNames: ['status'] as const, ...r });
+  const decisions = new Counter({
+    name: 'authz_decisions_total',
+    help: 'Decisions by status',
+    labelNames: ['status'] as const,
+    ...r,
+  });
   const latency = new Histogram({
     name: 'authz_decision_duration_seconds',
     help: 'Worker-side decision latency',
@@ -36,20 +49,65 @@ export function createWorkerMetrics(): WorkerMetrics {
     },
     ...r,
   });
-  const byStatus = memoByKey((status) => ({ count: decisions.labels(status), latency: latency.labels(status) }));
-  const rejectedSaturated = new Counter({ name: 'authz_checks_shed_total', help: 'Checks answered 503 because the worker was saturated', ...r });
-  const natsStatus = new Counter({ name: 'authz_nats_status_events_total', help: 'NATS connection status events (reconnect, disconnect, …)', labelNames: ['type'] as const, ...r });
-  const cache = new Counter({ name: 'authz_cache_lookups_total', help: 'Cache lookups by tier, kind and result', labelNames: ['tier', 'kind', 'result'] as const, ...r });
+  const byStatus = memoByKey((status) => ({
+    count: decisions.labels(status),
+    latency: latency.labels(status),
+  }));
+  const rejectedSaturated = new Counter({
+    name: 'authz_checks_shed_total',
+    help: 'Checks answered 503 because the worker was saturated',
+    ...r,
+  });
+  const natsStatus = new Counter({
+    name: 'authz_nats_status_events_total',
+    help: 'NATS connection status events (reconnect, disconnect, …)',
+    labelNames: ['type'] as const,
+    ...r,
+  });
+  const cache = new Counter({
+    name: 'authz_cache_lookups_total',
+    help: 'Cache lookups by tier, kind and result',
+    labelNames: ['tier', 'kind', 'result'] as const,
+    ...r,
+  });
   const cacheBy = memoByKey((key) => {
     const [tier, kind, result] = key.split(' ');
     return cache.labels(tier!, kind!, result!);
   });
-  const jwksFetches = new Counter({ name: 'authz_jwks_fetches_total', help: 'JWKS fetches by result', labelNames: ['result'] as const, ...r });
-  const staleKeys = new Counter({ name: 'authz_jwks_stale_served_total', help: 'Verifications served from a stale key set because the key source was down', ...r });
-  const introspections = new Counter({ name: 'authz_introspection_calls_total', help: 'RFC 7662 introspection calls by result', labelNames: ['result'] as const, ...r });
-  const revision = new Gauge({ name: 'authz_config_revision', help: 'KV revision of the configuration in use', ...r });
-  const watchLag = new Histogram({ name: 'authz_config_watch_lag_seconds', help: 'Time from KV write to applied on this worker', buckets: LATENCY_BUCKETS, ...r });
-  const watchRestarts = new Counter({ name: 'authz_config_watch_restarts_total', help: 'KV watch restarts', labelNames: ['type'] as const, ...r });
+  const jwksFetches = new Counter({
+    name: 'authz_jwks_fetches_total',
+    help: 'JWKS fetches by result',
+    labelNames: ['result'] as const,
+    ...r,
+  });
+  const staleKeys = new Counter({
+    name: 'authz_jwks_stale_served_total',
+    help: 'Verifications served from a stale key set because the key source was down',
+    ...r,
+  });
+  const introspections = new Counter({
+    name: 'authz_introspection_calls_total',
+    help: 'RFC 7662 introspection calls by result',
+    labelNames: ['result'] as const,
+    ...r,
+  });
+  const revision = new Gauge({
+    name: 'authz_config_revision',
+    help: 'KV revision of the configuration in use',
+    ...r,
+  });
+  const watchLag = new Histogram({
+    name: 'authz_config_watch_lag_seconds',
+    help: 'Time from KV write to applied on this worker',
+    buckets: LATENCY_BUCKETS,
+    ...r,
+  });
+  const watchRestarts = new Counter({
+    name: 'authz_config_watch_restarts_total',
+    help: 'KV watch restarts',
+    labelNames: ['type'] as const,
+    ...r,
+  });
   return {
     registry,
     decided: (status, seconds) => {

@@ -2,7 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { Registry } from '@authz/runtime';
 
 /** `/healthz` (process up), `/readyz` (`ready()`), `/metrics` (Prometheus) on a small HTTP server. */
-export function startOpsServer(port: number, host: string, registry: Registry, ready: () => boolean): Promise<Server> {
+export function startOpsServer(
+  port: number,
+  host: string,
+  registry: Registry,
+  ready: () => boolean,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {

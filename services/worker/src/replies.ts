@@ -35,7 +35,11 @@ export const replies = {
   },
   /** Authenticated, but no policy allows (403). */
   forbidden(method: string, path: string, identity: Identity): CheckReply {
-    const who = identity.user ? `User/${identity.user}` : identity.sub ? `subject ${identity.sub}` : 'the token bearer';
+    const who = identity.user
+      ? `User/${identity.user}`
+      : identity.sub
+        ? `subject ${identity.sub}`
+        : 'the token bearer';
     return {
       allow: false,
       status: 403,

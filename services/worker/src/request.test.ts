@@ -5,8 +5,18 @@ const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v :
 
 describe('parseCheckRequest', () => {
   it('lower-cases header names and splits the path from the query', () => {
-    const parsed = parseCheckRequest(enc({ method: 'get', uri: '/fhir/Patient?name=x', headers: { Authorization: 'Bearer t', 'X-Foo': 'a' } }));
-    expect(parsed).toMatchObject({ method: 'GET', path: '/fhir/Patient', request: { headers: { authorization: 'Bearer t', 'x-foo': 'a' } } });
+    const parsed = parseCheckRequest(
+      enc({
+        method: 'get',
+        uri: '/fhir/Patient?name=x',
+        headers: { Authorization: 'Bearer t', 'X-Foo': 'a' },
+      }),
+    );
+    expect(parsed).toMatchObject({
+      method: 'GET',
+      path: '/fhir/Patient',
+      request: { headers: { authorization: 'Bearer t', 'x-foo': 'a' } },
+    });
   });
 
   it.each([
@@ -28,9 +38,18 @@ describe('bearerToken (RFC 6750 §2.1)', () => {
     [{ authorization: 'bearer   abc' }, { token: 'abc' }],
     [{ authorization: 'BEARER abc' }, { token: 'abc' }],
     [{ authorization: 'Bearer' }, { problem: 'the Authorization header says Bearer but carries no token' }],
-    [{ authorization: 'Basic dXNlcjpwdw==' }, { problem: 'Authorization scheme "Basic" is not supported; send "Bearer <token>"' }],
-    [{ authorization: ['Bearer a', 'Bearer b'] }, { problem: 'the request carries more than one Authorization header' }],
-    [{ authorization: `Bearer ${'a'.repeat(16 * 1024 + 1)}` }, { problem: 'the bearer token is longer than 16384 bytes' }],
+    [
+      { authorization: 'Basic dXNlcjpwdw==' },
+      { problem: 'Authorization scheme "Basic" is not supported; send "Bearer <token>"' },
+    ],
+    [
+      { authorization: ['Bearer a', 'Bearer b'] },
+      { problem: 'the request carries more than one Authorization header' },
+    ],
+    [
+      { authorization: `Bearer ${'a'.repeat(16 * 1024 + 1)}` },
+      { problem: 'the bearer token is longer than 16384 bytes' },
+    ],
   ])('%j → %j', (headers, expected) => {
     expect(bearerToken(headers as Record<string, string>)).toEqual(expected);
   });

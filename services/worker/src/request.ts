@@ -1,5 +1,5 @@
-import { Ajv } from 'ajv';
 import { CheckRequest, MAX_TOKEN_BYTES } from '@authz/protocol';
+import { Ajv } from 'ajv';
 
 const validate = new Ajv({ allErrors: false, strict: false }).compile<CheckRequest>(CheckRequest);
 
@@ -48,10 +48,13 @@ export function bearerToken(headers: Record<string, string | string[]>): BearerR
   const space = value.indexOf(' ');
   const scheme = space < 0 ? value : value.slice(0, space);
   if (scheme.toLowerCase() !== 'bearer') {
-    return { problem: `Authorization scheme "${scheme.slice(0, 20)}" is not supported; send "Bearer <token>"` };
+    return {
+      problem: `Authorization scheme "${scheme.slice(0, 20)}" is not supported; send "Bearer <token>"`,
+    };
   }
   const token = space < 0 ? '' : value.slice(space + 1).trim();
   if (token === '') return { problem: 'the Authorization header says Bearer but carries no token' };
-  if (token.length > MAX_TOKEN_BYTES) return { problem: `the bearer token is longer than ${MAX_TOKEN_BYTES} bytes` };
+  if (token.length > MAX_TOKEN_BYTES)
+    return { problem: `the bearer token is longer than ${MAX_TOKEN_BYTES} bytes` };
   return { token };
 }

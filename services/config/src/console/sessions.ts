@@ -103,7 +103,10 @@ export class SessionStore {
   attach(id: string, close: () => void): () => void {
     const key = keyOf(id);
     let set = this.attached.get(key);
-    if (!set) this.attached.set(key, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.attached.set(key, set);
+    }
     set.add(close);
     return () => {
       set.delete(close);

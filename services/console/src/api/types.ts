@@ -10,6 +10,7 @@ export type {
   OperationOutcome,
   OutcomeIssue,
 } from '@authz/protocol';
+
 import type { ExplainEntry } from '@authz/protocol';
 
 /** The answer of `POST /$test-policy`. */

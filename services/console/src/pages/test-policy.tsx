@@ -157,7 +157,15 @@ function parseSide(text: string, which: Which): { value?: unknown; issues: Place
     const value = parse(text, { maxAliasCount: 16 }) as unknown;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       return {
-        issues: [{ issue: { severity: 'error', code: 'structure', diagnostics: `the ${which} must be a YAML mapping` } }],
+        issues: [
+          {
+            issue: {
+              severity: 'error',
+              code: 'structure',
+              diagnostics: `the ${which} must be a YAML mapping`,
+            },
+          },
+        ],
       };
     }
     return { value, issues: [] };
@@ -167,7 +175,10 @@ function parseSide(text: string, which: Which): { value?: unknown; issues: Place
     const line = err.linePos?.[0]?.line ?? 1;
     return {
       issues: [
-        { issue: { severity: 'error', code: 'structure', diagnostics: err.message }, location: { from, to, line, exact: true } },
+        {
+          issue: { severity: 'error', code: 'structure', diagnostics: err.message },
+          location: { from, to, line, exact: true },
+        },
       ],
     };
   }

@@ -7,7 +7,14 @@ describe('placeIssues', () => {
   it('places a 422 issue at the field its expression names', () => {
     const [placed] = placeIssues(
       TEXT,
-      [{ severity: 'error', code: 'invalid', diagnostics: 'must be a string', expression: ['AccessPolicy.matcho.uri'] }],
+      [
+        {
+          severity: 'error',
+          code: 'invalid',
+          diagnostics: 'must be a string',
+          expression: ['AccessPolicy.matcho.uri'],
+        },
+      ],
       'AccessPolicy',
     );
     expect(placed?.expression).toBe('AccessPolicy.matcho.uri');
