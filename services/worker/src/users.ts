@@ -1,5 +1,7 @@
-import { resourceKey, type User } from '@authz/protocol';
+import { FHIR_ID_PATTERN, resourceKey, type User } from '@authz/protocol';
 import type { KV } from '@authz/runtime';
+
+const VALID_ID = new RegExp(FHIR_ID_PATTERN);
 
 /**
  * Users fetched from KV on demand. There may be millions of them, so only a bounded number
@@ -19,6 +21,9 @@ export class UserDirectory {
 
   /** The User, `undefined` when none exists. Synchronous when cached; rejects when KV is unreachable. */
   get(id: string): User | undefined | Promise<User | undefined> {
+    // A claim that is not a FHIR id can name no stored User (and must never reach KV as a
+    // wildcard or malformed key): it is simply "no such User", not an error.
+    if (!VALID_ID.test(id) || id.startsWith('.') || id.endsWith('.') || id.includes('..')) return undefined;
     const cached = this.cache.get(id);
     if (cached !== undefined) return cached ?? undefined;
     return this.pending.get(id) ?? this.fetch(id);
