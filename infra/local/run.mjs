@@ -73,7 +73,12 @@ async function main() {
   const cluster = new LocalCluster({ settings, out, root, stateDir, binaries: checked.binaries });
 
   let signals = 0;
+  let firstSignalAt = 0;
   const onSignal = (signal) => {
+    // Ctrl-C reaches us twice at once (the terminal signals the whole process group, and npm
+    // forwards it too): only a second signal a moment later means "kill at once".
+    if (signals > 0 && Date.now() - firstSignalAt < 1000) return;
+    if (signals === 0) firstSignalAt = Date.now();
     signals += 1;
     if (signals > 1) {
       out.log(40, `${signal} again: killing everything now`);
