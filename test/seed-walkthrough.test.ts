@@ -1,37 +1,18 @@
 import { subjects } from '@authz/protocol';
-import { startCluster, type TestCluster } from '@authz/test-support';
+import {
+  SEED_INTROSPECTOR_SECRET,
+  SEED_POLICY_JSON_SCHEMA,
+  SEED_USER,
+  startCluster,
+  type TestCluster,
+} from '@authz/test-support';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The seed's three YAML bodies, verbatim (DESIGN: the walkthrough's JWT carries sub: some-user-id).
-const INTROSPECTOR_YAML = `resourceType: TokenIntrospector
-id: external-auth-server
-type: jwt
-jwt:
-  iss: https://auth.example.com
-  secret: very-secret
-`;
-const POLICY_YAML = `resourceType: AccessPolicy
-id: external-auth-server
-engine: json-schema
-schema:
-  required:
-    - jwt
-  properties:
-    jwt:
-      required:
-        - iss
-      properties:
-        iss:
-          constant: https://auth.example.com
-`;
-const USER_YAML = `resourceType: User
-id: some-user-id
-data:
-  id: basic
-  sub: basic
-  email: basic@example.com
-`;
+const INTROSPECTOR_YAML = SEED_INTROSPECTOR_SECRET;
+const POLICY_YAML = SEED_POLICY_JSON_SCHEMA;
+const USER_YAML = SEED_USER;
 
 const secret = new TextEncoder().encode('very-secret');
 const now = () => Math.floor(Date.now() / 1000);

@@ -1,8 +1,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort, type ServiceProcess, startNats, startService, type TestServer } from '@authz/test-support';
+import {
+  freePort,
+  SEED_INTROSPECTOR_SECRET,
+  type ServiceProcess,
+  startNats,
+  startService,
+  type TestServer,
+} from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_INTROSPECTOR_SECRET } from './testing/seed.js';
 
 // These tests run the built service (`services/config/dist/main.js`): build first.
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));

@@ -1,8 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { MAX_RESOURCE_BYTES } from '@authz/protocol';
+import { SEED_INTROSPECTOR_KEYS, SEED_INTROSPECTOR_SECRET, SEED_POLICY_OPAQUE } from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConfigFixture, startConfigFixture } from './testing/fixture.js';
-import { SEED_INTROSPECTOR_KEYS, SEED_INTROSPECTOR_SECRET, SEED_POLICY_OPAQUE } from './testing/seed.js';
 
 let config: ConfigFixture;
 let snapshot: Record<string, unknown>;

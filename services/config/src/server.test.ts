@@ -1,7 +1,7 @@
+import { SEED_INTROSPECTOR_SECRET, SEED_POLICY_JSON_SCHEMA, SEED_USER } from '@authz/test-support';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ADMIN, basic, type ConfigFixture, startConfigFixture } from './testing/fixture.js';
-import { SEED_INTROSPECTOR_SECRET, SEED_POLICY_JSON_SCHEMA, SEED_USER } from './testing/seed.js';
 
 const yaml = { 'content-type': 'text/yaml' };
 const json = { 'content-type': 'application/json' };

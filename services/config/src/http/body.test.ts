@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { SEED_INTROSPECTOR_KEYS, SEED_POLICY_JSON_SCHEMA, SEED_POLICY_OPAQUE } from '@authz/test-support';
 import { describe, expect, it } from 'vitest';
-import { SEED_INTROSPECTOR_KEYS, SEED_POLICY_JSON_SCHEMA, SEED_POLICY_OPAQUE } from '../testing/seed.js';
 import { MAX_BODY_DEPTH, parseForm, parseJson, parseYaml, readBody, readParsedBody } from './body.js';
 import { ApiError } from './errors.js';
 

@@ -1,6 +1,6 @@
+import { SEED_POLICY_JSON_SCHEMA } from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConfigFixture, startConfigFixture } from '../testing/fixture.js';
-import { SEED_POLICY_JSON_SCHEMA } from '../testing/seed.js';
 
 let config: ConfigFixture;
 beforeAll(async () => {

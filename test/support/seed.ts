@@ -1,4 +1,4 @@
-/** The seed guide's bodies, verbatim (their slips included: those are what the tests refuse). */
+/** The seed guide's bodies, verbatim (their slips included: those are what the tests refuse). Shared by the config service's tests and the end-to-end walkthrough. */
 
 export const SEED_INTROSPECTOR_SECRET = `resourceType: TokenIntrospector
 id: external-auth-server
