@@ -15,6 +15,13 @@ export class Measurement {
     this.firstFailure = undefined;
     /** Monotonic-µs windows of the measured slices (for profiles). */
     this.windows = [];
+    /** CPU µs used while measured, per role (client, nats-server, responders). */
+    this.cpuMicros = {};
+  }
+
+  /** Adds CPU time `micros` used by `role` during one slice. */
+  addCpu(role, micros) {
+    this.cpuMicros[role] = (this.cpuMicros[role] ?? 0) + micros;
   }
 
   /** Adds one slice; `histogram` is a live histogram or a compressed base64 one from a child. */
@@ -41,6 +48,14 @@ export class Measurement {
       count: this.count,
       failures: this.failures,
       firstFailure: this.firstFailure,
+      cpu_us_per_request: Object.keys(this.cpuMicros).length
+        ? Object.fromEntries(
+            Object.entries(this.cpuMicros).map(([role, us]) => [
+              role,
+              Math.round((us / this.count) * 10) / 10,
+            ]),
+          )
+        : undefined,
     };
   }
 }

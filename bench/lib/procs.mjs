@@ -213,6 +213,22 @@ export function rssMiB(pid) {
   return Number(match[1]) / 1024;
 }
 
+// Clock ticks per second of /proc/<pid>/stat times; 100 on every Linux this runs on.
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system, all threads) a process has used so far, in µs; 0 once it is gone. */
+export function cpuMicros(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name (which may itself contain spaces).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
 /** Stops every process still running (SIGTERM, then SIGKILL after `graceMs`) and removes temp dirs. */
 export async function stopAll(graceMs = 5000) {
   await Promise.all([...running].map((p) => p.stop('SIGTERM', graceMs).catch(() => {})));

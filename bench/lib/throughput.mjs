@@ -6,7 +6,7 @@ import { putAll } from './config-api.mjs';
 import { httpLoad } from './http-load.mjs';
 import { Measurement, slice } from './measure.mjs';
 import { natsLoad } from './nats-load.mjs';
-import { freePort, sleep, startChild, startService } from './procs.mjs';
+import { cpuMicros, freePort, sleep, startChild, startService } from './procs.mjs';
 import { ALLOW_POLICY, fillerId, fillerPolicy, ISS, PROBE } from './resources.mjs';
 import { claimsFor, mintJwt, mintSeries, mintSeriesParallel } from './tokens.mjs';
 
@@ -63,8 +63,16 @@ function measurementOf(b, name) {
   return b.measurements[name];
 }
 
-async function natsSlice(b, name, subject, warmup, measured, validate = expectAllowed) {
+/**
+ * One slice of NATS load. `responders` are the pids answering (workers, or the echo floor's);
+ * their CPU, nats-server's and this client's are charged to the scenario, so the table can say
+ * where the time per request goes. Warm-up is inside the window: it is small next to the slice.
+ */
+async function natsSlice(b, name, subject, warmup, measured, responders, validate = expectAllowed) {
   const into = measurementOf(b, name);
+  const roles = { client: [process.pid], 'nats-server': [b.cluster.nats.proc.pid], responders };
+  const cpuNow = () => Object.values(roles).map((pids) => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0));
+  const before = cpuNow();
   await natsLoad(b.cluster.nc, subject, {
     warmup,
     measured,
@@ -72,6 +80,8 @@ async function natsSlice(b, name, subject, warmup, measured, validate = expectAl
     validate,
     into,
   });
+  const after = cpuNow();
+  for (const [i, role] of Object.keys(roles).entries()) into.addCpu(role, after[i] - before[i]);
 }
 
 /** echo (the floor) and the token scenarios, interleaved round by round. */
@@ -119,7 +129,8 @@ export async function tokenScenarios(b) {
   ].filter(([name, , , measured]) => b.opts.want(name) && measured.length > 0);
   for (let round = 0; round < rounds; round++) {
     for (const [name, subject, warm, measured] of plan) {
-      await natsSlice(b, name, subject, round === 0 ? warm : [], slice(measured, round, rounds));
+      const responders = (name === 'echo' ? echoes : workers).map((p) => p.pid);
+      await natsSlice(b, name, subject, round === 0 ? warm : [], slice(measured, round, rounds), responders);
     }
   }
   await Promise.all(echoes.map((e) => e.stop()));
@@ -213,6 +224,7 @@ export async function policyScenarios(b) {
           SUBJECTS.check,
           repeat(cached, warmup),
           repeat(cached, Math.ceil(requests / rounds)),
+          b.cluster.workers.map((w) => w.pid),
         );
     }
   }
@@ -250,5 +262,10 @@ async function deleteFillers(b, count, probe) {
 function logResult(b, name) {
   const r = b.measurements[name].result();
   const failed = r.failures ? `, ${r.failures} FAILED: ${r.firstFailure}` : '';
-  b.log(`${name}: ${r.rps} rps, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs${failed}`);
+  const cpu = r.cpu_us_per_request
+    ? `; CPU µs/request ${Object.entries(r.cpu_us_per_request)
+        .map(([role, us]) => `${role} ${us}`)
+        .join(', ')}`
+    : '';
+  b.log(`${name}: ${r.rps} rps, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs${failed}${cpu}`);
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { MAX_CHECK_HEADERS } from './limits.js';
 
@@ -111,5 +111,11 @@ export interface RevokeEvent {
  * whole token, base64url. Never the token, never its signature alone.
  */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  return sha256(token);
 }
+
+// crypto.hash (Node ≥ 20.12) is the one-shot form: half the cost of a Hash object per token.
+const sha256: (input: string) => string =
+  typeof crypto.hash === 'function'
+    ? (input) => crypto.hash('sha256', input, 'base64url')
+    : (input) => crypto.createHash('sha256').update(input).digest('base64url');

@@ -1,4 +1,5 @@
 export { type CommonEnv, EnvError, EnvReader, readCommonEnv } from './env.js';
+export { HotCounter, type HotCounterSeries, HotHistogram, HotHistogramSeries } from './hot-metrics.js';
 export { exitOnFatal, onShutdown } from './lifecycle.js';
 export { createLogger, type Logger, REDACT_PATHS } from './logger.js';
 export {

@@ -9,7 +9,7 @@ import {
 import type { Logger, NatsConnection } from '@authz/runtime';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { type DecisionDeps, decide } from './decide.js';
-import { decisionEvent, scrubExplain } from './events.js';
+import { checkReplyJson, decisionEventJson, scrubExplain } from './events.js';
 import type { WorkerMetrics } from './metrics.js';
 import { replies } from './replies.js';
 import { parseCheckRequest } from './request.js';
@@ -34,7 +34,7 @@ export class CheckService {
   private idle?: () => void;
   // Replies and events of one event-loop turn, published together: nats.js writes its buffer
   // once per microtask checkpoint, so batching per turn turns many socket writes into one.
-  private outbox: Array<{ msg: Msg; reply: string; event: string }> = [];
+  private outbox: Array<{ msg: Msg; reply: Uint8Array; event: Uint8Array }> = [];
   private flushScheduled = false;
 
   constructor(
@@ -98,10 +98,12 @@ export class CheckService {
     reply.request_id = requestId;
     const latencyMs = performance.now() - started;
     metrics.decided(reply.status, latencyMs / 1000);
-    const event = JSON.stringify(
-      decisionEvent({ requestId, method, uri, latencyMs, worker: this.options.workerId }, reply),
+    const event = decisionEventJson(
+      { requestId, method, uri, latencyMs, worker: this.options.workerId },
+      reply,
     );
-    this.outbox.push({ msg, reply: JSON.stringify(reply), event });
+    // Bytes, not strings: nats.js would encode with TextEncoder, 4× slower than Buffer.from.
+    this.outbox.push({ msg, reply: Buffer.from(checkReplyJson(reply)), event: Buffer.from(event) });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -115,7 +117,7 @@ export class CheckService {
 
   private respond(msg: Msg, reply: CheckReply): void {
     try {
-      msg.respond(JSON.stringify(reply));
+      msg.respond(Buffer.from(checkReplyJson(reply)));
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'could not send reply');
     }

@@ -41,7 +41,7 @@ export async function decide(check: ParsedCheck, deps: DecisionDeps): Promise<De
     }
   }
 
-  const identity = verified ? describeIdentity(verified) : undefined;
+  const identity = verified ? identityOf(verified) : undefined;
   let user: User | undefined;
   let roles: Role[] = [];
   let client: Client | undefined;
@@ -76,6 +76,19 @@ export async function decide(check: ParsedCheck, deps: DecisionDeps): Promise<De
   else reply = replies.anonymousDenied(method, path);
   if (explain) reply.explain = decision.explain ?? [];
   return { reply, token: 'token' in bearer ? bearer.token : undefined };
+}
+
+// A cached token resolves to the same VerifiedIdentity object every time; its Identity (and the
+// Identity's JSON, see events.ts) is then built once instead of per check.
+const identities = new WeakMap<VerifiedIdentity, Identity>();
+
+function identityOf(verified: VerifiedIdentity): Identity {
+  let identity = identities.get(verified);
+  if (identity === undefined) {
+    identity = Object.freeze(describeIdentity(verified));
+    identities.set(verified, identity);
+  }
+  return identity;
 }
 
 /** The reply's view of a verified token: claims that name the bearer, never the token. */

@@ -1,6 +1,7 @@
+import type { CheckReply } from '@authz/protocol';
 import { describe, expect, it } from 'vitest';
 import { describeIdentity } from './decide.js';
-import { decisionEvent, redactUri, scrubExplain } from './events.js';
+import { checkReplyJson, decisionEventJson, redactUri, scrubExplain } from './events.js';
 
 describe('redactUri', () => {
   it.each([
@@ -9,30 +10,42 @@ describe('redactUri', () => {
     ['/a?Token=SECRET&b=1', '/a?Token=[redacted]&b=1'],
     ['/cb?code=abc&state=s', '/cb?code=[redacted]&state=s'],
     ['/a?client_secret=s&password=p', '/a?client_secret=[redacted]&password=[redacted]'],
+    ['/a?%61ccess_token=SECRET', '/a?%61ccess_token=[redacted]'],
+    ['/a?API_KEY=k&_elements=name', '/a?API_KEY=[redacted]&_elements=name'],
+    ['/a?_elements=name&_count=10', '/a?_elements=name&_count=10'],
+    ['/a?tokenizer=1&keyword=x', '/a?tokenizer=1&keyword=x'],
   ])('%s → %s', (uri, expected) => {
     expect(redactUri(uri)).toBe(expected);
   });
 });
 
-describe('decisionEvent', () => {
+describe('decisionEventJson', () => {
+  const fields = {
+    requestId: 'r1',
+    method: 'GET',
+    uri: '/x?access_token=eyJhbGc',
+    latencyMs: 0.1234,
+    worker: 'w1',
+  };
+
   it('carries who and why but never the token', () => {
-    const event = decisionEvent(
-      { requestId: 'r1', method: 'GET', uri: '/x?access_token=eyJhbGc', latencyMs: 0.1234, worker: 'w1' },
-      {
-        allow: true,
-        status: 200,
-        reason: 'allowed by AccessPolicy/p',
-        policy: 'p',
-        revision: 7,
-        identity: { kind: 'jwt', introspector: 'i', sub: 's', user: 'u' },
-      },
-    );
-    expect(event).toMatchObject({
+    const json = decisionEventJson(fields, {
+      allow: true,
+      status: 200,
+      reason: 'allowed by AccessPolicy/p',
+      policy: 'p',
+      revision: 7,
+      identity: { kind: 'jwt', introspector: 'i', sub: 's', user: 'u' },
+    });
+    const event = JSON.parse(json);
+    expect(event).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       request_id: 'r1',
       method: 'GET',
       uri: '/x?access_token=[redacted]',
       allow: true,
       status: 200,
+      reason: 'allowed by AccessPolicy/p',
       policy: 'p',
       subject: 's',
       user: 'u',
@@ -41,7 +54,89 @@ describe('decisionEvent', () => {
       revision: 7,
       worker: 'w1',
     });
-    expect(JSON.stringify(event)).not.toContain('eyJhbGc');
+    expect(Math.abs(Date.parse(event.time) - Date.now())).toBeLessThan(5000);
+    expect(json).not.toContain('eyJhbGc');
+  });
+
+  it('is valid JSON whatever the strings hold, and omits what a denial does not have', () => {
+    const awkward = 'quote " backslash \\ newline \n tab \t nul \u0000 emoji 🔑 \u2028';
+    const event = JSON.parse(
+      decisionEventJson(
+        { ...fields, requestId: awkward, uri: `/a"b?q=${awkward}`, method: awkward },
+        { allow: false, status: 401, error: 'invalid_token', reason: awkward },
+      ),
+    );
+    expect(event).toMatchObject({
+      request_id: awkward,
+      method: awkward,
+      uri: `/a"b?q=${awkward}`,
+      reason: awkward,
+      error: 'invalid_token',
+      allow: false,
+      status: 401,
+    });
+    for (const absent of ['policy', 'subject', 'user', 'introspector', 'revision'])
+      expect(event).not.toHaveProperty(absent);
+  });
+});
+
+describe('checkReplyJson', () => {
+  const identity = {
+    kind: 'jwt' as const,
+    introspector: 'i',
+    iss: 'https://x',
+    sub: 's"',
+    user: 'u',
+    exp: 5,
+  };
+  it.each<[string, CheckReply]>([
+    [
+      'allowed',
+      {
+        allow: true,
+        status: 200,
+        reason: 'allowed by AccessPolicy/p',
+        policy: 'p',
+        identity,
+        revision: 3,
+        request_id: 'r',
+      },
+    ],
+    [
+      '401',
+      {
+        allow: false,
+        status: 401,
+        error: 'invalid_token',
+        reason: 'bad "token"\n',
+        revision: 0,
+        request_id: 'r',
+      },
+    ],
+    [
+      '403 with explain',
+      {
+        allow: false,
+        status: 403,
+        reason: 'no AccessPolicy allows GET /x',
+        identity,
+        revision: 9,
+        request_id: '🔑',
+        explain: [
+          { policy: 'p', engine: 'matcho', result: false, path: 'uri', expected: '#^/a', actual: '/x\u2028' },
+        ],
+      },
+    ],
+    [
+      '400 without revision',
+      { allow: false, status: 400, reason: 'malformed check request: method is required' },
+    ],
+  ])('%s: the same JSON value as JSON.stringify', (_name, reply) => {
+    expect(JSON.parse(checkReplyJson(reply))).toEqual(JSON.parse(JSON.stringify(reply)));
+    // The cached identity JSON is reused for the same object, never for another one.
+    expect(
+      JSON.parse(checkReplyJson({ ...reply, identity: { ...identity, sub: 'other' } })).identity?.sub,
+    ).toBe('other');
   });
 });
 

@@ -1,13 +1,18 @@
-import type { CheckReply, DecisionEvent, ExplainEntry } from '@authz/protocol';
+import type { CheckReply, ExplainEntry, Identity } from '@authz/protocol';
 
 /** Query parameters whose values are credentials and never leave the worker (RFC 6750 §2.3 and kin). */
 const CREDENTIAL_PARAMS =
   /^(access_token|id_token|refresh_token|token|code|client_secret|password|api_key|apikey|key|secret)$/i;
+/**
+ * Every name above contains one of these words; a query without any of them (and without
+ * percent-encoding, which could spell one) has nothing to redact and is returned as it is.
+ */
+const MAY_HOLD_CREDENTIALS = /token|code|secret|password|key|%/i;
 
 /** The URI with credential-like query parameter values replaced by `[redacted]`. */
 export function redactUri(uri: string): string {
   const q = uri.indexOf('?');
-  if (q < 0) return uri;
+  if (q < 0 || !MAY_HOLD_CREDENTIALS.test(uri.slice(q + 1))) return uri;
   const parts = uri.slice(q + 1).split('&');
   let changed = false;
   for (let i = 0; i < parts.length; i++) {
@@ -28,31 +33,76 @@ export function redactUri(uri: string): string {
   return changed ? `${uri.slice(0, q)}?${parts.join('&')}` : uri;
 }
 
-/** Builds the event published on `authz.v1.decisions`. */
-export function decisionEvent(
-  fields: { requestId: string; method: string; uri: string; latencyMs: number; worker: string },
-  reply: CheckReply,
-): DecisionEvent {
-  const event: DecisionEvent = {
-    time: new Date().toISOString(),
-    request_id: fields.requestId,
-    method: fields.method,
-    uri: redactUri(fields.uri),
-    allow: reply.allow,
-    status: reply.status,
-    reason: reply.reason,
-    latency: Math.round(fields.latencyMs * 1000) / 1000,
-    worker: fields.worker,
-  };
-  if (reply.error) event.error = reply.error;
-  if (reply.policy) event.policy = reply.policy;
-  if (reply.identity) {
-    if (reply.identity.sub) event.subject = reply.identity.sub;
-    if (reply.identity.user) event.user = reply.identity.user;
-    event.introspector = reply.identity.introspector;
+/** What the decision event needs beyond the reply. */
+export interface DecisionEventFields {
+  requestId: string;
+  method: string;
+  uri: string;
+  latencyMs: number;
+  worker: string;
+}
+
+// Serialized by hand: this runs for every decision, and building an object only to stringify it
+// costs twice as much (bench/hot-path.mjs). Strings go through JSON.stringify, so escaping is
+// JSON's own; the shape is the DecisionEvent schema, checked against it in events.test.ts.
+const str = JSON.stringify;
+
+/** The JSON of the event published on `authz.v1.decisions` (DESIGN §5: never a token). */
+export function decisionEventJson(fields: DecisionEventFields, reply: CheckReply): string {
+  let json =
+    `{"time":"${isoNow()}","request_id":${str(fields.requestId)},"method":${str(fields.method)}` +
+    `,"uri":${str(redactUri(fields.uri))},"allow":${reply.allow},"status":${reply.status}` +
+    `,"reason":${str(reply.reason)},"latency":${Math.round(fields.latencyMs * 1000) / 1000}` +
+    `,"worker":${str(fields.worker)}`;
+  if (reply.error) json += `,"error":${str(reply.error)}`;
+  if (reply.policy) json += `,"policy":${str(reply.policy)}`;
+  const identity = reply.identity;
+  if (identity) {
+    if (identity.sub) json += `,"subject":${str(identity.sub)}`;
+    if (identity.user) json += `,"user":${str(identity.user)}`;
+    json += `,"introspector":${str(identity.introspector)}`;
   }
-  if (reply.revision !== undefined) event.revision = reply.revision;
-  return event;
+  if (reply.revision !== undefined) json += `,"revision":${reply.revision}`;
+  return `${json}}`;
+}
+
+/** The JSON of a check reply (DESIGN §5): the fields JSON.stringify would write, by hand. */
+export function checkReplyJson(reply: CheckReply): string {
+  let json = `{"allow":${reply.allow},"status":${reply.status}`;
+  if (reply.error !== undefined) json += `,"error":${str(reply.error)}`;
+  json += `,"reason":${str(reply.reason)}`;
+  if (reply.policy !== undefined) json += `,"policy":${str(reply.policy)}`;
+  if (reply.identity !== undefined) json += `,"identity":${identityJson(reply.identity)}`;
+  if (reply.revision !== undefined) json += `,"revision":${reply.revision}`;
+  if (reply.request_id !== undefined) json += `,"request_id":${str(reply.request_id)}`;
+  if (reply.explain !== undefined) json += `,"explain":${str(reply.explain)}`;
+  return `${json}}`;
+}
+
+// A cached token yields the same Identity object on every check (see describeIdentity), so its
+// JSON is written once. Identities are never mutated after they are built.
+const identityJsonCache = new WeakMap<Identity, string>();
+
+function identityJson(identity: Identity): string {
+  let json = identityJsonCache.get(identity);
+  if (json === undefined) {
+    json = str(identity);
+    identityJsonCache.set(identity, json);
+  }
+  return json;
+}
+
+// Date#toISOString costs ~0.5 µs; thousands of decisions share each millisecond.
+let isoMs = 0;
+let isoText = '';
+
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
 }
 
 /**

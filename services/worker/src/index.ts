@@ -1,5 +1,11 @@
 export { type ConfigChange, ConfigState } from './config-state.js';
 export { type Decision, type DecisionDeps, decide, describeIdentity } from './decide.js';
-export { decisionEvent, redactUri, scrubExplain } from './events.js';
+export {
+  checkReplyJson,
+  type DecisionEventFields,
+  decisionEventJson,
+  redactUri,
+  scrubExplain,
+} from './events.js';
 export { replies } from './replies.js';
 export { bearerToken, type ParsedCheck, parseCheckRequest } from './request.js';

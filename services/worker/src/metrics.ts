@@ -3,6 +3,8 @@ import {
   createRegistry,
   Gauge,
   Histogram,
+  HotCounter,
+  HotHistogram,
   LATENCY_BUCKETS,
   memoByKey,
   type Registry,
@@ -27,19 +29,15 @@ export interface WorkerMetrics {
 export function createWorkerMetrics(): WorkerMetrics {
   const registry = createRegistry('authz-worker');
   const r = { registers: [registry] };
-  const decisions = new Counter({
-    name: 'authz_decisions_total',
-    help: 'Decisions by status',
-    labelNames: ['status'] as const,
-    ...r,
-  });
-  const latency = new Histogram({
-    name: 'authz_decision_duration_seconds',
-    help: 'Worker-side decision latency',
-    labelNames: ['status'] as const,
-    buckets: LATENCY_BUCKETS,
-    ...r,
-  });
+  // Touched on every decision: plain numbers, folded into Prometheus output at scrape.
+  const decisions = new HotCounter('authz_decisions_total', 'Decisions by status', ['status'], registry);
+  const latency = new HotHistogram(
+    'authz_decision_duration_seconds',
+    'Worker-side decision latency',
+    ['status'],
+    LATENCY_BUCKETS,
+    registry,
+  );
   let readInflight = () => 0;
   new Gauge({
     name: 'authz_inflight_checks',
@@ -64,12 +62,12 @@ export function createWorkerMetrics(): WorkerMetrics {
     labelNames: ['type'] as const,
     ...r,
   });
-  const cache = new Counter({
-    name: 'authz_cache_lookups_total',
-    help: 'Cache lookups by tier, kind and result',
-    labelNames: ['tier', 'kind', 'result'] as const,
-    ...r,
-  });
+  const cache = new HotCounter(
+    'authz_cache_lookups_total',
+    'Cache lookups by tier, kind and result',
+    ['tier', 'kind', 'result'],
+    registry,
+  );
   const cacheBy = memoByKey((key) => {
     const [tier, kind, result] = key.split(' ');
     return cache.labels(tier!, kind!, result!);
@@ -112,7 +110,7 @@ export function createWorkerMetrics(): WorkerMetrics {
     registry,
     decided: (status, seconds) => {
       const child = byStatus(status);
-      child.count.inc();
+      child.count.value++;
       child.latency.observe(seconds);
     },
     trackInflight: (read) => {
@@ -121,7 +119,9 @@ export function createWorkerMetrics(): WorkerMetrics {
     rejectedSaturated,
     natsStatus,
     verifier: {
-      cacheLookup: (tier, kind, hit) => cacheBy(`${tier} ${kind} ${hit ? 'hit' : 'miss'}`).inc(),
+      cacheLookup: (tier, kind, hit) => {
+        cacheBy(`${tier} ${kind} ${hit ? 'hit' : 'miss'}`).value++;
+      },
       jwksFetch: (ok) => jwksFetches.inc({ result: ok ? 'ok' : 'error' }),
       staleKeysServed: () => staleKeys.inc(),
       introspectionCall: (ok) => introspections.inc({ result: ok ? 'ok' : 'error' }),

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { bearerToken, parseCheckRequest } from './request.js';
 
+const manyHeaders = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`h${i}`, 'v']));
+const manyValues = (n: number) => Array.from({ length: n }, () => 'v');
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
 
 describe('parseCheckRequest', () => {
@@ -26,8 +28,33 @@ describe('parseCheckRequest', () => {
     ['method of wrong type', { method: 1, uri: '/' }, 'method must be string'],
     ['header of wrong type', { method: 'GET', uri: '/', headers: { a: 1 } }, 'headers.a must be string'],
     ['empty uri', { method: 'GET', uri: '' }, 'uri must NOT have fewer than 1 characters'],
+    [
+      'too many headers',
+      { method: 'GET', uri: '/', headers: manyHeaders(257) },
+      'headers must NOT have more than 256 properties',
+    ],
+    ['method outside the pattern', { method: 'G T', uri: '/' }, 'method must match pattern "^[A-Za-z-]+$"'],
+    ['explain not boolean', { method: 'GET', uri: '/', explain: 'yes' }, 'explain must be boolean'],
+    [
+      'header list too long',
+      { method: 'GET', uri: '/', headers: { a: manyValues(65) } },
+      'headers.a must be string',
+    ],
   ])('refuses %s with a reason naming the field', (_name, body, reason) => {
     expect(parseCheckRequest(enc(body))).toBe(reason);
+  });
+
+  it('counts string limits in UTF-16 units, never laxer than code points', () => {
+    // 40 000 astral characters: 40 000 code points (under the 65 536 limit) but 80 000 units.
+    const header = '🔑'.repeat(40_000);
+    expect(parseCheckRequest(enc({ method: 'GET', uri: '/', headers: { x: header } }))).toBe(
+      'headers.x expected union value',
+    );
+    expect(
+      parseCheckRequest(enc({ method: 'GET', uri: '/', headers: { x: '🔑'.repeat(30_000) } })),
+    ).toMatchObject({
+      method: 'GET',
+    });
   });
 });
 

@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// CPU cost of the worker's own code for one check, without NATS or the kernel: the built
+// CheckService answering in-memory messages with the benchmark's configuration (HS256 JWT
+// repeated, the allowing policy, the bench User). What `npm run bench` cannot separate from
+// socket writes and the scheduler of a shared 2-core box, this measures to a tenth of a µs.
+// usage: node bench/hot-path.mjs [--n=200000] [--rounds=5]
+import { randomBytes } from 'node:crypto';
+import { createLogger } from '../packages/runtime/dist/index.js';
+import { TokenVerifier } from '../packages/verifier/dist/index.js';
+import { CheckService } from '../services/worker/dist/check-service.js';
+import { ConfigState } from '../services/worker/dist/config-state.js';
+import { createWorkerMetrics } from '../services/worker/dist/metrics.js';
+import { checkPayload } from './lib/cluster.mjs';
+import { ALLOW_POLICY, BENCH_USER, ISS, introspectors, user } from './lib/resources.mjs';
+import { claimsFor, mintJwt } from './lib/tokens.mjs';
+
+const arg = (name, fallback) =>
+  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
+const n = arg('n', 200_000);
+const rounds = arg('rounds', 5);
+
+const logger = createLogger('hot-path', 'warn');
+const metrics = createWorkerMetrics();
+const verifier = new TokenVerifier({ logger, metrics: metrics.verifier });
+const config = new ConfigState(logger, (list) => verifier.setIntrospectors(list));
+const keys = { hsSecret: randomBytes(32).toString('base64url') };
+let revision = 0;
+for (const resource of [...introspectors(keys, { url: 'http://127.0.0.1:9/introspect' }), ALLOW_POLICY]) {
+  if (resource.resourceType === 'TokenIntrospector' && resource.id !== 'bench-hs256') continue;
+  config.apply({ key: `${resource.resourceType}.${resource.id}`, revision: ++revision, value: resource });
+}
+config.commit();
+const benchUser = user(BENCH_USER);
+const users = { get: (id) => (id === BENCH_USER ? benchUser : undefined) };
+
+let published = 0;
+const nc = {
+  subscribe: (_subject, { callback }) => ({ callback, isClosed: () => false }),
+  publish: () => published++,
+};
+const service = new CheckService(
+  nc,
+  { config, verifier, users },
+  {
+    subjects: { check: 'authz.v1.check', decisions: 'authz.v1.decisions' },
+    maxInflight: 1_000_000,
+    workerId: 'hot-path:1',
+    logger,
+    metrics,
+  },
+);
+service.start();
+const { callback } = service.sub;
+const payload = checkPayload(mintJwt('HS256', keys.hsSecret, claimsFor(ISS.hs, 'cached', 0)));
+let answered = 0;
+let last;
+const msg = {
+  data: payload,
+  headers: undefined,
+  respond(data) {
+    last = data;
+    answered++;
+  },
+};
+
+// Answers are batched per event-loop turn, so feed in bursts and let the loop turn between them.
+const BURST = 16;
+async function run(count) {
+  const target = answered + count;
+  while (answered < target) {
+    for (let i = 0; i < BURST; i++) callback(null, msg);
+    await new Promise(setImmediate);
+  }
+}
+await run(20_000);
+const reply = JSON.parse(Buffer.from(last).toString());
+if (reply.allow !== true) throw new Error(`not allowed: ${reply.reason}`);
+const results = [];
+for (let r = 0; r < rounds; r++) {
+  const cpu = process.cpuUsage();
+  await run(n);
+  const used = process.cpuUsage(cpu);
+  results.push((used.user + used.system) / n);
+}
+results.sort((a, b) => a - b);
+process.stdout.write(
+  `CPU µs per check (best / median of ${rounds} × ${n}): ${results[0].toFixed(2)} / ${results[Math.floor(rounds / 2)].toFixed(2)}; events published ${published}\n`,
+);
