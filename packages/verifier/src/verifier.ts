@@ -133,16 +133,30 @@ export class TokenVerifier {
       );
     }
     const hash = hashToken(token);
-    const hit = this.tokens.get(hash);
-    if (hit) {
-      if (hit.expiresAt > this.now() && this.compiled.get(hit.source.id) === hit.source) {
-        this.metrics.cacheLookup?.('memory', 'token', true);
-        return Promise.resolve(hit.identity);
-      }
-      this.tokens.delete(hash);
-    }
+    const hit = this.lookup(hash);
+    if (hit) return Promise.resolve(hit);
     this.metrics.cacheLookup?.('memory', 'token', false);
     return this.verifyUncached(token, hash);
+  }
+
+  /**
+   * The identity of a token this verifier has already accepted and still trusts, without a
+   * promise turn (the hot path of a repeated token); `undefined` means "call {@link verify}".
+   * Same object as `verify` resolves with: treat it as read-only.
+   */
+  cached(token: string): VerifiedIdentity | undefined {
+    return token.length > MAX_TOKEN_BYTES ? undefined : this.lookup(hashToken(token));
+  }
+
+  private lookup(hash: string): VerifiedIdentity | undefined {
+    const hit = this.tokens.get(hash);
+    if (!hit) return undefined;
+    if (hit.expiresAt > this.now() && this.compiled.get(hit.source.id) === hit.source) {
+      this.metrics.cacheLookup?.('memory', 'token', true);
+      return hit.identity;
+    }
+    this.tokens.delete(hash);
+    return undefined;
   }
 
   /** Forgets everything cached for the token with this hash (`hashToken` from @authz/protocol). */

@@ -8,11 +8,11 @@ import {
 } from '@authz/protocol';
 import type { Logger, NatsConnection } from '@authz/runtime';
 import type { Msg, Subscription } from '@nats-io/transport-node';
-import { type DecisionDeps, decide } from './decide.js';
+import { type Decision, type DecisionDeps, decide } from './decide.js';
 import { checkReplyJson, decisionEventJson, scrubExplain } from './events.js';
 import type { WorkerMetrics } from './metrics.js';
 import { replies } from './replies.js';
-import { parseCheckRequest } from './request.js';
+import { type ParsedCheck, parseCheckRequest } from './request.js';
 
 /** Options of {@link CheckService}. */
 export interface CheckServiceOptions {
@@ -32,10 +32,6 @@ export class CheckService {
   private sub?: Subscription;
   private inflight = 0;
   private idle?: () => void;
-  // Replies and events of one event-loop turn, published together: nats.js writes its buffer
-  // once per microtask checkpoint, so batching per turn turns many socket writes into one.
-  private outbox: Array<{ msg: Msg; reply: Uint8Array; event: Uint8Array }> = [];
-  private flushScheduled = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -53,7 +49,7 @@ export class CheckService {
           this.options.logger.error({ err: err.message }, 'check subscription error');
           return;
         }
-        void this.handle(msg);
+        this.handle(msg);
       },
     });
   }
@@ -62,81 +58,106 @@ export class CheckService {
   async drain(): Promise<void> {
     if (this.sub && !this.sub.isClosed()) await this.sub.drain();
     if (this.inflight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
-    this.flush();
   }
 
-  private async handle(msg: Msg): Promise<void> {
+  private handle(msg: Msg): void {
     const started = performance.now();
-    const { metrics } = this.options;
     if (this.inflight >= this.options.maxInflight) {
-      metrics.rejectedSaturated.inc();
-      this.respond(msg, replies.unavailable('the authorization worker is saturated; retry shortly'));
+      this.options.metrics.rejectedSaturated.inc();
+      this.send(msg, replies.unavailable('the authorization worker is saturated; retry shortly'));
       return;
     }
     this.inflight++;
-    const requestId =
-      msg.headers?.get(REQUEST_ID_HEADER) || traceId(msg.headers?.get(TRACEPARENT_HEADER)) || randomUUID();
-    let reply: CheckReply;
-    let method = '-';
-    let uri = '-';
+    const requestId = requestIdOf(msg);
+    let parsed: ParsedCheck | undefined;
+    let decision: Decision | Promise<Decision>;
     try {
-      const parsed = parseCheckRequest(msg.data);
-      if (typeof parsed === 'string') {
-        reply = replies.badRequest(parsed);
-      } else {
-        method = parsed.method;
-        uri = parsed.request.uri;
-        const decision = await decide(parsed, this.deps);
-        reply = decision.reply;
-        if (reply.explain) reply.explain = scrubExplain(reply.explain, decision.token);
+      const result = parseCheckRequest(msg.data);
+      if (typeof result === 'string') decision = { reply: replies.badRequest(result) };
+      else {
+        parsed = result;
+        decision = decide(result, this.deps);
       }
     } catch (err) {
-      this.options.logger.error({ err, requestId }, 'internal error while deciding; denied');
-      reply = replies.internalError();
+      decision = this.internalError(err, requestId);
     }
-    reply.revision = this.deps.config.revision;
-    reply.request_id = requestId;
-    const latencyMs = performance.now() - started;
-    metrics.decided(reply.status, latencyMs / 1000);
-    const event = decisionEventJson(
-      { requestId, method, uri, latencyMs, worker: this.options.workerId },
-      reply,
-    );
-    // Bytes, not strings: nats.js would encode with TextEncoder, 4× slower than Buffer.from.
-    this.outbox.push({ msg, reply: Buffer.from(checkReplyJson(reply)), event: Buffer.from(event) });
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
-    this.inflight--;
-    if (this.inflight === 0 && this.idle) {
-      this.idle();
-      this.idle = undefined;
+    // A decision from memory is answered right here, inside nats.js's read loop: every reply of
+    // one socket read then leaves in one write (nats.js flushes once per microtask checkpoint).
+    if (!(decision instanceof Promise)) this.finish(msg, started, requestId, parsed, decision);
+    else
+      decision.then(
+        (d) => this.finish(msg, started, requestId, parsed, d),
+        (err: unknown) => this.finish(msg, started, requestId, parsed, this.internalError(err, requestId)),
+      );
+  }
+
+  private internalError(err: unknown, requestId: string): Decision {
+    this.options.logger.error({ err, requestId }, 'internal error while deciding; denied');
+    return { reply: replies.internalError() };
+  }
+
+  /** Replies, publishes the decision event and counts it; never throws, always answers. */
+  private finish(
+    msg: Msg,
+    started: number,
+    requestId: string,
+    parsed: ParsedCheck | undefined,
+    decision: Decision,
+  ): void {
+    let replied = false;
+    try {
+      const { reply } = decision;
+      if (reply.explain) reply.explain = scrubExplain(reply.explain, decision.token);
+      reply.revision = this.deps.config.revision;
+      reply.request_id = requestId;
+      const latencyMs = performance.now() - started;
+      this.options.metrics.decided(reply.status, latencyMs / 1000);
+      replied = true;
+      this.send(msg, reply);
+      const event = decisionEventJson(
+        {
+          requestId,
+          method: parsed?.method ?? '-',
+          uri: parsed?.request.uri ?? '-',
+          latencyMs,
+          worker: this.options.workerId,
+        },
+        reply,
+      );
+      // Events are fire-and-forget: losing one during shutdown is not a failed decision.
+      this.nc.publish(this.options.subjects.decisions, Buffer.from(event));
+    } catch (err) {
+      this.options.logger.error({ err, requestId }, 'could not finish a decision');
+      if (!replied) this.send(msg, { ...replies.internalError(), request_id: requestId });
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0 && this.idle) {
+        this.idle();
+        this.idle = undefined;
+      }
     }
   }
 
-  private respond(msg: Msg, reply: CheckReply): void {
+  /** Sends a reply; a failure (connection closing) is logged, never thrown. */
+  private send(msg: Msg, reply: CheckReply): void {
     try {
+      // Bytes, not a string: nats.js would encode with TextEncoder, 4× slower than Buffer.from.
       msg.respond(Buffer.from(checkReplyJson(reply)));
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'could not send reply');
     }
   }
+}
 
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    const batch = this.outbox;
-    this.outbox = [];
-    for (const item of batch) {
-      try {
-        item.msg.respond(item.reply);
-        // Events are fire-and-forget: losing one during shutdown is not a failed decision.
-        this.nc.publish(this.options.subjects.decisions, item.event);
-      } catch (err) {
-        this.options.logger.warn({ err: (err as Error).message }, 'could not send reply');
-      }
-    }
-  };
+/** The gateway's request id, else the trace id of the traceparent, else a new one. */
+function requestIdOf(msg: Msg): string {
+  try {
+    return (
+      msg.headers?.get(REQUEST_ID_HEADER) || traceId(msg.headers?.get(TRACEPARENT_HEADER)) || randomUUID()
+    );
+  } catch {
+    return randomUUID(); // unreadable headers: the check itself still gets its answer
+  }
 }
 
 /** The trace id of a W3C traceparent (`00-<trace-id>-<span-id>-<flags>`). */

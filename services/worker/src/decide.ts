@@ -23,34 +23,50 @@ export interface Decision {
 const NO_ROLES: ReadonlySet<string> = new Set();
 
 /**
- * Decides one parsed check request (DESIGN §6). Throws only on internal errors, which the
- * caller turns into a 503.
+ * Decides one parsed check request (DESIGN §6). Synchronous when everything it needs is in
+ * memory (a token verified before, a cached User): the common case then answers without a
+ * promise turn. Throws or rejects only on internal errors, which the caller turns into a 503.
  */
-export async function decide(check: ParsedCheck, deps: DecisionDeps): Promise<Decision> {
-  const { request, method, path } = check;
-  const bearer = bearerToken(request.headers);
+export function decide(check: ParsedCheck, deps: DecisionDeps): Decision | Promise<Decision> {
+  const bearer = bearerToken(check.request.headers);
   if ('problem' in bearer) return { reply: replies.badCredentials(bearer.problem) };
+  if ('none' in bearer) return decideFor(check, deps, undefined, undefined);
+  const { token } = bearer;
+  const cached = deps.verifier.cached(token);
+  if (cached) return decideFor(check, deps, cached, token);
+  return deps.verifier.verify(token).then(
+    (verified) => decideFor(check, deps, verified, token),
+    // A presented token that fails is never downgraded to an anonymous request (§6 step 3).
+    (err: unknown) => ({ reply: replies.verificationFailed(err), token }),
+  );
+}
 
-  let verified: VerifiedIdentity | undefined;
-  if ('token' in bearer) {
-    try {
-      verified = await deps.verifier.verify(bearer.token);
-    } catch (err) {
-      // A presented token that fails is never downgraded to an anonymous request (§6 step 3).
-      return { reply: replies.verificationFailed(err), token: bearer.token };
-    }
-  }
-
+/** Steps 4–6 of §6 once the token (if any) is verified: User, Roles, Client, policies. */
+function decideFor(
+  check: ParsedCheck,
+  deps: DecisionDeps,
+  verified: VerifiedIdentity | undefined,
+  token: string | undefined,
+): Decision | Promise<Decision> {
   const identity = verified ? identityOf(verified) : undefined;
-  let user: User | undefined;
-  let roles: Role[] = [];
-  let client: Client | undefined;
-  if (identity?.user) {
-    const found = deps.users.get(identity.user);
-    user = found instanceof Promise ? await found : found;
-    roles = deps.config.rolesOf(identity.user);
-  }
-  if (identity?.client) client = deps.config.client(identity.client);
+  if (!identity?.user) return evaluate(check, deps, verified, identity, undefined, token);
+  const user = deps.users.get(identity.user);
+  return user instanceof Promise
+    ? user.then((found) => evaluate(check, deps, verified, identity, found, token))
+    : evaluate(check, deps, verified, identity, user, token);
+}
+
+function evaluate(
+  check: ParsedCheck,
+  deps: DecisionDeps,
+  verified: VerifiedIdentity | undefined,
+  identity: Identity | undefined,
+  user: User | undefined,
+  token: string | undefined,
+): Decision {
+  const { request, method, path } = check;
+  const roles: Role[] = identity?.user ? deps.config.rolesOf(identity.user) : [];
+  const client: Client | undefined = identity?.client ? deps.config.client(identity.client) : undefined;
 
   const contextIdentity: ContextIdentity = {};
   if (verified) {
@@ -75,7 +91,7 @@ export async function decide(check: ParsedCheck, deps: DecisionDeps): Promise<De
   else if (identity) reply = replies.forbidden(method, path, identity);
   else reply = replies.anonymousDenied(method, path);
   if (explain) reply.explain = decision.explain ?? [];
-  return { reply, token: 'token' in bearer ? bearer.token : undefined };
+  return { reply, token };
 }
 
 // A cached token resolves to the same VerifiedIdentity object every time; its Identity (and the

@@ -6,7 +6,11 @@ import { parseFhirRoute } from './route.js';
 /** The request as policies see it (Aidbox shape, DESIGN §6), empty values removed. */
 export type RequestContext = Record<string, unknown>;
 
-/** Who the request was authenticated as, in the shapes policies match on. */
+/**
+ * Who the request was authenticated as, in the shapes policies match on. These objects are
+ * treated as immutable: the same claims, User or Role list arrives with every request of a
+ * cached token, so each object's pruned form is computed once and remembered.
+ */
 export interface ContextIdentity {
   /** verified JWT claims */
   jwt?: Record<string, unknown>;
@@ -44,13 +48,24 @@ export function buildRequestContext(request: CheckRequest, identity?: ContextIde
   put(ctx, 'remote-addr', request.remote_addr);
   put(ctx, 'body', pruneEmpty(request.body));
   if (identity !== undefined) {
-    put(ctx, 'jwt', pruneEmpty(identity.jwt));
-    put(ctx, 'token', pruneEmpty(identity.token));
-    put(ctx, 'user', pruneEmpty(identity.user));
-    put(ctx, 'role', pruneEmpty(identity.role));
-    put(ctx, 'client', pruneEmpty(identity.client));
+    put(ctx, 'jwt', prunedOnce(identity.jwt));
+    put(ctx, 'token', prunedOnce(identity.token));
+    put(ctx, 'user', prunedOnce(identity.user));
+    put(ctx, 'role', prunedOnce(identity.role));
+    put(ctx, 'client', prunedOnce(identity.client));
   }
   return ctx;
+}
+
+const pruned = new WeakMap<object, unknown>();
+
+/** {@link pruneEmpty} of an identity object, computed once per object (see ContextIdentity). */
+function prunedOnce(value: object | undefined): unknown {
+  if (value === undefined) return undefined;
+  if (pruned.has(value)) return pruned.get(value);
+  const result = pruneEmpty(value);
+  pruned.set(value, result);
+  return result;
 }
 
 function put(ctx: RequestContext, key: string, value: unknown): void {
