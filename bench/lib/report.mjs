@@ -71,7 +71,9 @@ export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB }
 
 /** The human-readable table, one row per measurement, with the issue-6 targets. */
 export function table({ scenarios, propagation, coldStartMs, rssMiB }) {
-  const rows = [['scenario', 'rps', 'p50 µs', 'p99 µs', 'ratio', 'target', 'ok?']];
+  const rows = [
+    ['scenario', 'rps', 'p50 µs', 'p99 µs', 'ratio', 'target', 'ok?', 'CPU µs/req client·nats·responders'],
+  ];
   for (const name of ORDER) {
     const s = scenarios[name];
     if (!s) continue;
@@ -92,6 +94,7 @@ export function table({ scenarios, propagation, coldStartMs, rssMiB }) {
       s.ratio === undefined ? '' : s.ratio.toFixed(3),
       target?.text ?? '',
       ok,
+      s.cpu_us_per_request ? Object.values(s.cpu_us_per_request).join(' · ') : '',
     ]);
   }
   if (propagation) {
@@ -118,7 +121,7 @@ export function table({ scenarios, propagation, coldStartMs, rssMiB }) {
     ]);
   if (rssMiB !== undefined)
     rows.push(['worker_rss_mib', '', `${rssMiB} MiB`, '', '', '≤256 MiB', rssMiB <= 256 ? 'yes' : 'NO']);
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c] ?? '').length)));
   const line = (r) =>
     r
       .map((cell, c) =>
