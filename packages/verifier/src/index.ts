@@ -1,3 +1,4 @@
+export { LruMap } from './cache/lru.js';
 export {
   type LockResult,
   RedisSharedCache,

@@ -198,6 +198,27 @@ describe('verified-token cache', () => {
     now -= 10_000;
   });
 
+  it('cached() answers synchronously only what verify() accepted and still trusts', async () => {
+    const verifier = new TokenVerifier({ now: clock });
+    const idp = jwt('idp', { iss: ISS, secret: 's', clock_skew: 0 });
+    verifier.setIntrospectors([idp]);
+    const token = await mintJwt({ key: 's', claims: { iss: ISS, iat: NOW_S, exp: NOW_S + 10 } });
+    const forged = await mintJwt({ key: 'other', claims: { iss: ISS, iat: NOW_S, exp: NOW_S + 10 } });
+    expect(verifier.cached(token)).toBeUndefined(); // never verified: no shortcut
+    const identity = await verifier.verify(token);
+    expect(verifier.cached(token)).toBe(identity);
+    await expect(verifier.verify(forged)).rejects.toBeInstanceOf(InvalidTokenError);
+    expect(verifier.cached(forged)).toBeUndefined(); // failures are not cached
+    now += 10_000; // at exp
+    expect(verifier.cached(token)).toBeUndefined();
+    now -= 10_000;
+    await verifier.verify(token);
+    verifier.setIntrospectors([jwt('idp', { iss: ISS, secret: 'rotated', clock_skew: 0 })]);
+    expect(verifier.cached(token)).toBeUndefined(); // introspector changed
+    await verifier.revoke(hashToken(token));
+    expect(verifier.cached('x'.repeat(16 * 1024 + 1))).toBeUndefined();
+  });
+
   it('never caches failures', async () => {
     const { counts, metrics } = countingMetrics();
     const verifier = new TokenVerifier({ metrics });

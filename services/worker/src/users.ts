@@ -1,5 +1,6 @@
 import { FHIR_ID_PATTERN, resourceKey, type User } from '@authz/protocol';
 import type { KV } from '@authz/runtime';
+import { LruMap } from '@authz/verifier';
 
 const VALID_ID = new RegExp(FHIR_ID_PATTERN);
 
@@ -9,7 +10,7 @@ const VALID_ID = new RegExp(FHIR_ID_PATTERN);
  * invalidates entries when a User changes.
  */
 export class UserDirectory {
-  private readonly cache = new Map<string, User | null>();
+  private readonly cache: LruMap<string, User | null>;
   private readonly pending = new Map<string, Promise<User | undefined>>();
   // Bumped on invalidation so a fetch that raced with a change never caches the old value.
   private readonly generation = new Map<string, number>();
@@ -17,7 +18,9 @@ export class UserDirectory {
   constructor(
     private readonly kv: KV,
     private readonly maxEntries: number,
-  ) {}
+  ) {
+    this.cache = new LruMap(Math.max(1, maxEntries));
+  }
 
   /** The User, `undefined` when none exists. Synchronous when cached; rejects when KV is unreachable. */
   get(id: string): User | undefined | Promise<User | undefined> {
@@ -63,12 +66,6 @@ export class UserDirectory {
   }
 
   private remember(id: string, user: User | null): void {
-    if (this.maxEntries === 0) return;
-    if (this.cache.size >= this.maxEntries) {
-      // Evict the oldest insertion: O(1), and close enough to LRU for a directory cache.
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.set(id, user);
+    if (this.maxEntries > 0) this.cache.set(id, user);
   }
 }

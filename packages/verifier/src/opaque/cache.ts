@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LruMap } from '../cache/lru.js';
 import type { VerifiedIdentity } from '../types.js';
 import type { IntrospectorRecord } from './config.js';
 import type { IntrospectionAnswer } from './endpoint.js';
@@ -107,14 +108,13 @@ export function decodeShared(
   return result.expiresAt > now ? result : undefined;
 }
 
-/**
- * In-process results, least recently used evicted first (a Map keeps insertion order; a hit
- * re-inserts). Keyed by (introspector id, token hash); bounded by `maxEntries`.
- */
+/** In-process results, least recently used evicted first; keyed by (introspector id, token hash). */
 export class ResultMemo {
-  private readonly entries = new Map<string, CachedResult>();
+  private readonly entries: LruMap<string, CachedResult>;
 
-  constructor(private readonly maxEntries: number) {}
+  constructor(maxEntries: number) {
+    this.entries = new LruMap(maxEntries);
+  }
 
   get size(): number {
     return this.entries.size;
@@ -125,20 +125,13 @@ export class ResultMemo {
     const key = memoKey(record.id, tokenHash);
     const hit = this.entries.get(key);
     if (hit === undefined) return undefined;
+    if (hit.record === record && hit.expiresAt > now) return hit;
     this.entries.delete(key);
-    if (hit.record !== record || hit.expiresAt <= now) return undefined;
-    this.entries.set(key, hit);
-    return hit;
+    return undefined;
   }
 
   set(tokenHash: string, result: CachedResult): void {
-    const key = memoKey(result.record.id, tokenHash);
-    this.entries.delete(key);
-    this.entries.set(key, result);
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
+    this.entries.set(memoKey(result.record.id, tokenHash), result);
   }
 
   delete(introspectorId: string, tokenHash: string): void {
@@ -147,7 +140,7 @@ export class ResultMemo {
 
   /** Drops every result whose record `keep` rejects (after a configuration change). */
   retain(keep: (record: IntrospectorRecord) => boolean): void {
-    for (const [key, result] of this.entries) if (!keep(result.record)) this.entries.delete(key);
+    this.entries.sweep((result) => !keep(result.record));
   }
 
   clear(): void {
