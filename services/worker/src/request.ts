@@ -30,7 +30,9 @@ export function parseCheckRequest(data: Uint8Array): ParsedCheck | string {
   if (body.headers) {
     for (const name in body.headers) headers[name.toLowerCase()] = body.headers[name]!;
   }
-  const request = { ...body, headers };
+  // The parsed body is ours alone: its headers are replaced in place rather than copied.
+  const request = body as ParsedCheck['request'];
+  request.headers = headers;
   const q = body.uri.indexOf('?');
   return { request, method: body.method.toUpperCase(), path: q < 0 ? body.uri : body.uri.slice(0, q) };
 }
