@@ -3,7 +3,9 @@
 // CheckService answering in-memory messages with the benchmark's configuration (HS256 JWT
 // repeated, the allowing policy, the bench User). What `npm run bench` cannot separate from
 // socket writes and the scheduler of a shared 2-core box, this measures to a tenth of a µs.
-// usage: node bench/hot-path.mjs [--n=200000] [--rounds=5] [--fill=100000]
+// usage: node bench/hot-path.mjs [--n=200000] [--rounds=5] [--fill=100000] [--unique]
+// --unique sends a distinct pre-minted token with every check (each verified once), as the
+// jwt_hs256_unique scenario does.
 // --fill first verifies that many distinct tokens, so the token cache is as full as in
 // production (and as in the cluster benchmark after the unique-token scenarios).
 import { randomBytes } from 'node:crypto';
@@ -21,6 +23,7 @@ const arg = (name, fallback) =>
 const n = arg('n', 200_000);
 const rounds = arg('rounds', 5);
 const fill = arg('fill', 0);
+const unique = process.argv.includes('--unique');
 
 const logger = createLogger('hot-path', 'warn');
 const metrics = createWorkerMetrics();
@@ -55,7 +58,13 @@ const service = new CheckService(
 service.start();
 const { callback } = service.sub;
 const payload = checkPayload(mintJwt('HS256', keys.hsSecret, claimsFor(ISS.hs, 'cached', 0)));
+const series = unique
+  ? Array.from({ length: 20_000 + n * rounds }, (_, i) =>
+      checkPayload(mintJwt('HS256', keys.hsSecret, claimsFor(ISS.hs, 'unique', i))),
+    )
+  : [];
 let answered = 0;
+let sent = 0;
 let last;
 const msg = {
   data: payload,
@@ -71,7 +80,10 @@ const BURST = 16;
 async function run(count) {
   const target = answered + count;
   while (answered < target) {
-    for (let i = 0; i < BURST; i++) callback(null, msg);
+    for (let i = 0; i < BURST; i++) {
+      if (unique) msg.data = series[sent++] ?? payload;
+      callback(null, msg);
+    }
     await new Promise(setImmediate);
   }
 }

@@ -113,7 +113,7 @@ export class CheckService {
       const latencyMs = performance.now() - started;
       this.options.metrics.decided(reply.status, latencyMs / 1000);
       replied = true;
-      this.send(msg, reply);
+      this.send(msg, reply, decision.identityJson);
       const event = decisionEventJson(
         {
           requestId,
@@ -139,10 +139,10 @@ export class CheckService {
   }
 
   /** Sends a reply; a failure (connection closing) is logged, never thrown. */
-  private send(msg: Msg, reply: CheckReply): void {
+  private send(msg: Msg, reply: CheckReply, identityJson?: string): void {
     try {
       // Bytes, not a string: nats.js would encode with TextEncoder, 4× slower than Buffer.from.
-      msg.respond(Buffer.from(checkReplyJson(reply)));
+      msg.respond(Buffer.from(checkReplyJson(reply, identityJson)));
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'could not send reply');
     }

@@ -18,6 +18,8 @@ export interface Decision {
   reply: CheckReply;
   /** the bearer token, kept only to scrub it out of `explain` */
   token?: string;
+  /** JSON of `reply.identity`, when a cached token already had it written */
+  identityJson?: string;
 }
 
 const NO_ROLES: ReadonlySet<string> = new Set();
@@ -33,9 +35,9 @@ export function decide(check: ParsedCheck, deps: DecisionDeps): Decision | Promi
   if ('none' in bearer) return decideFor(check, deps, undefined, undefined);
   const { token } = bearer;
   const cached = deps.verifier.cached(token);
-  if (cached) return decideFor(check, deps, cached, token);
+  if (cached) return decideFor(check, deps, describedOnce(cached), token);
   return deps.verifier.verify(token).then(
-    (verified) => decideFor(check, deps, verified, token),
+    (verified) => decideFor(check, deps, { verified, identity: describeIdentity(verified) }, token),
     // A presented token that fails is never downgraded to an anonymous request (§6 step 3).
     (err: unknown) => ({ reply: replies.verificationFailed(err), token }),
   );
@@ -45,30 +47,32 @@ export function decide(check: ParsedCheck, deps: DecisionDeps): Decision | Promi
 function decideFor(
   check: ParsedCheck,
   deps: DecisionDeps,
-  verified: VerifiedIdentity | undefined,
+  described: Described | undefined,
   token: string | undefined,
 ): Decision | Promise<Decision> {
-  const identity = verified ? identityOf(verified) : undefined;
-  if (!identity?.user) return evaluate(check, deps, verified, identity, undefined, token);
-  const user = deps.users.get(identity.user);
+  const userId = described?.identity.user;
+  if (!userId) return evaluate(check, deps, described, undefined, token);
+  const user = deps.users.get(userId);
   return user instanceof Promise
-    ? user.then((found) => evaluate(check, deps, verified, identity, found, token))
-    : evaluate(check, deps, verified, identity, user, token);
+    ? user.then((found) => evaluate(check, deps, described, found, token))
+    : evaluate(check, deps, described, user, token);
 }
 
 function evaluate(
   check: ParsedCheck,
   deps: DecisionDeps,
-  verified: VerifiedIdentity | undefined,
-  identity: Identity | undefined,
+  described: Described | undefined,
   user: User | undefined,
   token: string | undefined,
 ): Decision {
   const { request, method, path } = check;
+  const verified = described?.verified;
+  const identity = described?.identity;
   const roles: Role[] = identity?.user ? deps.config.rolesOf(identity.user) : [];
   const client: Client | undefined = identity?.client ? deps.config.client(identity.client) : undefined;
 
-  const contextIdentity: ContextIdentity = {};
+  // A cached token's claims come with every one of its requests: the context prunes them once.
+  const contextIdentity: ContextIdentity = { claimsShared: described?.json !== undefined };
   if (verified) {
     if (verified.kind === 'jwt') contextIdentity.jwt = verified.claims;
     else contextIdentity.token = verified.claims;
@@ -91,20 +95,29 @@ function evaluate(
   else if (identity) reply = replies.forbidden(method, path, identity);
   else reply = replies.anonymousDenied(method, path);
   if (explain) reply.explain = decision.explain ?? [];
-  return { reply, token };
+  return { reply, token, identityJson: described?.json };
 }
 
-// A cached token resolves to the same VerifiedIdentity object every time; its Identity (and the
-// Identity's JSON, see events.ts) is then built once instead of per check.
-const identities = new WeakMap<VerifiedIdentity, Identity>();
+/** A verified token with its reply identity; `json` only for a cached token (written once). */
+interface Described {
+  verified: VerifiedIdentity;
+  identity: Identity;
+  json?: string;
+}
 
-function identityOf(verified: VerifiedIdentity): Identity {
-  let identity = identities.get(verified);
-  if (identity === undefined) {
-    identity = Object.freeze(describeIdentity(verified));
-    identities.set(verified, identity);
+// A cached token resolves to the same VerifiedIdentity object every time: its Identity and that
+// Identity's JSON are built on its second use and kept as long as the token stays cached. A
+// token seen once (most unique tokens) never gets an entry here.
+const described = new WeakMap<VerifiedIdentity, Described>();
+
+function describedOnce(verified: VerifiedIdentity): Described {
+  let entry = described.get(verified);
+  if (entry === undefined) {
+    const identity = Object.freeze(describeIdentity(verified));
+    entry = { verified, identity, json: JSON.stringify(identity) };
+    described.set(verified, entry);
   }
-  return identity;
+  return entry;
 }
 
 /** The reply's view of a verified token: claims that name the bearer, never the token. */

@@ -1,4 +1,4 @@
-import type { CheckReply, ExplainEntry, Identity } from '@authz/protocol';
+import type { CheckReply, ExplainEntry } from '@authz/protocol';
 
 /** Query parameters whose values are credentials and never leave the worker (RFC 6750 §2.3 and kin). */
 const CREDENTIAL_PARAMS =
@@ -66,30 +66,20 @@ export function decisionEventJson(fields: DecisionEventFields, reply: CheckReply
   return `${json}}`;
 }
 
-/** The JSON of a check reply (DESIGN §5): the fields JSON.stringify would write, by hand. */
-export function checkReplyJson(reply: CheckReply): string {
+/**
+ * The JSON of a check reply (DESIGN §5): the fields JSON.stringify would write, by hand.
+ * `identityJson`, when given, is the JSON of `reply.identity` written earlier.
+ */
+export function checkReplyJson(reply: CheckReply, identityJson?: string): string {
   let json = `{"allow":${reply.allow},"status":${reply.status}`;
   if (reply.error !== undefined) json += `,"error":${str(reply.error)}`;
   json += `,"reason":${str(reply.reason)}`;
   if (reply.policy !== undefined) json += `,"policy":${str(reply.policy)}`;
-  if (reply.identity !== undefined) json += `,"identity":${identityJson(reply.identity)}`;
+  if (reply.identity !== undefined) json += `,"identity":${identityJson ?? str(reply.identity)}`;
   if (reply.revision !== undefined) json += `,"revision":${reply.revision}`;
   if (reply.request_id !== undefined) json += `,"request_id":${str(reply.request_id)}`;
   if (reply.explain !== undefined) json += `,"explain":${str(reply.explain)}`;
   return `${json}}`;
-}
-
-// A cached token yields the same Identity object on every check (see describeIdentity), so its
-// JSON is written once. Identities are never mutated after they are built.
-const identityJsonCache = new WeakMap<Identity, string>();
-
-function identityJson(identity: Identity): string {
-  let json = identityJsonCache.get(identity);
-  if (json === undefined) {
-    json = str(identity);
-    identityJsonCache.set(identity, json);
-  }
-  return json;
 }
 
 // Date#toISOString costs ~0.5 µs; thousands of decisions share each millisecond.

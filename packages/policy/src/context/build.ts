@@ -8,8 +8,8 @@ export type RequestContext = Record<string, unknown>;
 
 /**
  * Who the request was authenticated as, in the shapes policies match on. These objects are
- * treated as immutable: the same claims, User or Role list arrives with every request of a
- * cached token, so each object's pruned form is computed once and remembered.
+ * treated as immutable: a User, Role list or Client is shared by many requests, so its pruned
+ * form is computed once and remembered; `jwt` / `token` too when `claimsShared` says so.
  */
 export interface ContextIdentity {
   /** verified JWT claims */
@@ -22,6 +22,8 @@ export interface ContextIdentity {
   role?: Record<string, unknown>[];
   /** the Client resource */
   client?: Record<string, unknown>;
+  /** `jwt` / `token` come from a token cache and recur: remember their pruned form too */
+  claimsShared?: boolean;
 }
 
 /**
@@ -48,8 +50,9 @@ export function buildRequestContext(request: CheckRequest, identity?: ContextIde
   put(ctx, 'remote-addr', request.remote_addr);
   put(ctx, 'body', pruneEmpty(request.body));
   if (identity !== undefined) {
-    put(ctx, 'jwt', prunedOnce(identity.jwt));
-    put(ctx, 'token', prunedOnce(identity.token));
+    const claims = identity.claimsShared ? prunedOnce : pruneEmpty;
+    put(ctx, 'jwt', claims(identity.jwt));
+    put(ctx, 'token', claims(identity.token));
     put(ctx, 'user', prunedOnce(identity.user));
     put(ctx, 'role', prunedOnce(identity.role));
     put(ctx, 'client', prunedOnce(identity.client));
