@@ -77,7 +77,7 @@ try {
     quick: opts.quick,
   };
   if (opts.only === undefined) {
-    const path = join(root, 'bench', 'results.json');
+    const path = opts.out ?? join(root, 'bench', 'results.json');
     writeFileSync(path, `${JSON.stringify(resultsJson({ env, ...report }), null, 2)}\n`);
     log(`wrote ${path}`);
   }

@@ -52,14 +52,15 @@ const QUICK = {
   coldStarts: 1,
 };
 
-const USAGE = `usage: node bench/run.mjs [--quick] [--only=a,b] [--concurrency=32] [--workers=2] [--profile-worker=DIR] [--profile-gateway=DIR]
+const USAGE = `usage: node bench/run.mjs [--quick] [--only=a,b] [--concurrency=32] [--workers=2] [--profile-worker=DIR] [--profile-gateway=DIR] [--out=FILE]
   --quick              CI smoke size (under a minute); results record quick: true
   --only=a,b           run only these scenarios (no results.json is written): ${SCENARIOS.join(', ')}
   --concurrency=N      requests in flight (NATS loops / HTTP connections), default 32
   --workers=N          decision workers (≥ 2 for config propagation), default 2
   --profile-worker=DIR run the workers with --cpu-prof, profiles written to DIR when they stop,
                        with windows.json (each scenario's measured window) for cpuprofile-top.mjs
-  --profile-gateway=DIR the same for the gateway`;
+  --profile-gateway=DIR the same for the gateway
+  --out=FILE           write the results there instead of bench/results.json`;
 
 /** Parses argv; exits with usage on anything unknown. */
 export function parseOptions(argv = process.argv.slice(2)) {
@@ -72,6 +73,7 @@ export function parseOptions(argv = process.argv.slice(2)) {
     else if (flag === '--workers' && Number(value) >= 1) options.workers = Number(value);
     else if (flag === '--profile-worker' && value) options.profileDir = resolve(value);
     else if (flag === '--profile-gateway' && value) options.gatewayProfileDir = resolve(value);
+    else if (flag === '--out' && value) options.out = resolve(value);
     else {
       process.stderr.write(`${arg === '--help' || arg === '-h' ? '' : `unknown option ${arg}\n`}${USAGE}\n`);
       process.exit(arg === '--help' || arg === '-h' ? 0 : 2);
