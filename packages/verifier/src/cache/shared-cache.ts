@@ -19,7 +19,34 @@ export interface SharedCache {
   tryAcquireLock?(key: string, ttlMs: number): Promise<LockResult>;
   /** Whether the cache is connected right now; a `false` lets callers skip it without waiting. */
   isAvailable?(): boolean;
+  /**
+   * Reads `key` and its revocation generation together (see {@link revoke}). A caller that may
+   * write `key` later passes the generation to {@link setIfGeneration}.
+   */
+  getWithGeneration?(key: string): Promise<{ value: string | undefined; generation: string }>;
+  /** Writes `key` only if no {@link revoke} of it happened since `generation` was read. */
+  setIfGeneration?(key: string, value: string, ttlSeconds: number, generation: string): Promise<void>;
+  /**
+   * Deletes each key and bumps its revocation generation, in one transaction: a write prepared
+   * before (a result fetched while the token was being revoked) can then no longer land.
+   */
+  revoke?(...keys: string[]): Promise<void>;
 }
+
+/** Key of the revocation generation of `key`. */
+export function generationKey(key: string): string {
+  return `${key}:generation`;
+}
+
+/**
+ * How long a generation is kept after a revocation: longer than any fetch that started before
+ * it can take (fetches time out in seconds); once it lapses, generation "0" is as good.
+ */
+export const GENERATION_TTL_MS = 10 * 60_000;
+
+// Compare-and-set on the generation: refuses the write when a revocation bumped it meanwhile.
+const SET_IF_GENERATION = `if (redis.call('get', KEYS[2]) or '0') ~= ARGV[3] then return 0 end
+return redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])`;
 
 /** Outcome of {@link SharedCache.tryAcquireLock}. */
 export type LockResult = 'acquired' | 'held' | 'unavailable';
@@ -112,6 +139,52 @@ export class RedisSharedCache implements SharedCache {
 
   isAvailable(): boolean {
     return this.ready;
+  }
+
+  async getWithGeneration(key: string): Promise<{ value: string | undefined; generation: string }> {
+    if (!this.ready) return { value: undefined, generation: '0' };
+    try {
+      const [value, generation] = await this.redis.mget(this.prefix + key, this.prefix + generationKey(key));
+      return { value: value ?? undefined, generation: generation ?? '0' };
+    } catch (err) {
+      this.fail(err);
+      return { value: undefined, generation: '0' };
+    }
+  }
+
+  async setIfGeneration(key: string, value: string, ttlSeconds: number, generation: string): Promise<void> {
+    if (!this.ready || ttlSeconds <= 0) return;
+    try {
+      await this.redis.eval(
+        SET_IF_GENERATION,
+        2,
+        this.prefix + key,
+        this.prefix + generationKey(key),
+        value,
+        Math.max(1, Math.ceil(ttlSeconds)),
+        generation,
+      );
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  async revoke(...keys: string[]): Promise<void> {
+    if (!this.ready || keys.length === 0) return;
+    try {
+      const transaction = this.redis.multi();
+      for (const key of keys) {
+        transaction.incr(this.prefix + generationKey(key));
+        transaction.pexpire(this.prefix + generationKey(key), GENERATION_TTL_MS);
+        transaction.del(this.prefix + key);
+      }
+      const replies = await transaction.exec();
+      const failed =
+        replies?.find(([err]) => err !== null)?.[0] ?? (replies === null ? new Error('aborted') : undefined);
+      if (failed) throw failed;
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   async releaseLock(key: string): Promise<void> {

@@ -18,7 +18,7 @@ import {
   type OpaqueIntrospectorConfig,
   sameIntrospector,
 } from './config.js';
-import { callIntrospectionEndpoint } from './endpoint.js';
+import { callIntrospectionEndpoint, type IntrospectionAnswer } from './endpoint.js';
 import { waitForLockHolder } from './lock-wait.js';
 
 /** Lock lifetime beyond the call deadline: covers the winner's Redis write after its answer. */
@@ -171,7 +171,9 @@ export class IntrospectionClient {
       }
       keys.push(introspectionCacheKey(record.id, tokenHash));
     }
-    if (this.shared !== undefined && keys.length > 0) await this.shared.del(...keys);
+    if (this.shared === undefined || keys.length === 0) return;
+    if (this.shared.revoke) await this.shared.revoke(...keys);
+    else await this.shared.del(...keys);
   }
 
   /** Drops every cached result; calls in progress finish without caching. */
@@ -239,30 +241,36 @@ export class IntrospectionClient {
     const cacheKey = introspectionCacheKey(record.id, tokenHash);
     const readShared = async () =>
       decodeShared(await shared.get(cacheKey), record, this.now(), this.negativeTtlMs);
-    const stored = await readShared();
+    // The first read also takes the token's revocation generation: a result fetched from here on
+    // is shared only if no revocation happened meanwhile (see SharedCache.revoke).
+    const first = shared.getWithGeneration
+      ? await shared.getWithGeneration(cacheKey)
+      : { value: await shared.get(cacheKey), generation: undefined };
+    const stored = decodeShared(first.value, record, this.now(), this.negativeTtlMs);
     this.metrics.cacheLookup?.('redis', 'introspection', stored !== undefined);
     if (stored !== undefined) return this.remember(flight, tokenHash, stored);
+    const target = { key: cacheKey, generation: first.generation };
     const lockKey = introspectionLockKey(cacheKey);
     if (await shared.acquireLock(lockKey, this.timeoutMs + LOCK_MARGIN_MS)) {
       try {
         // Double-checked: a peer may have written its result and released the lock since our read.
         const late = await readShared();
         if (late !== undefined) return this.remember(flight, tokenHash, late);
-        return await this.callEndpoint(flight, token, tokenHash, cacheKey);
+        return await this.callEndpoint(flight, token, tokenHash, target);
       } finally {
         await shared.releaseLock(lockKey);
       }
     }
     const peer = await waitForLockHolder(shared, lockKey, readShared, this.timeoutMs);
     if (peer !== undefined) return this.remember(flight, tokenHash, peer);
-    return this.callEndpoint(flight, token, tokenHash, cacheKey);
+    return this.callEndpoint(flight, token, tokenHash, target);
   }
 
   private async callEndpoint(
     flight: Flight,
     token: string,
     tokenHash: string,
-    cacheKey: string | undefined,
+    target: { key: string; generation: string | undefined } | undefined,
   ): Promise<FlightOutcome> {
     const { record } = flight;
     const answer = await callIntrospectionEndpoint(record, token, {
@@ -280,19 +288,32 @@ export class IntrospectionClient {
     }
     const at = this.now();
     const result = cachedResult(record, answer, at, this.negativeTtlMs);
-    if (cacheKey !== undefined && this.shared !== undefined && !flight.cancelled && result.expiresAt > at) {
-      const value = encodeShared(record, answer, at);
-      // An endpoint that echoes the token back must not get it stored in Redis (DESIGN §9).
-      if (value.includes(token)) {
-        this.logger.warn(
-          { introspector: record.id },
-          'introspection response contains the token; not shared',
-        );
-      } else {
-        await this.shared.set(cacheKey, value, Math.ceil((result.expiresAt - at) / 1000));
-      }
-    }
+    if (target !== undefined && !flight.cancelled && result.expiresAt > at)
+      await this.share(target, record, answer, token, result, at);
     return this.remember(flight, tokenHash, result);
+  }
+
+  /** Writes a definite answer to the shared cache, unless it would carry the token or a revocation intervened. */
+  private async share(
+    target: { key: string; generation: string | undefined },
+    record: IntrospectorRecord,
+    answer: Exclude<IntrospectionAnswer, { kind: 'unavailable' }>,
+    token: string,
+    result: CachedResult,
+    at: number,
+  ): Promise<void> {
+    const shared = this.shared;
+    if (shared === undefined) return;
+    const value = encodeShared(record, answer, at);
+    // An endpoint that echoes the token back must not get it stored in Redis (DESIGN §9).
+    if (value.includes(token)) {
+      this.logger.warn({ introspector: record.id }, 'introspection response contains the token; not shared');
+      return;
+    }
+    const ttlSeconds = Math.ceil((result.expiresAt - at) / 1000);
+    if (target.generation !== undefined && shared.setIfGeneration)
+      await shared.setIfGeneration(target.key, value, ttlSeconds, target.generation);
+    else await shared.set(target.key, value, ttlSeconds);
   }
 
   private remember(flight: Flight, tokenHash: string, result: CachedResult): FlightOutcome {

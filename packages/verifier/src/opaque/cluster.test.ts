@@ -101,6 +101,36 @@ describe('introspection single-flight', () => {
     expect(idp.calls(token)).toBe(2);
   });
 
+  it('never lets a result fetched during a revocation land in Redis afterwards', async () => {
+    const token = freshToken();
+    idp.setToken(token, { active: true, sub: 'u1' });
+    const [slow, admin, later] = [await worker(), await worker(), await worker()];
+    idp.setDelay(300);
+    // `slow` asks the endpoint (active) while the token is revoked at the IdP and through the
+    // cluster — and it has not heard the revoke broadcast yet, so nothing cancels its call.
+    const inFlight = slow.introspect(token, hashToken(token));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await admin.revoke(hashToken(token));
+    await expect(inFlight).resolves.toMatchObject({ claims: { sub: 'u1' } }); // answered before the revoke
+    const key = `authz:${introspectionCacheKey('idp', hashToken(token))}`;
+    expect(await redis.get(key)).toBeNull(); // its write came after the revocation: refused
+    // Had it landed, every worker would be served "active" from Redis until cache_ttl.
+    idp.setToken(token, { active: false });
+    idp.setDelay(0);
+    await expect(later.introspect(token, hashToken(token))).rejects.toMatchObject({
+      code: 'ERR_TOKEN_INACTIVE',
+    });
+    // After the revocation, results are shared again: a fresh worker reads the inactive one.
+    const fresh = await worker();
+    const calls = idp.calls(token);
+    await expect(fresh.introspect(token, hashToken(token))).rejects.toMatchObject({
+      code: 'ERR_TOKEN_INACTIVE',
+    });
+    expect(idp.calls(token)).toBe(calls);
+    expect(Number(await redis.get(`${key}:generation`))).toBe(1);
+    expect(await redis.pttl(`${key}:generation`)).toBeGreaterThan(60_000);
+  });
+
   it('calls the endpoint itself once the lock of a vanished holder expires', async () => {
     const token = freshToken();
     idp.setToken(token, { active: true, sub: 'u1' });

@@ -63,6 +63,9 @@ async function clearShared(
   if (keys.length === 0) return 'cleared';
   if (!shared.ready()) return 'failed';
   const failuresBefore = shared.failures();
-  await shared.cache.del(...keys);
+  // Delete and bump each key's revocation generation, so a result a worker fetched while this
+  // revocation happened cannot be written back afterwards.
+  if (shared.cache.revoke) await shared.cache.revoke(...keys);
+  else await shared.cache.del(...keys);
   return shared.failures() === failuresBefore && shared.ready() ? 'cleared' : 'failed';
 }
