@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CONFIG_BUCKET } from '@authz/protocol';
+import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { CommonEnv } from './env.js';
@@ -57,8 +58,17 @@ export async function connectNats(
 /** Opens (creating when missing) the configuration KV bucket `authz_config`. */
 export async function openConfigBucket(
   nc: NatsConnection,
-  { create = false, replicas = 1 }: { create?: boolean; replicas?: number } = {},
+  {
+    create = false,
+    replicas = 1,
+    timeoutMs,
+  }: {
+    create?: boolean;
+    replicas?: number;
+    /** JetStream API timeout of this handle's requests (nats.js default 5 s). */
+    timeoutMs?: number;
+  } = {},
 ): Promise<KV> {
-  const kvm = new Kvm(nc);
+  const kvm = new Kvm(timeoutMs === undefined ? nc : jetstream(nc, { timeout: timeoutMs }));
   return create ? kvm.create(CONFIG_BUCKET, { history: 1, replicas }) : kvm.open(CONFIG_BUCKET);
 }

@@ -4,7 +4,7 @@ import type { TokenVerifier, VerifiedIdentity } from '@authz/verifier';
 import type { ConfigState } from './config-state.js';
 import { replies } from './replies.js';
 import { bearerToken, type ParsedCheck } from './request.js';
-import type { UserDirectory } from './users.js';
+import { type UserDirectory, UserLookupError } from './users.js';
 
 /** What a decision needs from the worker. */
 export interface DecisionDeps {
@@ -54,7 +54,14 @@ function decideFor(
   if (!userId) return evaluate(check, deps, described, undefined, token);
   const user = deps.users.get(userId);
   return user instanceof Promise
-    ? user.then((found) => evaluate(check, deps, described, found, token))
+    ? user.then(
+        (found) => evaluate(check, deps, described, found, token),
+        (err: unknown): Decision => {
+          // Not knowing the User is "cannot decide now" (503), with a reason; anything else is internal.
+          if (err instanceof UserLookupError) return { reply: replies.unavailable(err.message), token };
+          throw err;
+        },
+      )
     : evaluate(check, deps, described, user, token);
 }
 

@@ -25,6 +25,9 @@ import { UserDirectory } from './users.js';
 
 process.title = 'authz-worker';
 
+/** JetStream API timeout of User reads (three tries with pauses stay under a second). */
+const USER_READ_TIMEOUT_MS = 250;
+
 async function main(): Promise<void> {
   let env: WorkerEnv;
   try {
@@ -63,7 +66,10 @@ async function main(): Promise<void> {
 
   const kv = await openBucketWhenCreated(nc, logger);
   const config = new ConfigState(logger, (list) => verifier.setIntrospectors(list));
-  const users = new UserDirectory(kv, env.maxCachedUsers);
+  // Users are read on the decision path: a handle whose reads give up well inside a client's
+  // 1 s deadline (retried, see UserDirectory), instead of nats.js's 5 s default.
+  const userKv = await openConfigBucket(nc, { timeoutMs: USER_READ_TIMEOUT_MS });
+  const users = new UserDirectory(userKv, env.maxCachedUsers);
   const watcher = new ConfigWatcher(nc, kv, config, users, logger, metrics.watch);
   watcher.start();
 

@@ -3,7 +3,7 @@ import { startNats, type TestServer } from '@authz/test-support';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserDirectory } from './users.js';
+import { UserDirectory, UserLookupError } from './users.js';
 
 describe('UserDirectory against a real KV bucket', () => {
   let nats: TestServer;
@@ -42,6 +42,22 @@ describe('UserDirectory against a real KV bucket', () => {
       expect(users.get(id)).toBeUndefined();
     },
   );
+
+  it('retries a failed KV read, then gives up with a reason naming the User', async () => {
+    let failuresLeft = 2;
+    // The real bucket, with its first reads failing as they do while a JetStream leader moves.
+    const flaky = {
+      get: (key: string) =>
+        failuresLeft-- > 0 ? Promise.reject(new Error('503 no responders')) : kv.get(key),
+    } as unknown as KV;
+    expect(await new UserDirectory(flaky, 10).get('alice')).toMatchObject({ id: 'alice' });
+    failuresLeft = 3;
+    const started = performance.now();
+    const failing = new UserDirectory(flaky, 10).get('alice');
+    await expect(failing).rejects.toBeInstanceOf(UserLookupError);
+    await expect(failing).rejects.toThrow(/User\/alice could not be read .*503 no responders; retry shortly/);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 
   it('stays within its bound', async () => {
     const users = new UserDirectory(kv, 3);
