@@ -168,6 +168,7 @@ export class TokenVerifier {
   /** Drops caches and key sources; the verifier must not be used afterwards. */
   close(): void {
     this.tokens.clear();
+    for (const source of this.jwks.values()) source.close();
     this.jwks.clear();
     this.opaque.close();
   }
@@ -248,7 +249,11 @@ export class TokenVerifier {
       const ttl = introspector.cacheTtlSeconds * 1000;
       ttlByUri.set(introspector.jwksUri, Math.min(ttl, ttlByUri.get(introspector.jwksUri) ?? ttl));
     }
-    for (const uri of this.jwks.keys()) if (!ttlByUri.has(uri)) this.jwks.delete(uri);
+    for (const [uri, source] of this.jwks) {
+      if (ttlByUri.has(uri)) continue;
+      source.close();
+      this.jwks.delete(uri);
+    }
     for (const [uri, ttlMs] of ttlByUri) {
       let source = this.jwks.get(uri);
       if (source) source.setTtl(ttlMs);

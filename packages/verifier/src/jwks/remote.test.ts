@@ -262,6 +262,28 @@ describe('key rotation and the unknown-kid refetch', () => {
     expect(server.fetches).toBe(1);
   });
 
+  it("stops waiting for another verifier's refetch when closed", async () => {
+    const server = await idp();
+    const options = { jwksRefetchCooldownMs: 60_000, fetchTimeoutMs: 2000 };
+    const a = verifierFor(server, { ...options, sharedCache: new RedisSharedCache(await redisClient()) });
+    const b = verifierFor(server, { ...options, sharedCache: new RedisSharedCache(await redisClient()) });
+    await a.verify(await server.mint());
+    await b.verify(await server.mint());
+    const rotated = await server.addKey('RS256');
+    server.setDelay(1500); // a holds the cluster's refetch lock this long
+    const token = await server.mint({}, { kid: rotated.kid });
+    const holder = a.verify(token);
+    await sleep(100);
+    const waiter = errorOf(b.verify(token)); // waits on a's refetch
+    await sleep(100);
+    const closedAt = performance.now();
+    b.close();
+    expect(await waiter).toBeInstanceOf(VerifierUnavailableError);
+    expect(performance.now() - closedAt).toBeLessThan(500); // not the ~2.5 s a wait would take
+    server.setDelay(0);
+    await expect(holder).resolves.toBeDefined();
+  });
+
   it('refuses a kid still unknown after the refetch, and refetches at most once per cooldown cluster-wide', async () => {
     const server = await idp();
     const a = verifierFor(server, {

@@ -42,6 +42,7 @@ export class RemoteJwks {
   private lastLoadFailure: { at: number; error: string } | undefined;
   private lastRefreshFailed = false;
   private nextRefreshAt = 0;
+  private closed = false;
   private readonly shared: SharedKeySets;
   /** where the log and messages point: origin and path, never a query string */
   readonly location: string;
@@ -57,6 +58,11 @@ export class RemoteJwks {
   /** `cache_ttl` may change with the configuration; the smallest of the introspectors sharing the URI wins. */
   setTtl(ttlMs: number): void {
     this.options.ttlMs = ttlMs;
+  }
+
+  /** Stops waiting on other workers' refetches (no timer outlives a removed key source). */
+  close(): void {
+    this.closed = true;
   }
 
   /** Loads the set ahead of the first token (when introspectors load or change). */
@@ -260,6 +266,7 @@ export class RemoteJwks {
     // Counted in polls, not by the injected clock, which tests may freeze.
     for (let polls = Math.ceil((fetchTimeoutMs + 500) / POLL_MS); polls > 0; polls--) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (this.closed) throw new Error('the key source was removed while waiting for its refresh');
       if (!this.shared.available) return undefined; // the cache died: ask the origin ourselves
       // Only the other worker's refetch (or a set that has the kid) settles it: a merely newer
       // record may be an ordinary fetch from before the key appeared.
