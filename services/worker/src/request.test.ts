@@ -44,6 +44,13 @@ describe('parseCheckRequest', () => {
     expect(parseCheckRequest(enc(body))).toBe(reason);
   });
 
+  it('drops a "__proto__" header instead of letting it replace the prototype', () => {
+    const parsed = parseCheckRequest(enc('{"method":"GET","uri":"/","headers":{"__proto__":["x"],"A":"b"}}'));
+    if (typeof parsed === 'string') throw new Error(parsed);
+    expect(Object.getPrototypeOf(parsed.request.headers)).toBe(Object.prototype);
+    expect(parsed.request.headers).toEqual({ a: 'b' });
+  });
+
   it('counts string limits in UTF-16 units, never laxer than code points', () => {
     // 40 000 astral characters: 40 000 code points (under the 65 536 limit) but 80 000 units.
     const header = '🔑'.repeat(40_000);

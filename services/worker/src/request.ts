@@ -28,7 +28,11 @@ export function parseCheckRequest(data: Uint8Array): ParsedCheck | string {
   if (!accepts.Check(body)) return refusalReason(body);
   const headers: Record<string, string | string[]> = {};
   if (body.headers) {
-    for (const name in body.headers) headers[name.toLowerCase()] = body.headers[name]!;
+    for (const name in body.headers) {
+      const lower = name.toLowerCase();
+      // JSON.parse makes "__proto__" an own key; assigning it would replace the prototype.
+      if (lower !== '__proto__') headers[lower] = body.headers[name]!;
+    }
   }
   // The parsed body is ours alone: its headers are replaced in place rather than copied.
   const request = body as ParsedCheck['request'];
