@@ -116,6 +116,18 @@ describe('compilePolicy refuses invalid policies, naming the path', () => {
       /format is not supported/,
     ],
     [
+      'schema __proto__ key',
+      { engine: 'json-schema', schema: JSON.parse('{"properties":{"__proto__":{"type":"string"}}}') },
+      'schema.properties.__proto__',
+      /__proto__ is not allowed/,
+    ],
+    [
+      'schema __proto__ keyword',
+      { engine: 'json-schema', schema: JSON.parse('{"type":"object","__proto__":{"required":["x"]}}') },
+      'schema.__proto__',
+      /__proto__ is not allowed/,
+    ],
+    [
       'schema regex unsafe',
       { engine: 'json-schema', schema: { properties: { uri: { pattern: '(a)\\1' } } } },
       'schema',

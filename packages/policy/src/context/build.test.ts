@@ -74,6 +74,7 @@ describe('buildRequestContext', () => {
     ['&&a=b&', { a: 'b' }],
     ['x=a=b', { x: 'a=b' }],
     ['__proto__=x&a=1', { a: '1' }],
+    ['toString=a&constructor=b&hasOwnProperty=c', { toString: 'a', constructor: 'b', hasOwnProperty: 'c' }],
   ])('parses the query string %s', (query, params) => {
     const ctx = buildRequestContext({ method: 'GET', uri: `/x?${query}` });
     expect(ctx.params ?? {}).toEqual(params);
@@ -101,6 +102,12 @@ describe('buildRequestContext', () => {
     const ctx = buildRequestContext({ method: 'PoSt', uri: '/', headers: { 'X-A': '1', 'x-a': '2' } });
     expect(ctx['request-method']).toBe('post');
     expect(ctx.headers).toEqual({ 'x-a': '1, 2' });
+    const named = buildRequestContext({
+      method: 'GET',
+      uri: '/',
+      headers: { Constructor: 'c', toString: 't' },
+    });
+    expect(named.headers).toEqual({ constructor: 'c', tostring: 't' });
   });
 
   it('removes empty values recursively', () => {

@@ -115,7 +115,8 @@ function lowerCaseHeaders(headers: Record<string, string | string[]>): Record<st
       ? raw.filter((v) => v !== '').join(lower === 'cookie' ? '; ' : ', ')
       : raw;
     if (value === '') continue;
-    const prior = out[lower];
+    // Own keys only: a header named `constructor` must not find Object.prototype's.
+    const prior = Object.hasOwn(out, lower) ? out[lower] : undefined;
     out[lower] = prior === undefined ? value : `${prior}, ${value}`;
     kept++;
   }

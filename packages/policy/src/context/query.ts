@@ -28,7 +28,8 @@ export function parseQuery(query: string): Record<string, unknown> {
 }
 
 function add(params: Record<string, unknown>, name: string, value: string): void {
-  const prior = params[name];
+  // Own keys only: `toString` or `constructor` must not find Object.prototype's.
+  const prior = Object.hasOwn(params, name) ? params[name] : undefined;
   if (prior === undefined) params[name] = value;
   else if (Array.isArray(prior)) prior.push(value);
   else params[name] = [prior, value];

@@ -43,7 +43,8 @@ function walk(schema: unknown, path: string, issues: IssueCollector, depth: numb
   for (const key of Object.keys(schema).sort()) {
     const value = schema[key];
     const at = childPath(path, key);
-    if (key === 'format') issues.add(at, 'format is not supported: use pattern, enum or const');
+    if (key === '__proto__') issues.add(at, 'the key __proto__ is not allowed in a schema');
+    else if (key === 'format') issues.add(at, 'format is not supported: use pattern, enum or const');
     else if (key === 'constant' && !Object.hasOwn(schema, 'const')) out.const = value;
     else if (ONE.has(key)) out[key] = walk(value, at, issues, depth + 1);
     else if (key === 'items' && Array.isArray(value))
@@ -62,7 +63,10 @@ function walkMap(value: Record<string, unknown>, at: string, issues: IssueCollec
   const out: Record<string, unknown> = {};
   const names = Object.keys(value).sort();
   // walk leaves non-objects alone, so `dependencies` lists of names pass through unchanged.
-  for (const name of names) out[name] = walk(value[name], childPath(at, name), issues, depth + 1);
+  for (const name of names) {
+    if (name === '__proto__') issues.add(childPath(at, name), 'the key __proto__ is not allowed in a schema');
+    else out[name] = walk(value[name], childPath(at, name), issues, depth + 1);
+  }
   return out;
 }
 

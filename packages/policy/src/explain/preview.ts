@@ -30,7 +30,13 @@ export function preview(value: unknown, path: readonly (string | number)[] = [],
       out['…'] = `${Object.keys(value).length - MAX_ITEMS} more`;
       break;
     }
-    out[key] = preview((value as Record<string, unknown>)[key], [...path, key], depth + 1);
+    // defineProperty: a `__proto__` key of the request stays a key instead of becoming the prototype.
+    Object.defineProperty(out, key, {
+      value: preview((value as Record<string, unknown>)[key], [...path, key], depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
