@@ -2,10 +2,11 @@
 // scripts. Every one is registered so that `stopAll` (also run on SIGINT/SIGTERM) ends them.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForTcp } from '../../infra/local/ports.mjs';
 
 /** Repository root (bench/ lives directly under it). */
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,25 +25,6 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Resolves once 127.0.0.1:`port` accepts connections. */
-export async function waitForPort(port, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const socket = tcpConnect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline)
-      throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await sleep(25);
-  }
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -152,7 +134,7 @@ export async function startNatsServer() {
     '-sd',
     dir,
   ]);
-  await waitForPort(port);
+  await waitForTcp(port);
   return { url: `nats://127.0.0.1:${port}`, proc };
 }
 
@@ -169,7 +151,7 @@ export async function startRedisServer() {
     '--appendonly',
     'no',
   ]);
-  await waitForPort(port);
+  await waitForTcp(port);
   return { url: `redis://127.0.0.1:${port}`, proc };
 }
 

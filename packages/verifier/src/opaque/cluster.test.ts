@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import { hashToken } from '@authz/protocol';
+import { connectRedis, createLogger, type Redis } from '@authz/runtime';
 import {
   type IntrospectionServer,
   startIntrospectionServer,
   startRedis,
   type TestServer,
 } from '@authz/test-support';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisSharedCache } from '../cache/shared-cache.js';
 import { introspectionCacheKey, introspectionLockKey } from './cache.js';
@@ -28,18 +28,10 @@ const freshToken = () => {
   return token;
 };
 
-/** ioredis with the fail-fast options of @authz/runtime connectRedis. */
+/** A fail-fast client exactly as the services make it (@authz/runtime connectRedis), once ready. */
 async function connectFailFast(url: string): Promise<Redis> {
-  const client = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: 50,
-    connectTimeout: 1000,
-    enableAutoPipelining: true,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-  });
-  client.on('error', () => {});
-  await once(client, 'ready');
+  const client = connectRedis(url, createLogger('redis-test', 'silent'));
+  if (client.status !== 'ready') await once(client, 'ready');
   return client;
 }
 
