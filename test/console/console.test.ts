@@ -104,7 +104,10 @@ if ('skip' in browserFound) {
       await page.getByRole('button', { name: 'Save' }).click();
       await page.getByRole('heading', { name: 'AccessPolicy/patients-read' }).waitFor();
       await page.getByRole('link', { name: 'patients-read' }).waitFor();
-      expect(await ui.editorText('resource-yaml')).toContain('request-method: post');
+      // After a save the editor reloads the stored resource: wait for it rather than read mid-reload.
+      await expect
+        .poll(() => ui.editorText('resource-yaml'), { timeout: 5000 })
+        .toContain('request-method: post');
       const stored = await cluster.admin('GET', '/AccessPolicy/patients-read');
       expect(stored.status).toBe(200);
       expect(await stored.json()).toMatchObject({ matcho: { 'request-method': 'post' } });
