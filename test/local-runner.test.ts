@@ -230,6 +230,33 @@ describe('local runner (npm start)', () => {
     await stopAndExpectClean(runner, [...Object.values(pids), newWorker]);
   }, 120_000);
 
+  it.each(['warn', 'error'])(
+    'starts with LOG_LEVEL=%s, when no service logs its info-level `ready` line, and prints where things listen',
+    async (level) => {
+      const [configPort, gatewayPort] = [await freePort(), await freePort()];
+      const runner = startRunner({
+        LOG_LEVEL: level,
+        WORKERS: '1',
+        CONFIG_PORT: String(configPort),
+        GATEWAY_PORT: String(gatewayPort),
+      });
+      const pidsLine = await runner.waitFor(/^\s+pids\s+(.+)$/);
+      const pids = [...pidsLine[1]!.matchAll(/(\S+)=(\d+)/g)].map((m) => Number(m[2]));
+      for (const pid of pids) runner.pids.add(pid);
+      expect(pids).toHaveLength(5);
+      const config = await runner.waitFor(/^\s+config\s+(http:\/\/\S+) admin user (\S+), password (\S+)$/);
+      const gateway = await runner.waitFor(/^\s+gateway\s+(http:\/\/\S+)/);
+      expect(config[1]).toBe(`http://127.0.0.1:${configPort}`);
+      expect(gateway[1]).toBe(`http://127.0.0.1:${gatewayPort}`);
+      expect(await status(`${config[1]}/readyz`)).toBe(200);
+      expect(await status(`${gateway[1]}/_authz/readyz`)).toBe(200);
+      // The services were quiet below the level: readiness did not come from their log lines.
+      expect(runner.lines.filter((line) => / (config|worker-1|gateway) +INFO /.test(line))).toEqual([]);
+      await stopAndExpectClean(runner, pids);
+    },
+    90_000,
+  );
+
   it('runs a 3-node JetStream cluster with NATS_CLUSTER=3, replicates the config bucket on all three and keeps deciding when a node is killed', async () => {
     const [configPort, gatewayPort] = [await freePort(), await freePort()];
     const runner = startRunner({

@@ -261,10 +261,11 @@ export class LocalCluster {
         // Workers run with a capped old generation (README "Sizing workers"): without it V8 lets a
         // busy worker's heap grow far past its live data.
         const nodeArgs = service === 'worker' ? [`--max-old-space-size=${this.settings.workerHeapMb}`] : [];
-        return { name, command: process.execPath, args: [...nodeArgs, main], env, cwd: this.root };
+        return { name, command: process.execPath, args: [...nodeArgs, main], env, cwd: this.root, ipc: true };
       },
+      // Readiness arrives on the IPC channel, never from a log line: LOG_LEVEL=warn hides `ready`.
       ready: (proc) =>
-        proc.waitForLine((line) => line.msg === 'ready' && line.json !== undefined, {
+        proc.waitForMessage((message) => message?.type === 'authz.ready', {
           timeoutMs: READY_TIMEOUT_MS,
           what: 'ready',
         }),
@@ -272,12 +273,12 @@ export class LocalCluster {
   }
 
   /**
-   * Where a service can be reached: the port from its `ready` line (it differs from the one
+   * Where a service can be reached: the port from its ready message (it differs from the one
    * given when that was 0) on an address this machine can dial (`HOST=0.0.0.0` is not one).
    */
   serviceUrl(slot, port) {
-    const line = slot?.readyInfo?.json;
-    const actual = typeof line?.port === 'number' ? line.port : port;
+    const ready = slot?.readyInfo;
+    const actual = typeof ready?.port === 'number' ? ready.port : port;
     return `http://${reachableHost(this.settings.host)}:${actual}`;
   }
 

@@ -40,7 +40,7 @@ export class Slot {
     this.failures = 0;
     /** @type {NodeJS.Timeout | undefined} */
     this.timer = undefined;
-    /** What the ready check returned (e.g. the service's `ready` log line). */
+    /** What the ready check returned (e.g. the service's ready message). */
     this.readyInfo = undefined;
   }
 

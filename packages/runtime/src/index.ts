@@ -12,4 +12,5 @@ export {
   type Registry,
 } from './metrics.js';
 export { connectNats, type KV, type NatsConnection, openConfigBucket } from './nats.js';
+export { announceReady, type ReadyMessage } from './ready.js';
 export { connectRedis, type Redis } from './redis.js';

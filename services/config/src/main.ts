@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { subjects } from '@authz/protocol';
 import {
+  announceReady,
   connectNats,
   connectRedis,
   createLogger,
@@ -69,7 +70,12 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.port;
   const host = env.host.includes(':') ? `[${env.host}]` : env.host;
-  logger.info({ port, host: env.host, url: `http://${host}:${port}/`, user: env.adminUser }, 'ready');
+  announceReady(logger, 'authz-config', {
+    port,
+    host: env.host,
+    url: `http://${host}:${port}/`,
+    user: env.adminUser,
+  });
 
   onShutdown(async () => {
     await new Promise<void>((resolve) => {

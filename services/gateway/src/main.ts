@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { AuthzClient } from '@authz/client';
-import { connectNats, createLogger, EnvError, exitOnFatal, onShutdown } from '@authz/runtime';
+import { announceReady, connectNats, createLogger, EnvError, exitOnFatal, onShutdown } from '@authz/runtime';
 import { type GatewayEnv, readGatewayEnv } from './env.js';
 import { createGatewayServer } from './gateway.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -35,10 +35,12 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.port;
-  logger.info(
-    { port, host: env.host, url: `http://${env.host}:${port}`, upstream: env.upstreamUrl?.origin },
-    'ready',
-  );
+  announceReady(logger, 'authz-gateway', {
+    port,
+    host: env.host,
+    url: `http://${env.host}:${port}`,
+    upstream: env.upstreamUrl?.origin,
+  });
 
   onShutdown(async () => {
     await new Promise<void>((resolve) => {

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { type RevokeEvent, subjects as subjectsFor } from '@authz/protocol';
 import {
+  announceReady,
   connectNats,
   connectRedis,
   createLogger,
@@ -110,7 +111,11 @@ async function main(): Promise<void> {
   );
   service.start();
   await nc.flush();
-  logger.info({ subject: subjects.check, revision: config.revision, metricsPort: ops?.address() }, 'ready');
+  announceReady(logger, 'authz-worker', {
+    subject: subjects.check,
+    revision: config.revision,
+    metricsPort: ops?.address(),
+  });
 
   onShutdown(async () => {
     // Drain: stop taking checks, answer the accepted ones, flush replies and events.
