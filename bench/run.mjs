@@ -5,11 +5,13 @@
 // See bench/README.md for the method of each measurement.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { checkPayload, startCluster, stopCluster } from './lib/cluster.mjs';
+import { latencyScenario } from './lib/latency.mjs';
+import { writeLatencySvg } from './lib/latency-svg.mjs';
 import { parseOptions } from './lib/options.mjs';
 import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
-import { addRatios, resultsJson, table } from './lib/report.mjs';
+import { addRatios, latencyTable, resultsJson, table } from './lib/report.mjs';
 import { coldStartAndMemory, propagationScenario, workerNodeArgs } from './lib/system.mjs';
 import { httpScenarios, mintTokens, policyScenarios, smokeCheck, tokenScenarios } from './lib/throughput.mjs';
 import { generateKeys } from './lib/tokens.mjs';
@@ -42,6 +44,7 @@ async function main() {
     await smokeCheck(b);
     await tokenScenarios(b);
     await httpScenarios(b);
+    await latencyScenario(b);
     await policyScenarios(b);
     await propagationScenario(b);
     await coldStartAndMemory(b);
@@ -68,8 +71,10 @@ try {
     propagation: b.propagation,
     coldStartMs: b.coldStartMs,
     rssMiB: b.rssMiB,
+    curves: b.curves,
   };
   process.stdout.write(`\n${table(report)}\n\n`);
+  if (b.curves) process.stdout.write(`${latencyTable(b.curves)}\n`);
   const env = {
     node: process.version,
     cpus: availableParallelism(),
@@ -79,6 +84,11 @@ try {
   if (opts.only === undefined) {
     const path = opts.out ?? join(root, 'bench', 'results.json');
     writeFileSync(path, `${JSON.stringify(resultsJson({ env, ...report }), null, 2)}\n`);
+    log(`wrote ${path}`);
+  }
+  if (b.curves && (opts.only === undefined || opts.out)) {
+    const path = join(dirname(opts.out ?? join(root, 'bench', 'results.json')), 'latency.svg');
+    writeLatencySvg(b.curves, path);
     log(`wrote ${path}`);
   }
   const failed = Object.entries(scenarios).filter(([, s]) => s.failures > 0);

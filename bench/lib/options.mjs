@@ -17,6 +17,7 @@ export const SCENARIOS = [
   'config_propagation_ms',
   'cold_start_ms',
   'worker_rss_mib',
+  'latency',
 ];
 
 const FULL = {
@@ -34,6 +35,9 @@ const FULL = {
   rssTokens: 100_000,
   propagationIterations: 50,
   coldStarts: 3,
+  // Open-loop latency curves: each point (rate) runs this long, after one warm-up at the lowest rate.
+  latencyMs: 3_000,
+  latencyWarmupMs: 2_000,
 };
 
 const QUICK = {
@@ -50,6 +54,8 @@ const QUICK = {
   rssTokens: 10_000,
   propagationIterations: 10,
   coldStarts: 1,
+  latencyMs: 300,
+  latencyWarmupMs: 300,
 };
 
 const USAGE = `usage: node bench/run.mjs [--quick] [--only=a,b] [--concurrency=32] [--workers=2] [--profile-worker=DIR] [--profile-gateway=DIR] [--out=FILE]

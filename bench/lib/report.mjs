@@ -52,7 +52,7 @@ export function addRatios(scenarios) {
 }
 
 /** The results object in exactly the DESIGN §9 shape. */
-export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB }) {
+export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB, curves }) {
   const out = {};
   for (const name of ORDER) {
     const s = scenarios[name];
@@ -66,6 +66,7 @@ export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB }
     config_propagation_ms: propagation ? { p50: propagation.p50, p99: propagation.p99 } : undefined,
     cold_start_ms: coldStartMs,
     worker_rss_mib: rssMiB,
+    latency_curves: curves,
   };
 }
 
@@ -129,4 +130,64 @@ export function table({ scenarios, propagation, coldStartMs, rssMiB }) {
       )
       .join('  ');
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** Issue 19's latency targets, checked on the curves (reported, never asserted). */
+const LATENCY_TARGETS = {
+  jwt_cached: {
+    text: 'at 50%: +p50 ≤200 µs, +p99 ≤1 ms',
+    check: (at50) =>
+      at50.path.p50_us - at50.floor.p50_us <= 200 && at50.path.p99_us - at50.floor.p99_us <= 1000,
+  },
+  gateway_proxy: {
+    text: 'at 50%: +p99 ≤2 ms',
+    check: (at50) => at50.path.p99_us - at50.floor.p99_us <= 2000,
+  },
+};
+
+/** How a path behaves past capacity (the 110 % point): shedding fast, or queueing. */
+export function degradation(point) {
+  const r = point.path;
+  const unanswered = r.failed + r.timed_out;
+  if (r.shed > 0)
+    return `${r.shed} of ${r.sent} shed (503) with p99 ${(r.shed_p99_us / 1000).toFixed(1)} ms${unanswered ? `, ${unanswered} failed` : ''}; answered p99 ${(r.p99_us / 1000).toFixed(1)} ms`;
+  return `queueing: nothing shed, p99 ${(r.p99_us / 1000).toFixed(1)} ms, p99.9 ${(r.p999_us / 1000).toFixed(1)} ms${unanswered ? `, ${unanswered} failed` : ''}`;
+}
+
+/** One table per curve group: offered load, floor and path percentiles, what the path adds. */
+export function latencyTable(curves) {
+  const out = [];
+  for (const group of Object.values(curves ?? {})) {
+    const rows = [
+      [
+        'load',
+        'rps',
+        `${group.floor} p50·p99·p99.9 µs`,
+        `${group.path} p50·p99·p99.9 µs`,
+        'added p50·p99 µs',
+        'shed·failed',
+      ],
+    ];
+    for (const { fraction, floor, path } of group.points) {
+      rows.push([
+        `${Math.round(fraction * 100)}%`,
+        Math.round(group.capacity_rps * fraction),
+        `${floor.p50_us} · ${floor.p99_us} · ${floor.p999_us}`,
+        `${path.p50_us} · ${path.p99_us} · ${path.p999_us}`,
+        `${path.p50_us - floor.p50_us} · ${path.p99_us - floor.p99_us}`,
+        `${path.shed} · ${path.failed + path.timed_out}`,
+      ]);
+    }
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+    const line = (r) => r.map((cell, c) => String(cell).padStart(widths[c])).join('  ');
+    out.push(`${group.path} vs ${group.floor} (floor capacity ${group.capacity_rps} rps, open loop)`);
+    out.push(line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line));
+    const at50 = group.points.find((p) => p.fraction === 0.5);
+    const target = LATENCY_TARGETS[group.path];
+    if (at50 && target) out.push(`target ${target.text}: ${target.check(at50) ? 'met' : 'NOT met'}`);
+    const over = group.points.find((p) => p.fraction > 1);
+    if (over) out.push(`past capacity (${Math.round(over.fraction * 100)}%): ${degradation(over)}`);
+    out.push('');
+  }
+  return out.join('\n');
 }
