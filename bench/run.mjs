@@ -12,6 +12,7 @@ import { writeLatencySvg } from './lib/latency-svg.mjs';
 import { parseOptions } from './lib/options.mjs';
 import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
 import { addRatios, latencyTable, resultsJson, table } from './lib/report.mjs';
+import { scaleScenario } from './lib/scale.mjs';
 import { coldStartAndMemory, propagationScenario, workerNodeArgs } from './lib/system.mjs';
 import { httpScenarios, mintTokens, policyScenarios, smokeCheck, tokenScenarios } from './lib/throughput.mjs';
 import { generateKeys } from './lib/tokens.mjs';
@@ -45,6 +46,7 @@ async function main() {
     await tokenScenarios(b);
     await httpScenarios(b);
     await latencyScenario(b);
+    await scaleScenario(b);
     await policyScenarios(b);
     await propagationScenario(b);
     await coldStartAndMemory(b);
@@ -72,6 +74,7 @@ try {
     coldStartMs: b.coldStartMs,
     rssMiB: b.rssMiB,
     curves: b.curves,
+    scale: b.scale,
   };
   process.stdout.write(`\n${table(report)}\n\n`);
   if (b.curves) process.stdout.write(`${latencyTable(b.curves)}\n`);

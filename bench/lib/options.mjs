@@ -18,6 +18,7 @@ export const SCENARIOS = [
   'cold_start_ms',
   'worker_rss_mib',
   'latency',
+  'scale',
 ];
 
 const FULL = {

@@ -52,7 +52,7 @@ export function addRatios(scenarios) {
 }
 
 /** The results object in exactly the DESIGN §9 shape. */
-export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB, curves }) {
+export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB, curves, scale }) {
   const out = {};
   for (const name of ORDER) {
     const s = scenarios[name];
@@ -67,6 +67,7 @@ export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB, 
     cold_start_ms: coldStartMs,
     worker_rss_mib: rssMiB,
     latency_curves: curves,
+    scale,
   };
 }
 
