@@ -1,6 +1,7 @@
 // Latency as users feel it (issue 19): open-loop curves of each path next to its floor, at fixed
 // fractions of the floor's closed-loop capacity measured in the same run. Takes the run context
 // `b` (see throughput.mjs) and records `b.curves`.
+import { AuthzClient } from '../../packages/client/dist/index.js';
 import { checkPayload, SUBJECTS } from './cluster.mjs';
 import { httpLoad } from './http-load.mjs';
 import { natsLoad } from './nats-load.mjs';
@@ -26,19 +27,27 @@ export async function latencyScenario(b) {
   for (const group of Object.values(b.curves)) logCurves(b, group);
 }
 
-/** echo vs jwt_cached through NATS, the load generated in this process on its own connection. */
+/**
+ * echo vs jwt_cached through NATS, sent by the gateway SDK (`AuthzClient`, the in-flight bound a
+ * gateway has included) from this process. The echo answers on its own subject prefix.
+ */
 async function natsCurves(b) {
   const { nc, workers } = b.cluster;
   const payload = checkPayload(b.tokens.cached);
-  const echoSubject = 'authz.bench.echo-latency';
+  const request = JSON.parse(new TextDecoder().decode(payload));
+  const echoPrefix = 'authzecho';
+  const echoSubject = `${echoPrefix}.v1.check`;
   const reply = (await nc.request(SUBJECTS.check, payload, { timeout: 5000 })).data;
   const args = [b.cluster.nats.url, echoSubject, 'authz-bench-echo', Buffer.from(reply).toString('base64')];
   const echoes = await Promise.all(workers.map(() => startChild('echo.mjs', args, 'READY')));
   try {
     const capacity = b.measurements.echo?.result().rps ?? (await natsCapacity(b, echoSubject, payload));
+    const clients = {
+      [echoSubject]: new AuthzClient(nc, { subjectPrefix: echoPrefix }),
+      [SUBJECTS.check]: new AuthzClient(nc),
+    };
     const send = (subject) => async () => {
-      const msg = await nc.request(subject, payload, { timeout: 10_000 });
-      const r = msg.json();
+      const r = await clients[subject].check(request);
       if (r.allow === true) return 'ok';
       return r.status === 503 ? 'shed' : `status ${r.status}: ${r.reason}`;
     };
@@ -57,6 +66,7 @@ async function natsCurves(b) {
       const path = await openLoop({ send: send(SUBJECTS.check), rate, durationMs: latencyMs });
       points.push({ fraction, floor, path });
     }
+    for (const client of Object.values(clients)) client.close();
     return { floor: 'echo', path: 'jwt_cached', capacity_rps: capacity, points };
   } finally {
     await Promise.all(echoes.map((e) => e.stop()));

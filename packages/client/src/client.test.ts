@@ -65,6 +65,31 @@ describe('AuthzClient against a real NATS server', () => {
     sub.unsubscribe();
   });
 
+  it('answers 503 at once beyond maxInFlight, and admits again once a check is answered', async () => {
+    const held: Array<() => void> = [];
+    const sub = nc.subscribe('shed.v1.check', {
+      callback: (_err, msg) =>
+        held.push(() => msg.respond(JSON.stringify({ allow: true, status: 200, reason: 'allowed' }))),
+    });
+    const client = new AuthzClient(nc, { subjectPrefix: 'shed', timeoutMs: 5000, maxInFlight: 2 });
+    const admitted = [client.check(request), client.check(request)];
+    await waitFor(() => held.length === 2);
+    expect(client.pending).toBe(2);
+    const started = performance.now();
+    const shed = await client.check(request);
+    expect(performance.now() - started).toBeLessThan(5);
+    expect(shed).toMatchObject({ allow: false, status: 503 });
+    expect(shed.reason).toMatch(/over capacity: too many checks .* \(2 waiting\)/);
+    for (const respond of held.splice(0)) respond();
+    expect(await Promise.all(admitted)).toMatchObject([{ allow: true }, { allow: true }]);
+    expect(client.pending).toBe(0);
+    const again = client.check(request);
+    await waitFor(() => held.length === 1);
+    held[0]!();
+    expect(await again).toMatchObject({ allow: true, status: 200 });
+    sub.unsubscribe();
+  });
+
   it('passes request id and traceparent as NATS headers', async () => {
     const got: Record<string, string | undefined> = {};
     const sub = nc.subscribe('hdr.v1.check', {
@@ -84,3 +109,11 @@ describe('AuthzClient against a real NATS server', () => {
     sub.unsubscribe();
   });
 });
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

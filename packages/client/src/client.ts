@@ -12,6 +12,13 @@ export interface AuthzClientOptions {
   timeoutMs?: number;
   /** Retry once on timeout / no responders within the deadline (checks are idempotent). Default true. */
   retry?: boolean;
+  /**
+   * Checks this client keeps waiting for a worker at once; one more is answered 503 at once
+   * (`ERR_OVERLOADED`) instead of joining the queue. Past the cluster's capacity a queue only
+   * grows, so every request would wait up to the deadline; a bound keeps the wait of admitted
+   * checks near `maxInFlight / throughput` and sheds the excess in microseconds. Default 1024.
+   */
+  maxInFlight?: number;
 }
 
 /** Per-call options of {@link AuthzClient.check}. */
@@ -37,16 +44,35 @@ export class AuthzClient {
   private readonly timeoutMs: number;
   private readonly retry: boolean;
   private readonly requester: BatchedRequester;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
 
   constructor(nc: NatsConnection, options: AuthzClientOptions = {}) {
     this.requester = new BatchedRequester(nc);
     this.subject = subjects(options.subjectPrefix).check;
     this.timeoutMs = options.timeoutMs ?? 1000;
     this.retry = options.retry ?? true;
+    this.maxInFlight = options.maxInFlight ?? 1024;
+  }
+
+  /** Checks waiting for a worker now (for metrics). */
+  get pending(): number {
+    return this.inFlight;
   }
 
   /** Asks for a decision. Resolves with the worker's reply or a fail-closed 503 reply. */
   async check(request: CheckRequest, options: CheckOptions = {}): Promise<CheckReply> {
+    if (this.inFlight >= this.maxInFlight)
+      return unavailableReply('ERR_OVERLOADED', `${this.maxInFlight} waiting`);
+    this.inFlight++;
+    try {
+      return await this.decide(request, options);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async decide(request: CheckRequest, options: CheckOptions): Promise<CheckReply> {
     const payload = JSON.stringify(request);
     const deadline = Date.now() + (options.timeoutMs ?? this.timeoutMs);
     let hdrs: ReturnType<typeof natsHeaders> | undefined;

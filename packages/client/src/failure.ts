@@ -1,7 +1,12 @@
 import type { CheckReply } from '@authz/protocol';
 
 /** Why the client could not get a decision from a worker. */
-export type CheckFailureCode = 'ERR_NO_WORKERS' | 'ERR_CHECK_TIMEOUT' | 'ERR_BAD_REPLY' | 'ERR_TRANSPORT';
+export type CheckFailureCode =
+  | 'ERR_NO_WORKERS'
+  | 'ERR_CHECK_TIMEOUT'
+  | 'ERR_BAD_REPLY'
+  | 'ERR_TRANSPORT'
+  | 'ERR_OVERLOADED';
 
 /**
  * The decision given when no worker decided: always a 503 deny. This is the only place a
@@ -14,6 +19,8 @@ export function unavailableReply(code: CheckFailureCode, detail?: string): Check
       'no authorization worker answered in time; the cluster may be overloaded or partitioned',
     ERR_BAD_REPLY: 'an authorization worker sent an unreadable reply; the request is denied',
     ERR_TRANSPORT: 'the authorization cluster cannot be reached over NATS',
+    ERR_OVERLOADED:
+      'the authorization cluster is over capacity: too many checks from this gateway are already waiting for a worker; retry shortly or add workers',
   };
   return {
     allow: false,

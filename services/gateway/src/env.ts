@@ -12,6 +12,8 @@ export interface GatewayEnv extends CommonEnv {
   maxCheckBodyBytes: number;
   /** Upstream response deadline. */
   upstreamTimeoutMs: number;
+  /** Checks waiting for a worker at once; beyond it a request is answered 503 at once. */
+  maxInFlightChecks: number;
 }
 
 /** Reads the gateway environment; throws EnvError listing every problem. */
@@ -38,6 +40,7 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
     checkTimeoutMs: env.int('GATEWAY_CHECK_TIMEOUT_MS', 1000, { min: 10, max: 60_000 }),
     maxCheckBodyBytes: env.int('GATEWAY_MAX_CHECK_BODY_BYTES', 64 * 1024, { min: 0, max: 1024 * 1024 }),
     upstreamTimeoutMs: env.int('GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }),
+    maxInFlightChecks: env.int('GATEWAY_MAX_INFLIGHT_CHECKS', 1024, { min: 1, max: 1_000_000 }),
   };
   env.done();
   return result;

@@ -20,7 +20,11 @@ async function main(): Promise<void> {
   exitOnFatal(logger);
   const metrics = createGatewayMetrics();
   const nc = await connectNats(env, 'authz-gateway', logger, (type) => metrics.natsStatus.inc({ type }));
-  const client = new AuthzClient(nc, { subjectPrefix: env.subjectPrefix, timeoutMs: env.checkTimeoutMs });
+  const client = new AuthzClient(nc, {
+    subjectPrefix: env.subjectPrefix,
+    timeoutMs: env.checkTimeoutMs,
+    maxInFlight: env.maxInFlightChecks,
+  });
   const proxy = env.upstreamUrl ? new UpstreamProxy(env.upstreamUrl, env.upstreamTimeoutMs) : undefined;
   const server = createGatewayServer({
     client,
