@@ -102,17 +102,7 @@ async function httpCurves(b) {
     const first = await fetch(gatewayUrl, { headers });
     if (first.status !== 200)
       throw new Error(`gateway proxy answered ${first.status}: ${await first.text()}`);
-    const capacity =
-      b.measurements.http_bare?.result().rps ??
-      (
-        await httpLoad({
-          url: bareUrl,
-          headers,
-          connections: b.opts.concurrency,
-          amount: 20_000,
-          warmup: 2000,
-        })
-      ).count;
+    const capacity = b.measurements.http_bare?.result().rps ?? (await httpCapacity(b, bareUrl, headers));
     const rates = LOAD_FRACTIONS.map((f) => capacity * f);
     const run = (url) => openHttp({ url, headers, rates, b });
     // Floor and path alternate by whole curve: each child process warms itself up first.
@@ -124,6 +114,11 @@ async function httpCurves(b) {
     await gateway.stop();
     await bare.stop();
   }
+}
+
+async function httpCapacity(b, url, headers) {
+  const r = await httpLoad({ url, headers, connections: b.opts.concurrency, amount: 20_000, warmup: 2000 });
+  return Math.round((r.count / r.elapsedMs) * 1000);
 }
 
 async function openHttp({ url, headers, rates, b }) {
