@@ -12,6 +12,17 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'authz-bench-smoke-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+interface CurveSide {
+  sent: number;
+  failed: number;
+  timed_out: number;
+  p99_us: number;
+  p999_us: number;
+}
+interface CurveGroup {
+  points: { fraction: number; floor: CurveSide; path: CurveSide }[];
+}
+
 function runQuickBench(out: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(root, 'bench/run.mjs'), '--quick', `--out=${out}`], {
@@ -62,5 +73,23 @@ describe('npm run bench -- --quick', () => {
     expect(results.cold_start_ms).toBeGreaterThan(0);
     expect(results.worker_rss_mib).toBeGreaterThan(0);
     expect(output).toContain('CPU µs/req');
+    // Issue 19: open-loop curves for every path against its floor, the chart, the scale step.
+    for (const group of Object.values(results.latency_curves) as CurveGroup[]) {
+      expect(group.points.map((p) => p.fraction)).toEqual([0.25, 0.5, 0.75, 0.9, 1.1]);
+      for (const point of group.points) {
+        for (const side of [point.floor, point.path]) {
+          expect(side.sent).toBeGreaterThan(0);
+          expect(side.failed + side.timed_out, JSON.stringify(side)).toBe(0);
+          expect(side.p999_us).toBeGreaterThanOrEqual(side.p99_us);
+        }
+      }
+    }
+    expect(Object.keys(results.latency_curves)).toEqual(['nats', 'http']);
+    const svg = readFileSync(join(dir, 'latency.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(svg).toContain('jwt_cached vs echo');
+    expect(svg).toContain('gateway_proxy vs http_bare');
+    expect(results.scale.one_worker.rps).toBeGreaterThan(0);
+    expect(results.scale.two_workers_one_core.predicted_rps).toBeGreaterThan(0);
   }, 300_000);
 });
