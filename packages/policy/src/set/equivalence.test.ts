@@ -177,93 +177,105 @@ function linearDecision(
   return undefined;
 }
 
-describe('candidate index equivalence', () => {
-  it('decides exactly as a linear scan in id order, over random policy sets and requests', () => {
-    const gen = generator(rng(20240607));
-    let allowed = 0;
-    let denied = 0;
-    for (let round = 0; round < 150; round++) {
-      const count = 1 + Math.floor(gen.random() * 20);
-      const policies = Array.from({ length: count }, (_, i) =>
-        gen.policy(`p${Math.floor(gen.random() * 1000)}-${i}`),
-      );
-      const set = new PolicySet(policies);
-      for (let r = 0; r < 40; r++) {
-        const { ctx, who } = gen.request();
-        const want = linearDecision(policies, ctx, who);
-        const got = set.decide(ctx, who);
-        expect(got.policy, JSON.stringify({ round, r, ctx, who: { ...who, roles: [...who.roles] } })).toBe(
-          want,
-        );
-        const explained = set.decide(ctx, who, { explain: true });
-        expect(explained.policy).toBe(want);
-        if (want) allowed++;
-        else denied++;
-      }
-    }
-    // Both outcomes must be common, or the comparison proves little.
-    expect(allowed).toBeGreaterThan(1000);
-    expect(denied).toBeGreaterThan(500);
-  });
+// Fixed, CPU-bound work (seeded generators): a few seconds on an idle 2-core machine, several
+// times that while the whole suite shares the CPUs. The bound is on the work, not the clock.
+const CPU_BOUND_MS = 120_000;
 
-  it('decides exactly as a fresh linear scan after every step of random upserts and deletes', () => {
-    const gen = generator(rng(20250611));
-    let allowed = 0;
-    let denied = 0;
-    let changes = 0;
-    for (let round = 0; round < 40; round++) {
-      // Current policies by id: the truth the linear scan reads.
-      const held = new Map<string, CompiledPolicy>();
-      const newId = () => `p${String(Math.floor(gen.random() * 10_000)).padStart(4, '0')}`;
-      for (let i = Math.floor(gen.random() * 30); i > 0; i--) {
-        const id = newId();
-        held.set(id, gen.policy(id));
-      }
-      const set = new PolicySet([...held.values()]);
-      for (let step = 0; step < 60; step++) {
-        // Ids touched by this batch; it carries each one's net result, as the worker's commit does.
-        const touched = new Set<string>();
-        // Mostly one change (as a KV watch delivers them), sometimes a burst; the occasional huge
-        // burst takes the one-pass rebuild path.
-        const burst = gen.random() < 0.03 ? 70 : gen.random() < 0.2 ? 2 + Math.floor(gen.random() * 5) : 1;
-        for (let k = 0; k < burst; k++) {
-          const ids = [...held.keys()];
-          const roll = gen.random();
-          const heldId = () => ids[Math.floor(gen.random() * ids.length)] as string;
-          // Deletes grow likelier with the size, so sets stay small enough for denials to be common.
-          if (roll < Math.min(0.6, ids.length / 12)) {
-            const id = heldId();
-            held.delete(id);
-            touched.add(id);
-          } else if (roll > 0.95) {
-            touched.add('never-held');
-          } else {
-            // A new id, or a replacement of a held one with another body.
-            const id = roll > 0.75 && ids.length > 0 ? heldId() : newId();
-            held.set(id, gen.policy(id));
-            touched.add(id);
-          }
-        }
-        const ids = [...touched];
-        set.update(
-          ids.filter((id) => held.has(id)).map((id) => held.get(id) as CompiledPolicy),
-          ids.filter((id) => !held.has(id)),
+describe('candidate index equivalence', () => {
+  it(
+    'decides exactly as a linear scan in id order, over random policy sets and requests',
+    () => {
+      const gen = generator(rng(20240607));
+      let allowed = 0;
+      let denied = 0;
+      for (let round = 0; round < 150; round++) {
+        const count = 1 + Math.floor(gen.random() * 20);
+        const policies = Array.from({ length: count }, (_, i) =>
+          gen.policy(`p${Math.floor(gen.random() * 1000)}-${i}`),
         );
-        changes += burst;
-        expect(set.size).toBe(held.size);
-        for (let r = 0; r < 8; r++) {
+        const set = new PolicySet(policies);
+        for (let r = 0; r < 40; r++) {
           const { ctx, who } = gen.request();
-          const want = linearDecision([...held.values()], ctx, who);
-          const where = JSON.stringify({ round, step, r, ctx, who: { ...who, roles: [...who.roles] } });
-          expect(set.decide(ctx, who).policy, where).toBe(want);
-          expect(set.decide(ctx, who, { explain: true }).policy, where).toBe(want);
+          const want = linearDecision(policies, ctx, who);
+          const got = set.decide(ctx, who);
+          expect(got.policy, JSON.stringify({ round, r, ctx, who: { ...who, roles: [...who.roles] } })).toBe(
+            want,
+          );
+          const explained = set.decide(ctx, who, { explain: true });
+          expect(explained.policy).toBe(want);
           if (want) allowed++;
           else denied++;
         }
       }
-    }
-    expect(changes).toBeGreaterThan(3000);
-    expect(allowed).toBeGreaterThan(3000);
-    expect(denied).toBeGreaterThan(3000);
-  });
+      // Both outcomes must be common, or the comparison proves little.
+      expect(allowed).toBeGreaterThan(1000);
+      expect(denied).toBeGreaterThan(500);
+    },
+    CPU_BOUND_MS,
+  );
+
+  it(
+    'decides exactly as a fresh linear scan after every step of random upserts and deletes',
+    () => {
+      const gen = generator(rng(20250611));
+      let allowed = 0;
+      let denied = 0;
+      let changes = 0;
+      for (let round = 0; round < 40; round++) {
+        // Current policies by id: the truth the linear scan reads.
+        const held = new Map<string, CompiledPolicy>();
+        const newId = () => `p${String(Math.floor(gen.random() * 10_000)).padStart(4, '0')}`;
+        for (let i = Math.floor(gen.random() * 30); i > 0; i--) {
+          const id = newId();
+          held.set(id, gen.policy(id));
+        }
+        const set = new PolicySet([...held.values()]);
+        for (let step = 0; step < 60; step++) {
+          // Ids touched by this batch; it carries each one's net result, as the worker's commit does.
+          const touched = new Set<string>();
+          // Mostly one change (as a KV watch delivers them), sometimes a burst; the occasional huge
+          // burst takes the one-pass rebuild path.
+          const burst = gen.random() < 0.03 ? 70 : gen.random() < 0.2 ? 2 + Math.floor(gen.random() * 5) : 1;
+          for (let k = 0; k < burst; k++) {
+            const ids = [...held.keys()];
+            const roll = gen.random();
+            const heldId = () => ids[Math.floor(gen.random() * ids.length)] as string;
+            // Deletes grow likelier with the size, so sets stay small enough for denials to be common.
+            if (roll < Math.min(0.6, ids.length / 12)) {
+              const id = heldId();
+              held.delete(id);
+              touched.add(id);
+            } else if (roll > 0.95) {
+              touched.add('never-held');
+            } else {
+              // A new id, or a replacement of a held one with another body.
+              const id = roll > 0.75 && ids.length > 0 ? heldId() : newId();
+              held.set(id, gen.policy(id));
+              touched.add(id);
+            }
+          }
+          const ids = [...touched];
+          set.update(
+            ids.filter((id) => held.has(id)).map((id) => held.get(id) as CompiledPolicy),
+            ids.filter((id) => !held.has(id)),
+          );
+          changes += burst;
+          expect(set.size).toBe(held.size);
+          for (let r = 0; r < 8; r++) {
+            const { ctx, who } = gen.request();
+            const want = linearDecision([...held.values()], ctx, who);
+            const where = JSON.stringify({ round, step, r, ctx, who: { ...who, roles: [...who.roles] } });
+            expect(set.decide(ctx, who).policy, where).toBe(want);
+            expect(set.decide(ctx, who, { explain: true }).policy, where).toBe(want);
+            if (want) allowed++;
+            else denied++;
+          }
+        }
+      }
+      expect(changes).toBeGreaterThan(3000);
+      expect(allowed).toBeGreaterThan(3000);
+      expect(denied).toBeGreaterThan(3000);
+    },
+    CPU_BOUND_MS,
+  );
 });
