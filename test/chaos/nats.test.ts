@@ -126,7 +126,41 @@ describe('chaos: one of three NATS nodes killed under load (KV bucket replicated
     await victim.start();
     await nats.waitForMetaLeader();
   });
+
+  it('a config write made the moment the config bucket loses its stream leader is stored (the config service retries across the election)', async () => {
+    const nats = cluster.natsCluster!;
+    const leader = await bucketLeader(nats);
+    const victim = nats.nodes.find((node) => node.name === leader)!;
+    expect(victim, `stream leader ${leader} is one of ${nats.nodes.map((n) => n.name)}`).toBeDefined();
+    await victim.stop({ kill: true });
+    const started = Date.now();
+    // Deterministic: the write starts while the bucket has no leader, every time.
+    const write = await cluster.admin('PUT', '/AccessPolicy/written-during-election', {
+      resourceType: 'AccessPolicy',
+      engine: 'matcho',
+      matcho: { 'request-method': 'patch', jwt: { sub: 'present?' } },
+    });
+    const tookMs = Date.now() - started;
+    expect(write.status, await write.clone().text()).toBe(201);
+    const read = await cluster.admin('GET', '/AccessPolicy/written-during-election');
+    expect(read.status).toBe(200);
+    console.log(`chaos[kill the config bucket's leader] write answered 201 after ${tookMs} ms`);
+
+    await victim.start();
+    await nats.waitForMetaLeader();
+  });
 });
+
+/** The node leading the config bucket's stream (it takes every write). */
+async function bucketLeader(nats: TestNatsCluster): Promise<string | undefined> {
+  const nc = await connect({ servers: [...nats.urls] });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.info(`KV_${CONFIG_BUCKET}`)).cluster?.leader;
+  } finally {
+    await nc.close();
+  }
+}
 
 const ISS = 'https://kv-watch.test';
 const SECRET = 'kv-watch-secret-0123456789';

@@ -11,6 +11,7 @@ describe('readConfigEnv', () => {
       adminPassword: 'p',
       kvReplicas: 1,
       checkTimeoutMs: 2000,
+      storeRetryMs: 15_000,
       subjectPrefix: 'authz',
     });
   });

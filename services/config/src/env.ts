@@ -1,4 +1,5 @@
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
+import { DEFAULT_STORE_RETRY_MS } from './store/election-retry.js';
 
 /** The config service's settings (DESIGN §4), read once at start-up. */
 export interface ConfigEnv extends CommonEnv {
@@ -10,6 +11,8 @@ export interface ConfigEnv extends CommonEnv {
   kvReplicas: number;
   /** How long `POST /$check` waits for a worker (`CONFIG_CHECK_TIMEOUT_MS`). */
   checkTimeoutMs: number;
+  /** How long a write keeps retrying across a JetStream leader election (`CONFIG_STORE_RETRY_MS`). */
+  storeRetryMs: number;
 }
 
 /**
@@ -27,6 +30,7 @@ export function readConfigEnv(source: NodeJS.ProcessEnv = process.env): ConfigEn
     adminPassword: env.required('CONFIG_ADMIN_PASSWORD', 'the admin API has no default password; set one'),
     kvReplicas: env.int('AUTHZ_KV_REPLICAS', 1, { min: 1, max: 5 }),
     checkTimeoutMs: env.int('CONFIG_CHECK_TIMEOUT_MS', 2000, { min: 100, max: 30_000 }),
+    storeRetryMs: env.int('CONFIG_STORE_RETRY_MS', DEFAULT_STORE_RETRY_MS, { min: 0, max: 60_000 }),
   };
   if (config.adminUser.includes(':'))
     env.problem('CONFIG_ADMIN_USER must not contain ":" (HTTP Basic, RFC 7617)');

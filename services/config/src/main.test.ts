@@ -34,6 +34,8 @@ describe('the built config service', () => {
       NATS_URL: nats.url,
       CONFIG_PORT: String(port),
       CONFIG_ADMIN_PASSWORD: PASSWORD,
+      // A write retries while JetStream has no leader; 1.5 s keeps the 503 below quick to reach.
+      CONFIG_STORE_RETRY_MS: '1500',
     });
     const ready = await service.waitForLog((l) => l.msg === 'ready');
     expect(ready).toMatchObject({ port, host: '127.0.0.1', url: `http://127.0.0.1:${port}/` });
@@ -63,7 +65,12 @@ describe('the built config service', () => {
       headers: { authorization: auth, 'content-type': 'application/json' },
     });
     expect(during.status).toBe(503);
-    expect(((await during.json()) as { issue: Array<{ code: string }> }).issue[0]?.code).toBe('transient');
+    expect(during.headers.get('retry-after')).toBe('2');
+    const outcome = (await during.json()) as { issue: Array<{ code: string; diagnostics: string }> };
+    expect(outcome.issue[0]?.code).toBe('transient');
+    expect(outcome.issue[0]?.diagnostics).toMatch(
+      /^the configuration store \(NATS JetStream\) did not confirm the write within \d+(\.\d)? s: the config bucket has no JetStream leader/,
+    );
     await nats.start();
     await expect
       .poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status, { timeout: 10_000 })
@@ -77,6 +84,37 @@ describe('the built config service', () => {
     expect(JSON.stringify(service.logs)).not.toContain('very-secret');
     expect(JSON.stringify(service.logs)).not.toContain(PASSWORD);
     expect(await service.stop('SIGTERM')).toBe(0);
+  });
+
+  it('stores a write that arrives while NATS is down once NATS is back within CONFIG_STORE_RETRY_MS', async () => {
+    const port = await freePort();
+    const writer = await startService('config', {
+      NATS_URL: nats.url,
+      CONFIG_PORT: String(port),
+      CONFIG_ADMIN_PASSWORD: PASSWORD,
+      CONFIG_STORE_RETRY_MS: '15000',
+    });
+    try {
+      const auth = `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`;
+      await nats.stop();
+      const started = Date.now();
+      const write = fetch(`http://127.0.0.1:${port}/User/written-while-down`, {
+        method: 'PUT',
+        body: '{}',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      await nats.start();
+      const res = await write;
+      expect(res.status).toBe(201);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      const read = await fetch(`http://127.0.0.1:${port}/User/written-while-down`, {
+        headers: { authorization: auth },
+      });
+      expect(read.status).toBe(200);
+    } finally {
+      await writer.stop();
+    }
   });
 
   it('refuses to start without CONFIG_ADMIN_PASSWORD, naming the variable', async () => {

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
 
   const server = createConfigServer(
     {
-      store: new ResourceStore(kv),
+      store: new ResourceStore(kv, env.storeRetryMs),
       engines: realEngines({ insecureHosts: env.insecureHosts }),
       metrics: createConfigMetrics(createRegistry('authz-config')),
       logger,
