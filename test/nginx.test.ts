@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort, mintJwt, startCluster, type TestCluster, waitForPort } from '@authz/test-support';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 
 const execFileAsync = promisify(execFile);
@@ -90,6 +92,7 @@ describe('nginx forward-auth (infra/nginx) against a real cluster', () => {
   let app: Server;
   let nginx: ChildProcess;
   let dir: string;
+  let keyDir: string | undefined;
   let base: string;
   let skipReason: string | undefined;
   let nginxErrors = '';
@@ -113,7 +116,16 @@ describe('nginx forward-auth (infra/nginx) against a real cluster', () => {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('from the application');
     });
     await new Promise<void>((r) => app.listen(appPort, '127.0.0.1', () => r()));
-    cluster = await startCluster({ workers: 1 });
+    // The gateway signs assertions: nginx passes them on with auth_request_set (infra/nginx).
+    keyDir = mkdtempSync(join(tmpdir(), 'authz-nginx-key-'));
+    writeFileSync(
+      join(keyDir, 'assertion.pem'),
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    cluster = await startCluster({
+      workers: 1,
+      gatewayEnv: { GATEWAY_ASSERTION_KEY_FILE: join(keyDir, 'assertion.pem') },
+    });
     const puts: Array<[string, unknown]> = [
       [
         '/TokenIntrospector/external-auth-server',
@@ -189,6 +201,7 @@ describe('nginx forward-auth (infra/nginx) against a real cluster', () => {
     await cluster?.stop();
     app?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
 
   it('passes an allowed request to the application with the identity headers, dropping client-sent copies', async (ctx) => {
@@ -199,6 +212,7 @@ describe('nginx forward-auth (infra/nginx) against a real cluster', () => {
         authorization: `Bearer ${await token()}`,
         'x-authz-user': 'admin',
         'x-authz-policy': 'forged',
+        'x-authz-assertion': 'forged',
       },
     });
     expect(res.status).toBe(200);
@@ -209,6 +223,15 @@ describe('nginx forward-auth (infra/nginx) against a real cluster', () => {
     expect(seen[0]!.headers['x-authz-subject']).toBe('some-user-id');
     expect(seen[0]!.headers['x-authz-policy']).toBe('issuer-reads');
     expect(seen[0]!.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    const jwks = createRemoteJWKSet(new URL(`${cluster.gatewayUrl}/_authz/jwks.json`));
+    const { payload } = await jwtVerify(seen[0]!.headers['x-authz-assertion'] as string, jwks);
+    // nginx's $host (what the application gets as Host) has no port.
+    expect(payload).toMatchObject({
+      sub: 'some-user-id',
+      htm: 'GET',
+      htu: `http://${new URL(base).hostname}/fhir/Patient`,
+    });
+    expect(seen[0]!.headers.host).toBe(new URL(base).hostname);
   });
 
   it('answers 401 with the gateway’s Bearer challenge and a login OperationOutcome when no token is sent', async (ctx) => {

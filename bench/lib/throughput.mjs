@@ -156,7 +156,7 @@ export async function httpScenarios(b) {
     const port = await freePort();
     const profile = b.opts.gatewayProfileDir;
     const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-    const env = { ...b.cluster.env, GATEWAY_PORT: String(port) };
+    const env = { ...b.cluster.env, GATEWAY_PORT: String(port), GATEWAY_GRPC_PORT: '0' };
     b.cluster.gateway = await startService('gateway', env, { nodeArgs });
     const url = `http://127.0.0.1:${port}/_authz/forward`;
     const headers = {

@@ -88,6 +88,7 @@ export class LocalCluster {
   async start() {
     const ports = await this.allocatePorts();
     this.workerPorts = ports.workers;
+    this.gatewayGrpcPort = ports.grpc;
     await Promise.all([
       ports.nats.length > 0 && this.startNats(ports.nats),
       ports.redis !== undefined && this.startRedis(ports.redis),
@@ -101,7 +102,12 @@ export class LocalCluster {
       this.slot(this.serviceSlot('worker', `worker-${i + 1}`, { WORKER_HTTP_PORT: String(port) }, true)),
     );
     this.gateway = this.slot(
-      this.serviceSlot('gateway', 'gateway', { GATEWAY_PORT: String(ports.gateway) }, false),
+      this.serviceSlot(
+        'gateway',
+        'gateway',
+        { GATEWAY_PORT: String(ports.gateway), GATEWAY_GRPC_PORT: String(ports.grpc) },
+        false,
+      ),
     );
     await Promise.all([...this.workers, this.gateway].map((slot) => slot.launch()));
     this.started = true;
@@ -127,6 +133,8 @@ export class LocalCluster {
     const http = (name, { port, explicit }) =>
       port === 0 ? [] : [{ name, preferred: port, required: explicit, host: settings.host }];
     wanted.push(...http('CONFIG_PORT', settings.configPort), ...http('GATEWAY_PORT', settings.gatewayPort));
+    // Envoy ext_authz (gRPC): 9191 when free, another free port otherwise; 0 keeps it off.
+    wanted.push(...http('GATEWAY_GRPC_PORT', settings.gatewayGrpcPort));
     // Each worker serves /healthz, /readyz, /metrics on its own port (WORKER_HTTP_PORT).
     for (let i = 0; i < settings.workers; i++)
       wanted.push({ name: `worker-${i + 1}`, preferred: 0, host: settings.host });
@@ -141,6 +149,7 @@ export class LocalCluster {
       redis: settings.redisUrl ? undefined : ports.shift(),
       config: settings.configPort.port === 0 ? 0 : ports.shift(),
       gateway: settings.gatewayPort.port === 0 ? 0 : ports.shift(),
+      grpc: settings.gatewayGrpcPort.port === 0 ? 0 : ports.shift(),
       workers: ports.splice(0, settings.workers),
     };
   }

@@ -16,6 +16,7 @@ export function generateSecret() {
  * @property {number} workers
  * @property {{port: number, explicit: boolean}} configPort
  * @property {{port: number, explicit: boolean}} gatewayPort
+ * @property {{port: number, explicit: boolean}} gatewayGrpcPort  Envoy ext_authz (0: off)
  * @property {string} host
  * @property {string} adminUser
  * @property {string} adminPassword
@@ -92,6 +93,7 @@ export function readSettings(env = process.env) {
     workerHeapMb: int('WORKER_HEAP_MB', 192, 64, 65536),
     configPort: port('CONFIG_PORT', 8081),
     gatewayPort: port('GATEWAY_PORT', 8080),
+    gatewayGrpcPort: port('GATEWAY_GRPC_PORT', 9191),
     host: str('HOST') ?? '127.0.0.1',
     adminUser: str('CONFIG_ADMIN_USER') ?? 'admin',
     adminPassword: adminPassword ?? generateSecret(),

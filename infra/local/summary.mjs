@@ -36,6 +36,9 @@ export function describe(cluster) {
     gateway: {
       url: cluster.serviceUrl(cluster.gateway, settings.gatewayPort.port),
       upstream: settings.upstreamUrl ?? null,
+      extAuthzGrpc: cluster.gatewayGrpcPort
+        ? `${reachableHost(settings.host)}:${cluster.gatewayGrpcPort}`
+        : null,
     },
     workers: cluster.workers.map((w, i) => ({
       name: w.name,
@@ -83,6 +86,7 @@ export function renderSummary(facts, paint) {
       'gateway',
       `${gateway.url} ${dim(gateway.upstream ? `→ ${gateway.upstream}` : '(no UPSTREAM_URL: allowed requests get the decision JSON)')}`,
     ),
+    ...(gateway.extAuthzGrpc ? [row('ext_authz', `${gateway.extAuthzGrpc} ${dim('(Envoy gRPC)')}`)] : []),
     row(
       'workers',
       facts.workers.length === 0

@@ -31,7 +31,13 @@ export async function startService(
 ): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [`${root}services/${name}/dist/main.js`], {
     cwd: root,
-    env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env },
+    // A gateway's ext_authz gRPC port defaults to a fixed 9191; tests that want it say so.
+    env: {
+      PATH: process.env.PATH,
+      LOG_LEVEL: 'info',
+      ...(name === 'gateway' ? { GATEWAY_GRPC_PORT: '0' } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

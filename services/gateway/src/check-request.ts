@@ -3,7 +3,7 @@ import type { CheckRequest } from '@authz/protocol';
 import { IDENTITY_HEADERS } from './responses.js';
 
 /** Headers that describe the hop, not the original request; never forwarded to a check. */
-const HOP_HEADERS = new Set([
+export const HOP_HEADERS = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -42,10 +42,14 @@ export function proxiedCheck(req: IncomingMessage, body: unknown): CheckRequest 
  * `X-Original-Method` / `X-Original-URI` (nginx) or `X-Forwarded-Method` / `X-Forwarded-Uri`
  * (Traefik). Returns a reason string when the proxy did not say what the original request was.
  */
-export function forwardedCheck(req: IncomingMessage): CheckRequest | string {
+export function forwardedCheck(
+  req: IncomingMessage,
+  original?: { method: string; uri: string },
+): CheckRequest | string {
   const h = req.headers;
-  const method = first(h['x-original-method']) ?? first(h['x-forwarded-method']);
-  const uri = first(h['x-original-uri']) ?? first(h['x-forwarded-uri']);
+  // Envoy's HTTP ext_authz sends the original method as its own and the path after its prefix.
+  const method = original?.method ?? first(h['x-original-method']) ?? first(h['x-forwarded-method']);
+  const uri = original?.uri ?? first(h['x-original-uri']) ?? first(h['x-forwarded-uri']);
   if (!uri) {
     return 'forward-auth request lacks X-Original-URI (nginx) or X-Forwarded-Uri (Traefik); configure the proxy to send the original URI';
   }

@@ -1,4 +1,5 @@
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
+import { type AssertionKey, type AssertionSettings, readAssertionKey } from './assertion.js';
 
 /** Gateway settings, parsed once at start-up. */
 export interface GatewayEnv extends CommonEnv {
@@ -14,6 +15,10 @@ export interface GatewayEnv extends CommonEnv {
   upstreamTimeoutMs: number;
   /** Checks waiting for a worker at once; beyond it a request is answered 503 at once. */
   maxInFlightChecks: number;
+  /** Envoy ext_authz gRPC port (DESIGN §14); 0 turns it off. */
+  grpcPort: number;
+  /** Signed identity assertions (`GATEWAY_ASSERTION_*`), when a key file is given. */
+  assertion?: AssertionSettings & { key: AssertionKey };
 }
 
 /** Reads the gateway environment; throws EnvError listing every problem. */
@@ -41,7 +46,23 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
     maxCheckBodyBytes: env.int('GATEWAY_MAX_CHECK_BODY_BYTES', 64 * 1024, { min: 0, max: 1024 * 1024 }),
     upstreamTimeoutMs: env.int('GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }),
     maxInFlightChecks: env.int('GATEWAY_MAX_INFLIGHT_CHECKS', 1024, { min: 1, max: 1_000_000 }),
+    grpcPort: env.port('GATEWAY_GRPC_PORT', 9191),
+    assertion: readAssertionEnv(env),
   };
   env.done();
   return result;
+}
+
+/** `GATEWAY_ASSERTION_KEY_FILE` (read and checked now), `…_ISSUER` (default `authz`), `…_AUDIENCE`. */
+function readAssertionEnv(env: EnvReader): GatewayEnv['assertion'] {
+  const keyFile = env.string('GATEWAY_ASSERTION_KEY_FILE');
+  const issuer = env.string('GATEWAY_ASSERTION_ISSUER', 'authz');
+  const audience = env.string('GATEWAY_ASSERTION_AUDIENCE');
+  if (keyFile === undefined) return undefined;
+  try {
+    return { keyFile, issuer, audience, key: readAssertionKey(keyFile) };
+  } catch (err) {
+    env.problem(`GATEWAY_ASSERTION_KEY_FILE: ${(err as Error).message}`);
+    return undefined;
+  }
 }

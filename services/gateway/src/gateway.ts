@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AuthzClient } from '@authz/client';
 import type { CheckReply, CheckRequest } from '@authz/protocol';
+import { type AssertionSigner, allowedHeaders, htuOf } from './assertion.js';
 import { forwardedCheck, proxiedCheck } from './check-request.js';
+import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/http-check.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { UpstreamProxy } from './proxy.js';
-import { identityHeaders, sendDenial, sendOutcome } from './responses.js';
+import { sendDenial, sendOutcome } from './responses.js';
 
 /** What the gateway's HTTP handler needs. */
 export interface GatewayDeps {
@@ -15,6 +17,8 @@ export interface GatewayDeps {
   proxy?: UpstreamProxy;
   maxCheckBodyBytes: number;
   ready: () => boolean;
+  /** signs `X-Authz-Assertion` for allowed requests (GATEWAY_ASSERTION_KEY_FILE) */
+  assertion?: AssertionSigner;
 }
 
 /** The reserved prefix: nothing under it is ever proxied. */
@@ -42,23 +46,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
   if (url.startsWith(RESERVED_PREFIX)) return reserved(req, res, deps, url, requestId);
 
   const bufferedBody = await readCheckBody(req, deps.maxCheckBodyBytes);
-  const reply = await check(deps, proxiedCheck(req, bufferedBody?.json), req, requestId);
+  const checkRequest = proxiedCheck(req, bufferedBody?.json);
+  const reply = await check(deps, checkRequest, req, requestId);
   deps.metrics.answered('proxy', reply.status);
   if (!reply.allow) return sendDenial(res, reply, requestId);
+  const identity = await allowedHeaders(reply, deps.assertion, {
+    method: checkRequest.method,
+    htu: htuOf(checkRequest.scheme ?? 'http', req.headers.host, checkRequest.uri),
+  });
   if (!deps.proxy) {
     res
-      .writeHead(200, {
-        'content-type': 'application/json',
-        'x-request-id': requestId,
-        ...identityHeaders(reply),
-      })
+      .writeHead(200, { 'content-type': 'application/json', 'x-request-id': requestId, ...identity })
       .end(JSON.stringify(reply));
     return;
   }
   deps.proxy.forward(
     req,
     res,
-    { ...identityHeaders(reply), 'x-request-id': requestId },
+    { ...identity, 'x-request-id': requestId },
     bufferedBody?.raw,
     (status, message) => sendOutcome(res, status, 'transient', message, requestId),
   );
@@ -71,7 +76,8 @@ async function reserved(
   url: string,
   requestId: string,
 ): Promise<void> {
-  const path = url.split('?')[0];
+  const path = url.split('?')[0]!;
+  if (path.startsWith(`${ENVOY_HTTP_PREFIX}/`)) return envoyHttp(req, res, deps, url, requestId);
   switch (path) {
     case '/_authz/forward': {
       const checkRequest = forwardedCheck(req);
@@ -80,14 +86,24 @@ async function reserved(
         deps.metrics.answered('forward', 400);
         return sendOutcome(res, 400, 'invalid', checkRequest, requestId);
       }
-      const reply = await check(deps, checkRequest, req, requestId);
-      deps.metrics.answered('forward', reply.status);
-      if (!reply.allow) return sendDenial(res, reply, requestId);
-      res
-        .writeHead(200, { 'x-request-id': requestId, 'content-length': '0', ...identityHeaders(reply) })
-        .end();
-      return;
+      return answerForwardAuth(req, res, deps, 'forward', checkRequest, requestId, []);
     }
+    case '/_authz/jwks.json':
+      if (!deps.assertion)
+        return sendOutcome(
+          res,
+          404,
+          'not-found',
+          'this gateway signs no assertions (GATEWAY_ASSERTION_KEY_FILE is not set)',
+          requestId,
+        );
+      res
+        .writeHead(200, {
+          'content-type': 'application/jwk-set+json',
+          'cache-control': 'public, max-age=300',
+        })
+        .end(JSON.stringify(deps.assertion.jwks));
+      return;
     case '/_authz/healthz':
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
@@ -106,6 +122,55 @@ async function reserved(
     default:
       sendOutcome(res, 404, 'not-found', `${path} is not a gateway endpoint`, requestId);
   }
+}
+
+/**
+ * Envoy's HTTP ext_authz (`path_prefix: /_authz/envoy`): answers like `/_authz/forward`, reading
+ * a JSON body Envoy sends (`with_request_body`), and tells Envoy which client-sent identity-like
+ * headers to remove.
+ */
+async function envoyHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: GatewayDeps,
+  url: string,
+  requestId: string,
+): Promise<void> {
+  const mapped = envoyHttpCheck(req, url);
+  if (typeof mapped === 'string') {
+    req.resume();
+    deps.metrics.answered('envoy', 400);
+    return sendOutcome(res, 400, 'invalid', mapped, requestId);
+  }
+  const body = await readCheckBody(req, deps.maxCheckBodyBytes);
+  if (body?.json !== undefined) mapped.check.body = body.json;
+  else req.resume();
+  return answerForwardAuth(req, res, deps, 'envoy', mapped.check, requestId, mapped.identityLike);
+}
+
+/** A forward-auth answer: the denial, or 200 with the identity headers (and the assertion). */
+async function answerForwardAuth(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: GatewayDeps,
+  route: 'forward' | 'envoy',
+  checkRequest: CheckRequest,
+  requestId: string,
+  identityLike: readonly string[],
+): Promise<void> {
+  const reply = await check(deps, checkRequest, req, requestId);
+  deps.metrics.answered(route, reply.status);
+  if (!reply.allow) return sendDenial(res, reply, requestId);
+  const headers = checkRequest.headers ?? {};
+  const host = single(headers['x-forwarded-host']) ?? single(headers.host);
+  const identity = await allowedHeaders(reply, deps.assertion, {
+    method: checkRequest.method.toUpperCase(),
+    htu: htuOf(checkRequest.scheme ?? 'http', host, checkRequest.uri),
+  });
+  // Envoy removes these after copying the answer's headers: never one the answer sets.
+  const remove = identityLike.filter((name) => !(name in identity));
+  if (remove.length > 0) identity[HEADERS_TO_REMOVE] = remove.join(', ');
+  res.writeHead(200, { 'x-request-id': requestId, 'content-length': '0', ...identity }).end();
 }
 
 async function check(

@@ -1,3 +1,14 @@
+export {
+  ASSERTION_HEADER,
+  type AssertionSigner,
+  allowedHeaders,
+  htuOf,
+  loadAssertionSigner,
+  readAssertionKey,
+} from './assertion.js';
 export { forwardedCheck, proxiedCheck, requestHeaders } from './check-request.js';
+export { checkFromAttributes, type EnvoyCheckRequest, isIdentityLike } from './envoy/attributes.js';
+export { allowResponse, deniedResponse, grpcCodeOf } from './envoy/check-response.js';
+export { authorizationService, PROTO_DIR, startExtAuthzServer } from './envoy/grpc-server.js';
 export { createGatewayServer, type GatewayDeps, RESERVED_PREFIX } from './gateway.js';
-export { bearerChallenge, IDENTITY_HEADERS, identityHeaders } from './responses.js';
+export { bearerChallenge, denialOf, IDENTITY_HEADERS, identityHeaders } from './responses.js';

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { AuthzClient } from '@authz/client';
 import { announceReady, connectNats, createLogger, EnvError, exitOnFatal, onShutdown } from '@authz/runtime';
+import { loadAssertionSigner } from './assertion.js';
 import { type GatewayEnv, readGatewayEnv } from './env.js';
+import { startExtAuthzServer } from './envoy/grpc-server.js';
 import { createGatewayServer } from './gateway.js';
 import { createGatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
@@ -26,10 +28,12 @@ async function main(): Promise<void> {
     maxInFlight: env.maxInFlightChecks,
   });
   const proxy = env.upstreamUrl ? new UpstreamProxy(env.upstreamUrl, env.upstreamTimeoutMs) : undefined;
+  const assertion = env.assertion ? await loadAssertionSigner(env.assertion, env.assertion.key) : undefined;
   const server = createGatewayServer({
     client,
     metrics,
     proxy,
+    assertion,
     maxCheckBodyBytes: env.maxCheckBodyBytes,
     ready: () => !nc.isClosed() && nc.info !== undefined,
   });
@@ -39,11 +43,28 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.port;
+  // DESIGN §14: Envoy ext_authz over gRPC; a port that cannot be bound stops the gateway.
+  const extAuthz =
+    env.grpcPort === 0
+      ? undefined
+      : await startExtAuthzServer(
+          {
+            client,
+            metrics,
+            assertion,
+            maxCheckBodyBytes: env.maxCheckBodyBytes,
+            checkTimeoutMs: env.checkTimeoutMs,
+          },
+          env.host,
+          env.grpcPort,
+        );
   announceReady(logger, 'authz-gateway', {
     port,
     host: env.host,
     url: `http://${env.host}:${port}`,
     upstream: env.upstreamUrl?.origin,
+    grpc_port: extAuthz?.port,
+    assertion_kid: assertion?.kid,
   });
 
   onShutdown(async () => {
@@ -51,6 +72,7 @@ async function main(): Promise<void> {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    await extAuthz?.close();
     proxy?.close();
     await nc.drain();
   }, logger);

@@ -11,7 +11,7 @@ import {
 export interface GatewayMetrics {
   registry: Registry;
   /** Counts one answered request by route and status. */
-  answered(route: 'forward' | 'proxy', status: number): void;
+  answered(route: 'forward' | 'proxy' | 'envoy' | 'ext_authz_grpc', status: number): void;
   /** Observes one check round trip (seconds) by status. */
   checked(status: number, seconds: number): void;
   natsStatus: Counter<'type'>;
@@ -22,7 +22,7 @@ export function createGatewayMetrics(): GatewayMetrics {
   const r = { registers: [registry] };
   const requests = new Counter({
     name: 'authz_gateway_requests_total',
-    help: 'Requests by route (forward, proxy) and status',
+    help: 'Requests by route (forward, proxy, envoy, ext_authz_grpc) and status',
     labelNames: ['route', 'status'] as const,
     ...r,
   });

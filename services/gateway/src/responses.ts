@@ -2,12 +2,20 @@ import type { ServerResponse } from 'node:http';
 import { type CheckReply, type IssueCode, operationOutcome } from '@authz/protocol';
 
 /** Identity headers the gateway sets; copies sent by clients are always stripped. */
-export const IDENTITY_HEADERS = ['x-authz-user', 'x-authz-subject', 'x-authz-policy'] as const;
+export const IDENTITY_HEADERS = [
+  'x-authz-user',
+  'x-authz-subject',
+  'x-authz-policy',
+  'x-authz-assertion',
+] as const;
 
 const ISSUE_CODES: Record<number, IssueCode> = {
   400: 'invalid',
   401: 'login',
   403: 'forbidden',
+  413: 'too-long',
+  414: 'too-long',
+  431: 'too-long',
   503: 'transient',
 };
 
@@ -25,9 +33,23 @@ export function identityHeaders(reply: CheckReply): Record<string, string> {
  * RFC 6750 §3 `WWW-Authenticate: Bearer` challenge.
  */
 export function sendDenial(res: ServerResponse, reply: CheckReply, requestId: string): void {
+  const denial = denialOf(reply);
+  res.writeHead(denial.status, { ...denial.headers, 'x-request-id': requestId }).end(denial.body);
+}
+
+/** The HTTP answer to a denied check, whichever entry point (HTTP or ext_authz gRPC) sends it. */
+export interface Denial {
+  status: number;
+  /** lower-case names */
+  headers: Record<string, string>;
+  /** OperationOutcome JSON */
+  body: string;
+}
+
+/** The one builder of a denial: status, `WWW-Authenticate` on 401, OperationOutcome body. */
+export function denialOf(reply: CheckReply): Denial {
   const headers: Record<string, string> = {
     'content-type': 'application/fhir+json',
-    'x-request-id': requestId,
     'cache-control': 'no-store',
   };
   if (reply.status === 401) headers['www-authenticate'] = bearerChallenge(reply);
@@ -35,7 +57,7 @@ export function sendDenial(res: ServerResponse, reply: CheckReply, requestId: st
   const body = operationOutcome([
     { code: ISSUE_CODES[reply.status] ?? 'exception', diagnostics: reply.reason },
   ]);
-  res.writeHead(reply.status, headers).end(JSON.stringify(body));
+  return { status: reply.status, headers, body: JSON.stringify(body) };
 }
 
 /** Answers with an OperationOutcome for failures of the gateway itself (bad forward-auth input, upstream down). */
@@ -58,6 +80,6 @@ export function bearerChallenge(reply: CheckReply): string {
 }
 
 /** Printable ASCII only: header values must never let a claim inject a header line. */
-function headerSafe(value: string): string {
+export function headerSafe(value: string): string {
   return value.replace(/[^\x20-\x7e]/g, '?').slice(0, 512);
 }

@@ -1,0 +1,33 @@
+import type { IncomingMessage } from 'node:http';
+import type { CheckRequest } from '@authz/protocol';
+import { forwardedCheck } from '../check-request.js';
+import { isIdentityLike } from './attributes.js';
+import { targetProblem } from './target.js';
+
+/** Envoy's HTTP ext_authz `path_prefix` (DESIGN §14): the original path follows it. */
+export const ENVOY_HTTP_PREFIX = '/_authz/envoy';
+
+/**
+ * Envoy's header telling its HTTP ext_authz filter which request headers to remove before the
+ * request goes upstream (the HTTP form of `OkHttpResponse.headers_to_remove`).
+ */
+export const HEADERS_TO_REMOVE = 'x-envoy-auth-headers-to-remove';
+
+/**
+ * The check for a request from Envoy's HTTP ext_authz filter: the method is the original one,
+ * the target is what follows `/_authz/envoy`, the rest as for `/_authz/forward`. Client-sent
+ * identity-like headers are listed so the answer can have Envoy remove them. A string is a 400.
+ */
+export function envoyHttpCheck(
+  req: IncomingMessage,
+  url: string,
+): { check: CheckRequest; identityLike: string[] } | string {
+  const uri = url.slice(ENVOY_HTTP_PREFIX.length);
+  const problem = targetProblem(uri);
+  if (problem) return problem;
+  const check = forwardedCheck(req, { method: req.method ?? 'GET', uri });
+  if (typeof check === 'string') return check;
+  const identityLike = Object.keys(req.headers).filter(isIdentityLike);
+  for (const name of identityLike) delete check.headers?.[name];
+  return { check, identityLike };
+}
