@@ -93,6 +93,7 @@ async function httpCurves(b) {
   const gateway = await startService('gateway', {
     ...b.cluster.env,
     GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_GRPC_PORT: '0',
     UPSTREAM_URL: `http://127.0.0.1:${barePort}`,
   });
   try {
