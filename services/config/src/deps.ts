@@ -1,6 +1,7 @@
 import type { Subjects } from '@authz/protocol';
 import type { Logger, NatsConnection } from '@authz/runtime';
 import type { SharedCache } from '@authz/verifier';
+import type { AuditReader } from './audit/reader.js';
 import type { Engines } from './engines.js';
 import type { ConfigMetrics } from './metrics.js';
 import type { ResourceStore } from './store/kv-store.js';
@@ -28,4 +29,6 @@ export interface ConfigDeps {
   health(): { nats: boolean; kv: boolean };
   /** How long `POST /$check` waits for a worker, ms. */
   checkTimeoutMs: number;
+  /** Reads the `AUTHZ_DECISIONS` stream for `GET /AuditEvent`; absent: that route answers 503. */
+  audit?: AuditReader;
 }

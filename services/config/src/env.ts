@@ -13,6 +13,29 @@ export interface ConfigEnv extends CommonEnv {
   checkTimeoutMs: number;
   /** How long a write keeps retrying across a JetStream leader election (`CONFIG_STORE_RETRY_MS`). */
   storeRetryMs: number;
+  /** Retention of the `AUTHZ_DECISIONS` audit stream, seconds (`AUTHZ_AUDIT_MAX_AGE`, DESIGN §14). */
+  auditMaxAgeSeconds: number;
+  /** A Bundle file or a directory applied at start (`AUTHZ_INIT_BUNDLE`, DESIGN §14). */
+  initBundle?: string;
+}
+
+/** Default audit retention: 30 days. */
+const AUDIT_MAX_AGE_DEFAULT = 30 * 86_400;
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `30d`, `12h`, `90m`, `3600s` or plain seconds; at least a minute, at most ten years. */
+function parseDuration(env: EnvReader, name: string, fallback: number): number {
+  const raw = env.string(name);
+  if (raw === undefined) return fallback;
+  const m = /^(\d{1,9})([smhd]?)$/.exec(raw.trim());
+  const seconds = m ? Number(m[1]) * (DURATION_UNITS[m[2] || 's'] as number) : Number.NaN;
+  if (!(seconds >= 60 && seconds <= 3650 * 86_400)) {
+    env.problem(
+      `${name}=${JSON.stringify(raw)} must be a duration like 30d, 12h, 90m or 3600s, from 1m to 3650d`,
+    );
+    return fallback;
+  }
+  return seconds;
 }
 
 /**
@@ -31,6 +54,8 @@ export function readConfigEnv(source: NodeJS.ProcessEnv = process.env): ConfigEn
     kvReplicas: env.int('AUTHZ_KV_REPLICAS', 1, { min: 1, max: 5 }),
     checkTimeoutMs: env.int('CONFIG_CHECK_TIMEOUT_MS', 2000, { min: 100, max: 30_000 }),
     storeRetryMs: env.int('CONFIG_STORE_RETRY_MS', DEFAULT_STORE_RETRY_MS, { min: 0, max: 60_000 }),
+    auditMaxAgeSeconds: parseDuration(env, 'AUTHZ_AUDIT_MAX_AGE', AUDIT_MAX_AGE_DEFAULT),
+    initBundle: env.string('AUTHZ_INIT_BUNDLE'),
   };
   if (config.adminUser.includes(':'))
     env.problem('CONFIG_ADMIN_USER must not contain ":" (HTTP Basic, RFC 7617)');

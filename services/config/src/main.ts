@@ -12,6 +12,9 @@ import {
   openConfigBucket,
 } from '@authz/runtime';
 import { RedisSharedCache } from '@authz/verifier';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AuditReader } from './audit/reader.js';
+import { AuditStreamWatch } from './audit/stream.js';
 import type { RevocationCache } from './deps.js';
 import { realEngines } from './engines.js';
 import { readConfigEnv } from './env.js';
@@ -49,15 +52,35 @@ async function main(): Promise<void> {
     failures: () => redisFailures,
   };
 
+  const metrics = createConfigMetrics(createRegistry('authz-config'));
+  const names = subjects(env.subjectPrefix);
+  // DESIGN §14: the audit stream is created (and re-created) here; nats-server writes it.
+  const auditWatch = new AuditStreamWatch(
+    nc,
+    { subject: names.decisions, maxAgeSeconds: env.auditMaxAgeSeconds, replicas: env.kvReplicas },
+    {
+      setAvailable: (up) => metrics.auditAvailable.set(up ? 1 : 0),
+      seen: (n) => metrics.auditSeen.inc(n),
+      lost: (n) => metrics.auditLost.inc(n),
+    },
+    logger,
+  );
+  await auditWatch.start();
+  const audit = new AuditReader(
+    jetstream(nc, { timeout: 2000 }),
+    await jetstreamManager(nc, { timeout: 2000 }),
+  );
+
   const server = createConfigServer(
     {
       store: new ResourceStore(kv, env.storeRetryMs),
       engines: realEngines({ insecureHosts: env.insecureHosts }),
-      metrics: createConfigMetrics(createRegistry('authz-config')),
+      metrics,
       logger,
       nc,
-      subjects: subjects(env.subjectPrefix),
+      subjects: names,
       revocationCache,
+      audit,
       health: () => ({ nats: natsConnected && !nc.isClosed(), kv: true }),
       checkTimeoutMs: env.checkTimeoutMs,
     },
@@ -78,6 +101,7 @@ async function main(): Promise<void> {
   });
 
   onShutdown(async () => {
+    auditWatch.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       // Idle keep-alive sockets and open decision streams would hold close() forever.

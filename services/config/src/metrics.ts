@@ -1,4 +1,4 @@
-import { Counter, Histogram, LATENCY_BUCKETS, type Registry } from '@authz/runtime';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@authz/runtime';
 
 /** The config service's Prometheus metrics. Labels are bounded: routes are patterns, not paths. */
 export interface ConfigMetrics {
@@ -8,6 +8,10 @@ export interface ConfigMetrics {
   readonly kvWrites: Counter<'type' | 'op'>;
   readonly validationFailures: Counter<'type'>;
   readonly revocations: Counter;
+  /** 1 while the `AUTHZ_DECISIONS` stream exists and JetStream answers. */
+  readonly auditAvailable: Gauge;
+  readonly auditSeen: Counter;
+  readonly auditLost: Counter;
 }
 
 /** Registers the config service's metrics on `registry`. */
@@ -43,6 +47,21 @@ export function createConfigMetrics(registry: Registry): ConfigMetrics {
     revocations: new Counter({
       name: 'authz_config_revocations_total',
       help: 'Tokens revoked through POST /$revoke.',
+      registers,
+    }),
+    auditAvailable: new Gauge({
+      name: 'authz_audit_stream_available',
+      help: '1 while the AUTHZ_DECISIONS audit stream exists and JetStream answers, else 0.',
+      registers,
+    }),
+    auditSeen: new Counter({
+      name: 'authz_audit_events_seen_total',
+      help: 'Decision events this config replica saw published (core NATS).',
+      registers,
+    }),
+    auditLost: new Counter({
+      name: 'authz_audit_events_lost_total',
+      help: 'Decision events seen while the audit stream was missing or JetStream did not answer: not recorded.',
       registers,
     }),
   };

@@ -6,6 +6,7 @@ import { AdminAuth } from './http/auth.js';
 import { ApiError } from './http/errors.js';
 import { replyFormat, sendBody } from './http/negotiate.js';
 import { type Reply, type RequestContext, Router } from './http/router.js';
+import { auditEventRoutes } from './routes/audit-events.js';
 import { checkRoute } from './routes/check.js';
 import { decisionsRoute } from './routes/decisions.js';
 import { opsRoutes } from './routes/ops.js';
@@ -50,6 +51,7 @@ export function createConfigServer(
     revokeRoute(deps),
     checkRoute(deps),
     decisionsRoute(deps),
+    ...auditEventRoutes(deps.audit),
     ...resourceRoutes(deps),
   );
   const server = createServer((req, res) => {

@@ -58,6 +58,19 @@ describe('decisionEventJson', () => {
     expect(json).not.toContain('eyJhbGc');
   });
 
+  it('names the client the token was issued to (DESIGN §14 audit agent)', () => {
+    const event = JSON.parse(
+      decisionEventJson(fields, {
+        allow: false,
+        status: 403,
+        reason: 'no AccessPolicy allows',
+        identity: { kind: 'jwt', introspector: 'i', sub: 's', client: 'billing-app' },
+      }),
+    );
+    expect(event.client).toBe('billing-app');
+    expect(event.user).toBeUndefined();
+  });
+
   it('is valid JSON whatever the strings hold, and omits what a denial does not have', () => {
     const awkward = 'quote " backslash \\ newline \n tab \t nul \u0000 emoji 🔑 \u2028';
     const event = JSON.parse(
@@ -75,7 +88,7 @@ describe('decisionEventJson', () => {
       allow: false,
       status: 401,
     });
-    for (const absent of ['policy', 'subject', 'user', 'introspector', 'revision'])
+    for (const absent of ['policy', 'subject', 'user', 'client', 'introspector', 'revision'])
       expect(event).not.toHaveProperty(absent);
   });
 });

@@ -10,6 +10,9 @@ import {
   openConfigBucket,
 } from '@authz/runtime';
 import { startNats, type TestServer } from '@authz/test-support';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AuditReader, type AuditReadLimits, DEFAULT_READ_LIMITS } from '../audit/reader.js';
+import { ensureAuditStream } from '../audit/stream.js';
 import type { ConsoleOptions } from '../console/gate.js';
 import type { RevocationCache } from '../deps.js';
 import { type Engines, realEngines } from '../engines.js';
@@ -48,6 +51,8 @@ export async function startConfigFixture(
     prefix?: string;
     logger?: Logger;
     console?: ConsoleOptions;
+    /** Create the AUTHZ_DECISIONS stream and serve `GET /AuditEvent` with these limits. */
+    audit?: Partial<AuditReadLimits>;
   } = {},
 ): Promise<ConfigFixture> {
   const nats = options.nats ?? (await startNats());
@@ -61,6 +66,12 @@ export async function startConfigFixture(
   };
   const nc = await connectNats(env, 'authz-config-test', logger);
   const kv = await openConfigBucket(nc, { create: true });
+  let audit: AuditReader | undefined;
+  if (options.audit) {
+    const jsm = await jetstreamManager(nc);
+    await ensureAuditStream(jsm, { subject: subjects(prefix).decisions, maxAgeSeconds: 3600, replicas: 1 });
+    audit = new AuditReader(jetstream(nc), jsm, { ...DEFAULT_READ_LIMITS, ...options.audit });
+  }
   const server = createConfigServer(
     {
       store: new ResourceStore(kv),
@@ -72,6 +83,7 @@ export async function startConfigFixture(
       revocationCache: options.revocationCache,
       health: () => ({ nats: !nc.isClosed(), kv: true }),
       checkTimeoutMs: 500,
+      audit,
     },
     ADMIN,
     { console: options.console },
