@@ -15,7 +15,8 @@ import { RedisSharedCache } from '@authz/verifier';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { AuditReader } from './audit/reader.js';
 import { AuditStreamWatch } from './audit/stream.js';
-import type { RevocationCache } from './deps.js';
+import { loadInitBundle } from './bundle/init.js';
+import type { ConfigDeps, RevocationCache } from './deps.js';
 import { realEngines } from './engines.js';
 import { readConfigEnv } from './env.js';
 import { createConfigMetrics } from './metrics.js';
@@ -71,21 +72,25 @@ async function main(): Promise<void> {
     await jetstreamManager(nc, { timeout: 2000 }),
   );
 
-  const server = createConfigServer(
-    {
-      store: new ResourceStore(kv, env.storeRetryMs),
-      engines: realEngines({ insecureHosts: env.insecureHosts }),
-      metrics,
-      logger,
-      nc,
-      subjects: names,
-      revocationCache,
-      audit,
-      health: () => ({ nats: natsConnected && !nc.isClosed(), kv: true }),
-      checkTimeoutMs: env.checkTimeoutMs,
-    },
-    { user: env.adminUser, password: env.adminPassword },
-  );
+  const deps: ConfigDeps = {
+    store: new ResourceStore(kv, env.storeRetryMs),
+    engines: realEngines({ insecureHosts: env.insecureHosts }),
+    metrics,
+    logger,
+    nc,
+    subjects: names,
+    revocationCache,
+    audit,
+    health: () => ({ nats: natsConnected && !nc.isClosed(), kv: true }),
+    checkTimeoutMs: env.checkTimeoutMs,
+  };
+  if (env.initBundle) {
+    // DESIGN §14: Aidbox's init bundle, before serving. Invalid → the start fails naming the
+    // file and field, with nothing written.
+    const result = await loadInitBundle(deps, env.initBundle);
+    logger.info({ bundle: env.initBundle, ...result }, 'init bundle loaded');
+  }
+  const server = createConfigServer(deps, { user: env.adminUser, password: env.adminPassword });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.port, env.host, () => resolve());

@@ -13,6 +13,7 @@ import { opsRoutes } from './routes/ops.js';
 import { resourceRoutes } from './routes/resources.js';
 import { revokeRoute } from './routes/revoke.js';
 import { testPolicyRoute } from './routes/test-policy.js';
+import { validateRoute } from './routes/validate.js';
 
 /** Admin credentials of the API (`CONFIG_ADMIN_USER` / `CONFIG_ADMIN_PASSWORD`). */
 export interface AdminCredentials {
@@ -50,6 +51,7 @@ export function createConfigServer(
     testPolicyRoute(deps),
     revokeRoute(deps),
     checkRoute(deps),
+    validateRoute(deps),
     decisionsRoute(deps),
     ...auditEventRoutes(deps.audit),
     ...resourceRoutes(deps),
