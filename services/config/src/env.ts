@@ -15,6 +15,8 @@ export interface ConfigEnv extends CommonEnv {
   storeRetryMs: number;
   /** Retention of the `AUTHZ_DECISIONS` audit stream, seconds (`AUTHZ_AUDIT_MAX_AGE`, DESIGN §14). */
   auditMaxAgeSeconds: number;
+  /** Disk cap of the audit stream, bytes; oldest dropped first (`AUTHZ_AUDIT_MAX_BYTES`, -1: none). */
+  auditMaxBytes: number;
   /** A Bundle file or a directory applied at start (`AUTHZ_INIT_BUNDLE`, DESIGN §14). */
   initBundle?: string;
 }
@@ -55,6 +57,7 @@ export function readConfigEnv(source: NodeJS.ProcessEnv = process.env): ConfigEn
     checkTimeoutMs: env.int('CONFIG_CHECK_TIMEOUT_MS', 2000, { min: 100, max: 30_000 }),
     storeRetryMs: env.int('CONFIG_STORE_RETRY_MS', DEFAULT_STORE_RETRY_MS, { min: 0, max: 60_000 }),
     auditMaxAgeSeconds: parseDuration(env, 'AUTHZ_AUDIT_MAX_AGE', AUDIT_MAX_AGE_DEFAULT),
+    auditMaxBytes: env.int('AUTHZ_AUDIT_MAX_BYTES', -1, { min: -1 }),
     initBundle: env.string('AUTHZ_INIT_BUNDLE'),
   };
   if (config.adminUser.includes(':'))

@@ -58,7 +58,12 @@ async function main(): Promise<void> {
   // DESIGN §14: the audit stream is created (and re-created) here; nats-server writes it.
   const auditWatch = new AuditStreamWatch(
     nc,
-    { subject: names.decisions, maxAgeSeconds: env.auditMaxAgeSeconds, replicas: env.kvReplicas },
+    {
+      subject: names.decisions,
+      maxAgeSeconds: env.auditMaxAgeSeconds,
+      maxBytes: env.auditMaxBytes,
+      replicas: env.kvReplicas,
+    },
     {
       setAvailable: (up) => metrics.auditAvailable.set(up ? 1 : 0),
       seen: (n) => metrics.auditSeen.inc(n),

@@ -20,6 +20,8 @@ export interface AuditStreamSettings {
   maxAgeSeconds: number;
   /** Replicas, like the KV bucket (`AUTHZ_KV_REPLICAS`). */
   replicas: number;
+  /** Disk cap in bytes (`AUTHZ_AUDIT_MAX_BYTES`); -1 or absent: age is the only limit. */
+  maxBytes?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export function auditStreamConfig(settings: AuditStreamSettings): Partial<Stream
     discard: DiscardPolicy.Old,
     max_age: nanos(settings.maxAgeSeconds * 1000),
     num_replicas: settings.replicas,
+    max_bytes: settings.maxBytes ?? -1,
     // Events are a few hundred bytes; a 64 KiB cap bounds what one message can cost a reader.
     max_msg_size: 64 * 1024,
   };
@@ -71,13 +74,16 @@ export async function ensureAuditStream(
   }
   const current = existing.config;
   const sameSubjects = current.subjects?.length === 1 && current.subjects[0] === settings.subject;
-  if (sameSubjects && current.max_age === wanted.max_age) return 'unchanged';
+  if (sameSubjects && current.max_age === wanted.max_age && current.max_bytes === wanted.max_bytes) {
+    return 'unchanged';
+  }
   // Replicas are changed by operators (nats stream edit): an update here could fail on a
   // cluster that cannot place them, and the retention/subject fix must not wait for that.
   await jsm.streams.update(AUDIT_STREAM, {
     ...current,
     subjects: wanted.subjects,
     max_age: wanted.max_age,
+    max_bytes: wanted.max_bytes,
   });
   return 'updated';
 }
