@@ -200,6 +200,48 @@ if ('skip' in browserFound) {
       await ui.shot('decisions-denied-only');
     });
 
+    it('shows the decision history from the audit trail, filtered, with its chart', async () => {
+      // DESIGN §14: GET /AuditEvent through the console's session; the live feed's rows above
+      // came from the same decisions, which nats-server also wrote to AUTHZ_DECISIONS.
+      await page.reload();
+      await ui.goto('Decisions');
+      const history = page.getByRole('region', { name: 'History' });
+      const row = (status: number) =>
+        history
+          .locator('.history-table tbody tr', { hasText: '/fhir/Patient' })
+          .filter({ hasText: String(status) });
+      await row(403).first().waitFor();
+      await row(200).first().waitFor();
+      expect(await row(200).first().locator('td').nth(5).textContent()).toBe('patients-read');
+      expect(await row(200).first().locator('td').nth(6).textContent()).toBe('alice');
+      const caption = history.locator('.decision-chart figcaption');
+      expect(await caption.textContent()).toMatch(/^\d+ decisions from /);
+      // The chart drew something: some pixels of its canvas are not transparent.
+      const painted = await history.locator('.decision-chart canvas').evaluate((el) => {
+        const c = el as HTMLCanvasElement;
+        const data = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? [];
+        let n = 0;
+        for (let i = 3; i < data.length; i += 4) if ((data[i] ?? 0) > 0) n++;
+        return n;
+      });
+      expect(painted).toBeGreaterThan(1000);
+      await ui.shot('decisions-history');
+
+      await history.getByLabel('Outcome').selectOption('4');
+      await history.getByLabel('User').fill('alice');
+      await history.getByRole('button', { name: 'Search history' }).click();
+      await history.getByText(/^\d+ shown$/).waitFor();
+      await page.waitForFunction(() =>
+        [...document.querySelectorAll('.history-table tbody tr td:nth-child(2)')].every(
+          (td) => td.textContent === 'denied',
+        ),
+      );
+      expect(await row(200).count()).toBe(0);
+      expect(await row(403).count()).toBeGreaterThan(0);
+      expect(await history.getByRole('button', { name: 'Older' }).isDisabled()).toBe(true);
+      await ui.shot('decisions-history-denied');
+    });
+
     it('tests a policy against a context without saving it', async () => {
       await ui.goto('Test a policy');
       await page.getByRole('button', { name: 'Test' }).click();

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { DecisionFeed, DecisionRow } from '../decisions/feed.js';
 import type { DecisionFilter } from '../decisions/filter.js';
+import { HistoryPanel } from './history.js';
 
 const STATE_TEXT = {
   connecting: 'connecting…',
@@ -10,7 +11,7 @@ const STATE_TEXT = {
 } as const;
 
 /**
- * Decisions: the live table of `authz.v1.decisions` (newest first), filtered on the server by
+ * Decisions: the history from the audit trail (with its chart) above the live table of `authz.v1.decisions` (newest first), filtered on the server by
  * status, policy, user and allow. Selecting a row shows the whole event.
  */
 export function DecisionsPage({ feed }: { feed: DecisionFeed }) {
@@ -21,6 +22,8 @@ export function DecisionsPage({ feed }: { feed: DecisionFeed }) {
 
   return (
     <div class="decisions">
+      <HistoryPanel />
+      <h2>Live</h2>
       <FilterForm
         feed={feed}
         onApply={(filter) => {
