@@ -15,6 +15,14 @@ const PAGE = 25;
 /** The chart reads at most this many events of the window (the API's `_count` ceiling). */
 const CHART_EVENTS = 1000;
 const BUCKETS = 24;
+/** The filter's text and time inputs: field, label, input type. */
+const TEXT_FIELDS: ReadonlyArray<[keyof HistoryFilter, string, 'text' | 'datetime-local']> = [
+  ['user', 'User', 'text'],
+  ['client', 'Client', 'text'],
+  ['policy', 'Policy', 'text'],
+  ['from', 'From', 'datetime-local'],
+  ['to', 'To', 'datetime-local'],
+];
 const OUTCOME_TEXT = { '0': 'allowed', '4': 'denied', '8': 'could not decide' } as const;
 
 interface SearchBundle {
@@ -79,26 +87,16 @@ export function HistoryPanel() {
             <option value="8">could not decide</option>
           </select>
         </div>
-        <div class="field">
-          <label for="h-user">User</label>
-          <input id="h-user" value={filter.user} onInput={field('user')} size={14} />
-        </div>
-        <div class="field">
-          <label for="h-client">Client</label>
-          <input id="h-client" value={filter.client} onInput={field('client')} size={14} />
-        </div>
-        <div class="field">
-          <label for="h-policy">Policy</label>
-          <input id="h-policy" value={filter.policy} onInput={field('policy')} size={14} />
-        </div>
-        <div class="field">
-          <label for="h-from">From</label>
-          <input id="h-from" type="datetime-local" step={1} value={filter.from} onInput={field('from')} />
-        </div>
-        <div class="field">
-          <label for="h-to">To</label>
-          <input id="h-to" type="datetime-local" step={1} value={filter.to} onInput={field('to')} />
-        </div>
+        {TEXT_FIELDS.map(([name, label, type]) => (
+          <div class="field" key={name}>
+            <label for={`h-${name}`}>{label}</label>
+            {type === 'text' ? (
+              <input id={`h-${name}`} value={filter[name]} onInput={field(name)} size={14} />
+            ) : (
+              <input id={`h-${name}`} value={filter[name]} onInput={field(name)} type={type} step={1} />
+            )}
+          </div>
+        ))}
         <button type="submit">Search history</button>
         <span class="feed-state" role="status">
           {loading
