@@ -9,6 +9,7 @@
 // --fill first verifies that many distinct tokens, so the token cache is as full as in
 // production (and as in the cluster benchmark after the unique-token scenarios).
 import { randomBytes } from 'node:crypto';
+import { compileOperationResolver } from '../packages/policy/dist/index.js';
 import { createLogger } from '../packages/runtime/dist/index.js';
 import { TokenVerifier } from '../packages/verifier/dist/index.js';
 import { CheckService } from '../services/worker/dist/check-service.js';
@@ -46,7 +47,7 @@ const nc = {
 };
 const service = new CheckService(
   nc,
-  { config, verifier, users },
+  { config, verifier, users, operations: compileOperationResolver() },
   {
     subjects: { check: 'authz.v1.check', decisions: 'authz.v1.decisions' },
     maxInflight: 1_000_000,

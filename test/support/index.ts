@@ -1,3 +1,4 @@
+export * from './aidbox-examples.js';
 export { type ClusterOptions, startCluster, type TestCluster } from './cluster.js';
 export {
   encodeSegment,

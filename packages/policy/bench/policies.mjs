@@ -3,7 +3,7 @@
 // compile cost a worker pays at cold start, the one-pass build of a 10 000-policy set and the cost
 // of updating it one policy at a time (issue 6: config propagation). Runs against the built package:
 //   pnpm --filter @authz/policy build && node packages/policy/bench/policies.mjs [--quick]
-import { buildRequestContext, compilePolicy, PolicySet } from '../dist/index.js';
+import { buildRequestContext, compileOperationResolver, compilePolicy, PolicySet } from '../dist/index.js';
 
 const quick = process.argv.includes('--quick');
 const RUN_MS = quick ? 300 : 1500;
@@ -62,6 +62,12 @@ function unindexablePolicy(i) {
   return { id, engine: 'matcho', matcho: { jwt: { groups: { $contains: `group-${i}` } } } };
 }
 
+/** Every policy linked to an Operation (DESIGN §12) the request is not: none is a candidate. */
+function operationPolicy(i) {
+  const id = `p${String(i).padStart(5, '0')}`;
+  return { id, engine: 'matcho', link: [{ reference: `Operation/op-${i}` }], matcho: { jwt: { sub: 'x' } } };
+}
+
 const ALLOWING = { id: 'zz-allow', engine: 'matcho', matcho: { 'request-method': 'get', jwt: { iss: ISS } } };
 
 function build(count, make) {
@@ -83,12 +89,13 @@ const identity = {
   jwt: { iss: ISS, sub: 'some-user-id', exp: 1767225600 },
   user: { id: 'some-user-id', resourceType: 'User' },
 };
-const subject = { user: 'some-user-id', roles: new Set() };
+const operations = compileOperationResolver();
 
 function measure(set) {
   const once = () => {
-    const ctx = buildRequestContext(request, identity);
-    const decision = set.decide(ctx, subject);
+    const operation = operations.resolveTarget(request.method, request.uri);
+    const ctx = buildRequestContext(request, identity, operation?.ref);
+    const decision = set.decide(ctx, { user: 'some-user-id', operation: operation?.id, roles: NO_ROLES });
     if (decision.policy !== 'zz-allow') throw new Error(`unexpected decision ${decision.policy}`);
   };
   for (let i = 0; i < 20_000; i++) once();
@@ -110,6 +117,7 @@ function measure(set) {
   };
 }
 
+const NO_ROLES = new Set();
 const round = (v) => Math.round(v * 100) / 100;
 const rows = [];
 let floor;
@@ -119,6 +127,7 @@ for (const [name, count, make] of [
   ['policies_10000', 10_000, mixedPolicy],
   ['policies_10000_pinned_claim', 10_000, claimPolicy],
   ['policies_10000_unindexable', 10_000, unindexablePolicy],
+  ['policies_10000_operation_linked', 10_000, operationPolicy],
 ]) {
   const { set, compileMs } = build(count, make);
   const result = measure(set);
@@ -137,6 +146,8 @@ rows.push({
   compile_ms: Math.round(performance.now() - eager),
 });
 console.table(rows);
+
+console.table(measureResolver());
 
 const maintenance = measureMaintenance();
 console.table(maintenance);
@@ -212,4 +223,26 @@ function stats(values, unit) {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q) => round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]);
   return { best: at(0), median: at(0.5), p99: at(0.99), max: at(1), unit };
+}
+
+/** The Operation resolver alone (DESIGN §12: well under a microsecond per request). */
+function measureResolver() {
+  const targets = [
+    ['GET', '/fhir/Patient/123'],
+    ['GET', '/fhir/Patient?name=smith'],
+    ['PUT', '/fhir/Patient?identifier=a|1'],
+    ['GET', '/fhir/Patient/pt-1/_history/2'],
+    ['GET', '/fhir/Patient/pt-1/Observation'],
+    ['POST', '/fhir/Patient/$validate'],
+    ['POST', '/fhir'],
+    ['GET', '/Patient/pt-1'],
+    ['GET', '/api/not/fhir/at/all'],
+  ];
+  const iterations = quick ? 200_000 : 1_000_000;
+  let found = 0;
+  for (let i = 0; i < 100_000; i++) if (operations.resolveTarget(...targets[i % targets.length])) found++;
+  const t0 = performance.now();
+  for (let i = 0; i < iterations; i++) if (operations.resolveTarget(...targets[i % targets.length])) found++;
+  const us = ((performance.now() - t0) * 1000) / iterations;
+  return [{ scenario: 'resolve Operation (mixed targets)', us_per_call: round(us), resolved: found > 0 }];
 }

@@ -6,6 +6,15 @@ export { buildRequestContext, type ContextIdentity, type RequestContext } from '
 export { type FhirRoute, parseFhirRoute } from './context/route.js';
 export type { Constraints } from './engines/rule.js';
 export { PolicyConfigError, type PolicyErrorCode, type PolicyIssue } from './errors.js';
+export {
+  compileOperationResolver,
+  type OperationRef,
+  type OperationResolver,
+  type OperationResolverOptions,
+  operationRef,
+  type ResolvedOperation,
+} from './fhir/resolve.js';
+export { type FhirInteraction, OPERATION_ROUTES, type OperationRoute } from './fhir/routes.js';
 export { type CompiledPolicy, type CompileOptions, compilePolicy, type PolicyLinks } from './policy.js';
 export { MAX_REGEX_SUBJECT } from './regex/safe-regex.js';
 export { MAX_EXPLAIN_ENTRIES, type PolicyDecision, PolicySet, type Subject } from './set/policy-set.js';

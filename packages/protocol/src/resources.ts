@@ -1,7 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 
 /** FHIR id rule (DESIGN §7). */
-export const FHIR_ID_PATTERN = '^[A-Za-z0-9\\-.]{1,64}$';
+export const FHIR_ID_PATTERN = '^[A-Za-z0-9\\-.]{1,255}$';
 
 /** The resource types the config service stores. */
 export const RESOURCE_TYPES = ['TokenIntrospector', 'AccessPolicy', 'User', 'Client', 'Role'] as const;

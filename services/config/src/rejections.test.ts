@@ -241,12 +241,12 @@ const rows: Row[] = [
     issue: { code: 'value', diagnostics: /^id "a\.\.b" is not valid/ },
   },
   {
-    name: 'an id longer than 64',
-    path: `/User/${'a'.repeat(65)}`,
+    name: 'an id longer than 255',
+    path: `/User/${'a'.repeat(256)}`,
     body: '{}',
     type: 'application/json',
     status: 400,
-    issue: { code: 'value', diagnostics: /is not valid: use 1-64 of/ },
+    issue: { code: 'value', diagnostics: /is not valid: use 1-255 of/ },
   },
   {
     name: 'an unknown resource type',

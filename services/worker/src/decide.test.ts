@@ -1,3 +1,4 @@
+import { compileOperationResolver } from '@authz/policy';
 import {
   type CommonEnv,
   connectNats,
@@ -36,7 +37,7 @@ function deps(kv: KV) {
     },
   });
   config.commit();
-  return { config, verifier, users: new UserDirectory(kv, 10) };
+  return { config, verifier, users: new UserDirectory(kv, 10), operations: compileOperationResolver() };
 }
 
 async function check(token: string, kv: KV) {

@@ -1,4 +1,9 @@
-import { buildRequestContext, type ContextIdentity, type Subject } from '@authz/policy';
+import {
+  buildRequestContext,
+  type ContextIdentity,
+  type OperationResolver,
+  type Subject,
+} from '@authz/policy';
 import type { CheckReply, Client, Identity, Role, User } from '@authz/protocol';
 import type { TokenVerifier, VerifiedIdentity } from '@authz/verifier';
 import type { ConfigState } from './config-state.js';
@@ -11,6 +16,8 @@ export interface DecisionDeps {
   config: ConfigState;
   verifier: TokenVerifier;
   users: UserDirectory;
+  /** Aidbox Operation of a request (DESIGN §12), compiled once for `AUTHZ_FHIR_BASE`. */
+  operations: OperationResolver;
 }
 
 /** A decision plus what the decision event needs and the reply does not carry. */
@@ -88,10 +95,13 @@ function evaluate(
   if (roles.length > 0) contextIdentity.role = roles;
   if (client) contextIdentity.client = client;
 
-  const ctx = buildRequestContext(request, contextIdentity);
+  // DESIGN §12: the Operation feeds both the context and the candidate index (Operation links).
+  const operation = deps.operations.resolve(method, path, request.uri.length > path.length + 1);
+  const ctx = buildRequestContext(request, contextIdentity, operation?.ref);
   const subject: Subject = {
     user: identity?.user,
     client: identity?.client,
+    operation: operation?.id,
     roles: roles.length > 0 ? new Set(roles.map((r) => String(r.name))) : NO_ROLES,
   };
   const explain = request.explain === true;

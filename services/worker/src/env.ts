@@ -1,3 +1,4 @@
+import { compileOperationResolver } from '@authz/policy';
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
 
 /** Worker settings, parsed once at start-up. */
@@ -19,6 +20,8 @@ export interface WorkerEnv extends CommonEnv {
   jwksRefetchCooldownMs: number;
   /** How long past `cache_ttl` a key set is served while its source is down. */
   jwksMaxStaleSeconds: number;
+  /** Path of the FHIR API behind the gateway (`AUTHZ_FHIR_BASE`, DESIGN §12). */
+  fhirBase: string;
 }
 
 /** Reads the worker environment; throws EnvError listing every problem. */
@@ -37,7 +40,13 @@ export function readWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEn
     redisTimeoutMs: env.int('REDIS_COMMAND_TIMEOUT_MS', 50, { min: 5, max: 5000 }),
     jwksRefetchCooldownMs: env.int('AUTHZ_JWKS_REFETCH_COOLDOWN_MS', 30_000, { min: 100, max: 3_600_000 }),
     jwksMaxStaleSeconds: env.int('AUTHZ_JWKS_MAX_STALE_SECONDS', 21_600, { min: 0, max: 7 * 86_400 }),
+    fhirBase: env.string('AUTHZ_FHIR_BASE', '/fhir'),
   };
+  try {
+    compileOperationResolver({ fhirBase: result.fhirBase });
+  } catch (err) {
+    env.problem(`AUTHZ_FHIR_BASE: ${(err as Error).message}`);
+  }
   env.done();
   return result;
 }

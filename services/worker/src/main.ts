@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
+import { compileOperationResolver } from '@authz/policy';
 import { type RevokeEvent, subjects as subjectsFor } from '@authz/protocol';
 import {
   announceReady,
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
 
   const service = new CheckService(
     nc,
-    { config, verifier, users },
+    { config, verifier, users, operations: compileOperationResolver({ fhirBase: env.fhirBase }) },
     {
       subjects,
       maxInflight: env.maxInflight,

@@ -1,4 +1,5 @@
 import type { CheckRequest } from '@authz/protocol';
+import type { OperationRef } from '../fhir/resolve.js';
 import { pruneEmpty } from './prune.js';
 import { parseQuery } from './query.js';
 import { parseFhirRoute } from './route.js';
@@ -30,7 +31,8 @@ export interface ContextIdentity {
  * CheckRequest + identity → the request context of DESIGN §6: `request-method` (lower case),
  * `scheme`, `uri` (path only), `query-string`, `params` (query parameters, a repeated one as a
  * list, plus `resource/type`, `resource/id`, `resource/vid` from the FHIR route), `headers`
- * (lower-case names), `remote-addr`, `body`, `jwt`, `token`, `user`, `role`, `client`.
+ * (lower-case names), `remote-addr`, `body`, `resource` (`body` of a POST/PUT/PATCH), `operation`
+ * (the Aidbox Operation the request resolved to, DESIGN §12), `jwt`, `token`, `user`, `role`, `client`.
  * Empty values are removed recursively (Aidbox does, so `present?` and `required` mean "has a value").
  *
  * Runs per request: one pass over the URI and headers, no copies of unchanged identity objects.
@@ -39,7 +41,11 @@ export interface ContextIdentity {
  * // { 'request-method': 'get', uri: '/fhir/Patient/1', 'query-string': '_elements=id',
  * //   params: { _elements: 'id', 'resource/type': 'Patient', 'resource/id': '1' } }
  */
-export function buildRequestContext(request: CheckRequest, identity?: ContextIdentity): RequestContext {
+export function buildRequestContext(
+  request: CheckRequest,
+  identity?: ContextIdentity,
+  operation?: OperationRef,
+): RequestContext {
   const { path, query } = splitUri(request.uri);
   const ctx: RequestContext = { 'request-method': request.method.toLowerCase() };
   put(ctx, 'scheme', request.scheme);
@@ -49,6 +55,9 @@ export function buildRequestContext(request: CheckRequest, identity?: ContextIde
   if (request.headers !== undefined) put(ctx, 'headers', lowerCaseHeaders(request.headers));
   put(ctx, 'remote-addr', request.remote_addr);
   put(ctx, 'body', pruneEmpty(request.body));
+  // DESIGN §12: `resource` is the incoming resource of a write (Aidbox #4), the same value as `body`.
+  if (ctx.body !== undefined && WRITES.has(ctx['request-method'] as string)) ctx.resource = ctx.body;
+  if (operation !== undefined) ctx.operation = operation;
   if (identity !== undefined) {
     const claims = identity.claimsShared ? prunedOnce : pruneEmpty;
     put(ctx, 'jwt', claims(identity.jwt));
@@ -59,6 +68,8 @@ export function buildRequestContext(request: CheckRequest, identity?: ContextIde
   }
   return ctx;
 }
+
+const WRITES = new Set(['post', 'put', 'patch']);
 
 const pruned = new WeakMap<object, unknown>();
 

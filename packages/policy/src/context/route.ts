@@ -8,8 +8,8 @@ export interface FhirRoute {
 // A resource type is capitalised (FHIR and Aidbox custom resources alike); lower-case first
 // segments are operations or endpoints (`metadata`, `$export`, `_authz`).
 const TYPE = /^[A-Z][A-Za-z0-9]{0,63}$/;
-// FHIR id rule (DESIGN §7); `_search`, `_history` and `$op` segments are not ids.
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+// Id rule of DESIGN §7 (FHIR says 64; Aidbox accepts longer); `_search`, `_history` and `$op` segments are not ids.
+const ID = /^[A-Za-z0-9\-.]{1,255}$/;
 
 /**
  * Route parameters of a request path, for `/fhir/:type/:id/_history/:vid` and `/:type/:id`

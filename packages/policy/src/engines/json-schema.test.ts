@@ -140,4 +140,49 @@ describe('json-schema engine', () => {
       compile.mockRestore();
     }
   });
+
+  describe('$data references (Aidbox tutorials, DESIGN §12)', () => {
+    // "Patients read only themselves": the route id must equal the token's pid claim.
+    const own = schemaPolicy({
+      required: ['params', 'jwt'],
+      properties: {
+        params: {
+          required: ['resource/id'],
+          properties: { 'resource/id': { constant: { $data: '#/jwt/pid' } } },
+        },
+      },
+    });
+    it.each([
+      ['the same id', { params: { 'resource/id': 'pt-1' }, jwt: { pid: 'pt-1' } }, true],
+      ['another id', { params: { 'resource/id': 'pt-2' }, jwt: { pid: 'pt-1' } }, false],
+      ['a token without the claim', { params: { 'resource/id': 'pt-1' }, jwt: { sub: 'u' } }, false],
+      ['a claim of another JSON type', { params: { 'resource/id': '1' }, jwt: { pid: 1 } }, false],
+    ])('compares with the request: %s → %s', (_what, ctx, allowed) => {
+      expect(compilePolicy(own).evaluate(ctx)).toBe(allowed);
+    });
+
+    it('reads plain and escaped pointers, and compares objects by value', () => {
+      const policy = compilePolicy(
+        schemaPolicy({ properties: { a: { const: { $data: '/b~1c' } }, o: { const: { $data: '#/p' } } } }),
+      );
+      expect(policy.evaluate({ a: 1, 'b/c': 1, o: { x: [1] }, p: { x: [1] } })).toBe(true);
+      expect(policy.evaluate({ a: 1, 'b/c': 1, o: { x: [1] }, p: { x: [2] } })).toBe(false);
+    });
+
+    it.each([
+      [{ $data: '1/up' }, 'schema.properties.a.const.$data', /only absolute \$data pointers/],
+      [{ $data: 7 }, 'schema.properties.a.const.$data', /must be a JSON pointer string/],
+      [{ $data: '#/%E0%A4%A' }, 'schema.properties.a.const.$data', /not valid percent-encoding/],
+    ])('refuses the reference %j at PUT', (ref, path, message) => {
+      try {
+        compilePolicy(schemaPolicy({ properties: { a: { const: ref } } }));
+        expect.unreachable();
+      } catch (err) {
+        expect(err).toBeInstanceOf(PolicyConfigError);
+        const issue = (err as PolicyConfigError).issues[0];
+        expect(issue?.path).toBe(path);
+        expect(issue?.message).toMatch(message);
+      }
+    });
+  });
 });

@@ -4,6 +4,7 @@ import { childPath, type IssueCollector } from '../errors.js';
 import { compileSafeRegex } from '../regex/safe-regex.js';
 import { schemaConstraints } from '../set/schema-constraints.js';
 import type { CompiledRule } from './rule.js';
+import { constDataKeyword } from './schema-data.js';
 import { normalizeSchema, pointerToPath, schemaKey } from './schema-normalize.js';
 
 // Schema regexes (`pattern`, `patternProperties`) run on the same bounded-time engine as matcho's.
@@ -18,7 +19,7 @@ const regExp = Object.assign(
 function newAjv(allErrors: boolean): Ajv {
   // strict off: Aidbox schemas are written loosely (no `type` beside `properties`, and so on).
   // addUsedSchema off: two policies may reuse one `$id` without colliding.
-  return new Ajv({
+  const ajv = new Ajv({
     allErrors,
     strict: false,
     logger: false,
@@ -26,6 +27,7 @@ function newAjv(allErrors: boolean): Ajv {
     unicodeRegExp: false,
     code: { regExp },
   });
+  return ajv.addKeyword(constDataKeyword);
 }
 
 /** Distinct schemas compiled before the instances are replaced, bounding ajv's own caches. */

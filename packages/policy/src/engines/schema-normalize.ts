@@ -1,4 +1,5 @@
 import { childPath, type IssueCollector } from '../errors.js';
+import { CONST_DATA_KEYWORD, dataPointer, isDataReference } from './schema-data.js';
 
 const MAX_SCHEMA_DEPTH = 32;
 // Keywords whose value is one subschema, a list of subschemas, or a map of name → subschema
@@ -18,7 +19,7 @@ const MAP = new Set(['properties', 'patternProperties', 'definitions', '$defs'])
 
 /**
  * Prepares an Aidbox json-schema for ajv: `constant` becomes `const` (Aidbox docs use it) at every
- * schema position; `format` is refused, since without format validators ajv would silently pass
+ * schema position; a `const` of `{$data: "#/jwt/pid"}` compares with that part of the request; `format` is refused, since without format validators ajv would silently pass
  * any value and make the policy more permissive than written. Returns a copy, or `undefined` with
  * issues added.
  */
@@ -45,6 +46,11 @@ function walk(schema: unknown, path: string, issues: IssueCollector, depth: numb
     const at = childPath(path, key);
     if (key === '__proto__') issues.add(at, 'the key __proto__ is not allowed in a schema');
     else if (key === 'format') issues.add(at, 'format is not supported: use pattern, enum or const');
+    else if (
+      (key === 'const' || (key === 'constant' && !Object.hasOwn(schema, 'const'))) &&
+      isDataReference(value)
+    )
+      out[CONST_DATA_KEYWORD] = dataPointer(value, at, issues);
     else if (key === 'constant' && !Object.hasOwn(schema, 'const')) out.const = value;
     else if (ONE.has(key)) out[key] = walk(value, at, issues, depth + 1);
     else if (key === 'items' && Array.isArray(value))

@@ -9,7 +9,7 @@ export const MAX_PAGE = 1000;
 
 // FHIR ids, minus what cannot be a NATS subject token: a leading, trailing or doubled dot would
 // make the KV key `<type>.<id>` invalid.
-const ID = /^(?=.{1,64}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
+const ID = /^(?=.{1,255}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
 
 /** A stored resource as the API shows it: `meta.versionId` is the KV revision. */
 export function present({ resource, revision, updated }: StoredResource): Record<string, unknown> {
@@ -59,7 +59,7 @@ export function resourceIdParam(raw: string | undefined): string {
   if (!ID.test(id)) {
     throw new ApiError(
       'ERR_BAD_REQUEST',
-      `id ${JSON.stringify(id.slice(0, 80))} is not valid: use 1-64 of A-Z a-z 0-9 - . (no leading, trailing or doubled dot)`,
+      `id ${JSON.stringify(id.slice(0, 80))} is not valid: use 1-255 of A-Z a-z 0-9 - . (no leading, trailing or doubled dot)`,
     );
   }
   return id;
