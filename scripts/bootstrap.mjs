@@ -5,7 +5,7 @@
 //
 //   node scripts/bootstrap.mjs          before `npm start`: servers only when no NATS_URL / REDIS_URL
 //   node scripts/bootstrap.mjs --test   before `npm test`: both servers always (tests start their
-//                                       own), and nginx for the forward-auth tests
+//                                       own), and nginx and caddy for the forward-auth tests
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -82,6 +82,8 @@ const SERVERS = [
   { bin: 'redis-server', deb: 'redis-server', brew: 'redis', env: 'REDIS_URL' },
   // Only the tests run nginx (forward-auth in front of the gateway); nginx-light has auth_request.
   { bin: 'nginx', deb: 'nginx-light', brew: 'nginx', testsOnly: true },
+  // …and Caddy (forward_auth in front of the gateway); Debian's package.
+  { bin: 'caddy', deb: 'caddy', brew: 'caddy', testsOnly: true },
 ];
 
 function ensureServers() {

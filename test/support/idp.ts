@@ -177,6 +177,10 @@ export interface TestIdp {
   setExtraEntries(entries: unknown[]): void;
   /** delays every JWKS answer, so concurrent requests overlap */
   setDelay(ms: number): void;
+  /** OpenID discovery documents answered (`/.well-known/openid-configuration`) */
+  readonly discoveryFetches: number;
+  /** the `issuer` the discovery document names (default: {@link TestIdp.url}) */
+  setDiscoveryIssuer(issuer: string): void;
   /** a token from this IdP: `iss` = url, signed with the key `kid` (default: the newest key) */
   mint(
     claims?: Record<string, unknown>,
@@ -201,7 +205,16 @@ export async function startIdp(
   const counters = new Map<string, number>();
   let server: Server | undefined;
 
+  let discoveryIssuer = url;
+  let discoveryFetches = 0;
   const handle: Parameters<typeof createServer>[1] = (req, res) => {
+    if (req.url === '/.well-known/openid-configuration') {
+      // OpenID Connect Discovery 1.0 §3: the members a verifier reads.
+      discoveryFetches++;
+      const doc = { issuer: discoveryIssuer, jwks_uri: `${url}/.well-known/jwks.json` };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+      return;
+    }
     if (req.url !== '/.well-known/jwks.json') {
       res.writeHead(404).end();
       return;
@@ -258,6 +271,12 @@ export async function startIdp(
     },
     setDelay: (ms) => {
       delayMs = ms;
+    },
+    get discoveryFetches() {
+      return discoveryFetches;
+    },
+    setDiscoveryIssuer: (issuer) => {
+      discoveryIssuer = issuer;
     },
     mint: (claims = {}, mintOptions = {}) => {
       const key = mintOptions.kid === undefined ? keys.at(-1) : keys.find((k) => k.kid === mintOptions.kid);

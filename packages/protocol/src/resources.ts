@@ -80,6 +80,8 @@ export const TokenIntrospector = Type.Object(
           jwks_uri: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
           aud: Type.Optional(StringOrList),
           clock_skew: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+          /** Keys from `<iss>/.well-known/openid-configuration`'s `jwks_uri` (DESIGN §14). */
+          discovery: Type.Optional(Type.Boolean()),
         },
         { additionalProperties: false },
       ),

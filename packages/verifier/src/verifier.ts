@@ -7,6 +7,7 @@ import {
   type CompiledJwtIntrospector,
   compileIntrospector,
 } from './introspector/compile.js';
+import { DiscoveredJwks } from './jwks/discovery.js';
 import { RemoteJwks } from './jwks/remote.js';
 import { checkHeader, clip, parseJwt } from './jwt/compact.js';
 import { verifyWithCandidates } from './jwt/verify.js';
@@ -62,6 +63,8 @@ export class TokenVerifier {
   private readonly tokens: LruMap<string, CachedVerification>;
   private readonly opaque: IntrospectionClient;
   private readonly jwks = new Map<string, RemoteJwks>();
+  /** `jwt.discovery` key sources, by issuer */
+  private readonly discovered = new Map<string, DiscoveredJwks>();
   private compiled = new Map<string, CompiledIntrospector>();
   private byIssuer = new Map<string, CompiledJwtIntrospector[]>();
   private readonly logger: VerifierLogger;
@@ -223,7 +226,9 @@ export class TokenVerifier {
         ? introspector.keys
         : introspector.keys.filter((k) => k.kid === undefined || k.kid === kid);
     }
-    const source = this.jwks.get(introspector.jwksUri as string);
+    const source = introspector.discovery
+      ? this.discovered.get(introspector.iss)
+      : this.jwks.get(introspector.jwksUri as string);
     if (!source) throw new Error(`no key source for ${introspector.id}`); // unreachable: synced with the config
     return source.keysFor(kid, introspector.id);
   }
@@ -260,6 +265,41 @@ export class TokenVerifier {
       else {
         source = this.createKeySource(uri, ttlMs);
         this.jwks.set(uri, source);
+      }
+      source.prefetch();
+    }
+    this.syncDiscoveredSources();
+  }
+
+  /** One DiscoveredJwks per `jwt.discovery` issuer, kept in step like the `jwks_uri` sources. */
+  private syncDiscoveredSources(): void {
+    const ttlByIssuer = new Map<string, number>();
+    for (const introspector of this.compiled.values()) {
+      if (introspector.type !== 'jwt' || !introspector.discovery) continue;
+      const ttl = introspector.cacheTtlSeconds * 1000;
+      ttlByIssuer.set(introspector.iss, Math.min(ttl, ttlByIssuer.get(introspector.iss) ?? ttl));
+    }
+    for (const [iss, source] of this.discovered) {
+      if (ttlByIssuer.has(iss)) continue;
+      source.close();
+      this.discovered.delete(iss);
+    }
+    const { options } = this;
+    for (const [iss, ttlMs] of ttlByIssuer) {
+      let source = this.discovered.get(iss);
+      if (source) source.setTtl(ttlMs);
+      else {
+        source = new DiscoveredJwks({
+          issuer: iss,
+          ttlMs,
+          maxStaleMs: (options.maxStaleSeconds ?? 21_600) * 1000,
+          fetchTimeoutMs: options.fetchTimeoutMs ?? 2000,
+          insecureHosts: options.insecureHosts ?? [],
+          createKeySource: (uri, ttl) => this.createKeySource(uri, ttl),
+          logger: this.logger,
+          now: this.now,
+        });
+        this.discovered.set(iss, source);
       }
       source.prefetch();
     }

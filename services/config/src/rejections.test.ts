@@ -120,7 +120,8 @@ const rows: Row[] = [
     status: 422,
     issue: {
       code: 'invalid',
-      diagnostics: 'needs exactly one of jwt.secret, jwks_uri, jwt.keys (found jwt.secret and jwks_uri)',
+      diagnostics:
+        'needs exactly one of jwt.secret, jwks_uri, jwt.keys, jwt.discovery (found jwt.secret and jwks_uri)',
       expression: ['TokenIntrospector.jwt'],
     },
   },
@@ -131,7 +132,7 @@ const rows: Row[] = [
     status: 422,
     issue: {
       code: 'invalid',
-      diagnostics: 'needs exactly one of jwt.secret, jwks_uri, jwt.keys (none is given)',
+      diagnostics: 'needs exactly one of jwt.secret, jwks_uri, jwt.keys, jwt.discovery (none is given)',
       expression: ['TokenIntrospector.jwt'],
     },
   },

@@ -65,7 +65,24 @@ describe('compileIntrospector refuses', () => {
       resource: () =>
         jwtIntrospector({ secret: 's', keys: [{ kty: 'OCT', alg: 'HS256', format: 'plain', k: 'k' }] }),
       path: 'jwt',
-      message: /exactly one of jwt\.secret, jwks_uri, jwt\.keys \(found jwt\.secret and jwt\.keys\)/,
+      message:
+        /exactly one of jwt\.secret, jwks_uri, jwt\.keys, jwt\.discovery \(found jwt\.secret and jwt\.keys\)/,
+    },
+    {
+      name: 'two key sources (discovery and jwks_uri)',
+      resource: () => jwtIntrospector({ discovery: true }, { jwks_uri: 'https://auth.example.com/jwks' }),
+      path: 'jwt',
+      message: /found jwks_uri and jwt\.discovery/,
+    },
+    {
+      name: 'a discovery document over plain http off loopback',
+      resource: () => ({
+        ...jwtIntrospector({ discovery: true }),
+        jwt: { iss: 'http://idp.example.com/', discovery: true },
+      }),
+      path: 'jwt.discovery',
+      message:
+        /the discovery document http:\/\/idp\.example\.com\/\.well-known\/openid-configuration uses plain http/,
     },
     {
       name: 'two key sources (secret and jwks_uri)',

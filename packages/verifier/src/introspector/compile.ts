@@ -6,6 +6,7 @@ import {
 } from '@authz/protocol';
 import { type ConfigIssue, IntrospectorConfigError } from '../errors.js';
 import { checkOutboundUrl } from '../http/fetch.js';
+import { discoveryUrlOf } from '../jwks/discovery.js';
 import type { ClaimRules } from '../jwt/claims.js';
 import { importConfiguredKeys, importSecret } from '../keys/configured.js';
 import type { VerificationKey } from '../keys/signature.js';
@@ -22,6 +23,8 @@ export interface CompiledJwtIntrospector {
   readonly keys?: readonly VerificationKey[];
   /** the key set's URL when keys come from `jwks_uri` */
   readonly jwksUri?: string;
+  /** keys come from the `jwks_uri` of `<iss>/.well-known/openid-configuration` (`jwt.discovery`) */
+  readonly discovery?: true;
   /** `cache_ttl`: how old a fetched key set may get before it is refreshed */
   readonly cacheTtlSeconds: number;
   /** a hash of the whole resource: equal fingerprints mean nothing changed */
@@ -91,7 +94,8 @@ function compileJwt(
   if (!jwt) {
     issues.push({
       path: 'jwt',
-      message: 'is required for type jwt: give jwt.iss and one of jwt.secret, jwks_uri, jwt.keys',
+      message:
+        'is required for type jwt: give jwt.iss and one of jwt.secret, jwks_uri, jwt.keys, jwt.discovery',
     });
     return undefined;
   }
@@ -108,10 +112,23 @@ function compileJwt(
     jwt.secret !== undefined && 'jwt.secret',
     resource.jwks_uri !== undefined && 'jwks_uri',
     jwt.keys !== undefined && 'jwt.keys',
+    jwt.discovery === true && 'jwt.discovery',
   ].filter((s): s is string => typeof s === 'string');
   if (sources.length !== 1) {
     const found = sources.length === 0 ? 'none is given' : `found ${sources.join(' and ')}`;
-    issues.push({ path: 'jwt', message: `needs exactly one of jwt.secret, jwks_uri, jwt.keys (${found})` });
+    issues.push({
+      path: 'jwt',
+      message: `needs exactly one of jwt.secret, jwks_uri, jwt.keys, jwt.discovery (${found})`,
+    });
+  }
+  if (jwt.discovery !== undefined && typeof jwt.discovery !== 'boolean') {
+    issues.push({ path: 'jwt.discovery', message: 'must be true or false' });
+  }
+  if (jwt.discovery === true && typeof jwt.iss === 'string' && jwt.iss.length > 0) {
+    // The document is fetched under the same URL rules as a configured jwks_uri.
+    const url = discoveryUrlOf(jwt.iss);
+    const problem = checkOutboundUrl(url, options.insecureHosts);
+    if (problem) issues.push({ path: 'jwt.discovery', message: `the discovery document ${url} ${problem}` });
   }
   let keys: VerificationKey[] | undefined;
   if (jwt.secret !== undefined) keys = importSecret(jwt.secret);
@@ -130,7 +147,12 @@ function compileJwt(
   const rules: ClaimRules = audiences
     ? { introspector: id, audiences, clockSkewSeconds }
     : { introspector: id, clockSkewSeconds };
-  const source = resource.jwks_uri !== undefined ? { jwksUri: resource.jwks_uri } : { keys: keys ?? [] };
+  const source =
+    resource.jwks_uri !== undefined
+      ? { jwksUri: resource.jwks_uri }
+      : jwt.discovery === true
+        ? { discovery: true as const }
+        : { keys: keys ?? [] };
   return { type: 'jwt', id, iss: jwt.iss, rules, cacheTtlSeconds, fingerprint, ...source };
 }
 
@@ -144,6 +166,7 @@ function compileOpaque(
   const foreign = {
     'jwt.secret': resource.jwt?.secret,
     'jwt.keys': resource.jwt?.keys,
+    'jwt.discovery': resource.jwt?.discovery,
     jwks_uri: resource.jwks_uri,
   };
   for (const [path, value] of Object.entries(foreign)) {
