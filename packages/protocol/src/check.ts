@@ -31,14 +31,15 @@ export type BearerErrorCode = 'invalid_token' | 'invalid_request';
 
 /** Who the request was authenticated as. Never contains the token itself. */
 export interface Identity {
-  kind: 'jwt' | 'opaque';
-  /** id of the TokenIntrospector that accepted the token */
-  introspector: string;
+  /** `basic`: a Client authenticated by HTTP Basic (DESIGN §12), no token */
+  kind: 'jwt' | 'opaque' | 'basic';
+  /** id of the TokenIntrospector that accepted the token (absent for `basic`) */
+  introspector?: string;
   iss?: string;
   sub?: string;
   /** User id (`box_user` claim, else `sub`) */
   user?: string;
-  /** client id (`client_id` / `azp` / `cid` claim) when present */
+  /** client id (`client_id` / `azp` / `cid` claim, or the Basic client) when present */
   client?: string;
   /** expiry, seconds since the epoch */
   exp?: number;

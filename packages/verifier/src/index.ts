@@ -1,3 +1,12 @@
+export {
+  ClientAuthenticator,
+  type ClientAuthenticatorOptions,
+  type ClientAuthFailure,
+  type ClientAuthResult,
+  type ClientResource,
+} from './basic/client-authenticator.js';
+export { type BasicCredentials, basicCredentials, MAX_BASIC_CREDENTIALS } from './basic/credentials.js';
+export { FailureThrottle, type FailureThrottleLimits } from './basic/throttle.js';
 export { LruMap } from './cache/lru.js';
 export {
   type LockResult,
@@ -27,5 +36,6 @@ export {
   introspectionCacheKey,
   type OpaqueIntrospectorConfig,
 } from './opaque/index.js';
+export { hashSecret, isHashedSecret, verifySecret } from './secrets/scrypt.js';
 export { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
 export { MAX_JWKS_BYTES, TokenVerifier, type TokenVerifierOptions } from './verifier.js';
