@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { compileOperationResolver } from '../packages/policy/dist/index.js';
 import { createLogger } from '../packages/runtime/dist/index.js';
-import { TokenVerifier } from '../packages/verifier/dist/index.js';
+import { ClientAuthenticator, TokenVerifier } from '../packages/verifier/dist/index.js';
 import { CheckService } from '../services/worker/dist/check-service.js';
 import { ConfigState } from '../services/worker/dist/config-state.js';
 import { createWorkerMetrics } from '../services/worker/dist/metrics.js';
@@ -47,7 +47,14 @@ const nc = {
 };
 const service = new CheckService(
   nc,
-  { config, verifier, users, operations: compileOperationResolver() },
+  {
+    config,
+    verifier,
+    users,
+    operations: compileOperationResolver(),
+    clients: new ClientAuthenticator({ client: (id) => config.client(id) }),
+    inlineRequests: false,
+  },
   {
     subjects: { check: 'authz.v1.check', decisions: 'authz.v1.decisions' },
     maxInflight: 1_000_000,

@@ -8,7 +8,7 @@ import {
   openConfigBucket,
 } from '@authz/runtime';
 import { mintJwt, startNats, type TestServer } from '@authz/test-support';
-import { TokenVerifier } from '@authz/verifier';
+import { ClientAuthenticator, TokenVerifier } from '@authz/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigState } from './config-state.js';
 import { decide } from './decide.js';
@@ -37,7 +37,14 @@ function deps(kv: KV) {
     },
   });
   config.commit();
-  return { config, verifier, users: new UserDirectory(kv, 10), operations: compileOperationResolver() };
+  return {
+    config,
+    verifier,
+    users: new UserDirectory(kv, 10),
+    operations: compileOperationResolver(),
+    clients: new ClientAuthenticator({ client: (id) => config.client(id) }),
+    inlineRequests: false,
+  };
 }
 
 async function check(token: string, kv: KV) {

@@ -1,11 +1,14 @@
+import type { OperationResolver } from '@authz/policy';
+import type { CheckReply, Identity, User } from '@authz/protocol';
 import {
-  buildRequestContext,
-  type ContextIdentity,
-  type OperationResolver,
-  type Subject,
-} from '@authz/policy';
-import type { CheckReply, Client, Identity, Role, User } from '@authz/protocol';
-import type { TokenVerifier, VerifiedIdentity } from '@authz/verifier';
+  type BasicCredentials,
+  basicCredentials,
+  type ClientAuthenticator,
+  type ClientAuthResult,
+  type TokenVerifier,
+  type VerifiedIdentity,
+} from '@authz/verifier';
+import { authorize, envelopeReply, type Who, whoIs } from './authorize.js';
 import type { ConfigState } from './config-state.js';
 import { replies } from './replies.js';
 import { bearerToken, type ParsedCheck } from './request.js';
@@ -18,6 +21,10 @@ export interface DecisionDeps {
   users: UserDirectory;
   /** Aidbox Operation of a request (DESIGN §12), compiled once for `AUTHZ_FHIR_BASE`. */
   operations: OperationResolver;
+  /** Basic clients (DESIGN §12), checked against the configured Clients. */
+  clients: ClientAuthenticator;
+  /** `AUTHZ_AUTHORIZE_INLINE_REQUESTS`: `_include` / `_revinclude` need each included type's search allowed. */
+  inlineRequests: boolean;
 }
 
 /** A decision plus what the decision event needs and the reply does not carry. */
@@ -29,14 +36,18 @@ export interface Decision {
   identityJson?: string;
 }
 
-const NO_ROLES: ReadonlySet<string> = new Set();
-
 /**
  * Decides one parsed check request (DESIGN §6). Synchronous when everything it needs is in
  * memory (a token verified before, a cached User): the common case then answers without a
  * promise turn. Throws or rejects only on internal errors, which the caller turns into a 503.
  */
 export function decide(check: ParsedCheck, deps: DecisionDeps): Decision | Promise<Decision> {
+  const authorization = check.request.headers.authorization;
+  if (typeof authorization === 'string') {
+    const basic = basicCredentials(authorization);
+    if (typeof basic === 'string') return { reply: replies.badCredentials(basic) };
+    if (basic !== undefined) return decideBasic(check, deps, basic);
+  }
   const bearer = bearerToken(check.request.headers);
   if ('problem' in bearer) return { reply: replies.badCredentials(bearer.problem) };
   if ('none' in bearer) return decideFor(check, deps, undefined, undefined);
@@ -79,40 +90,48 @@ function evaluate(
   user: User | undefined,
   token: string | undefined,
 ): Decision {
-  const { request, method, path } = check;
-  const verified = described?.verified;
   const identity = described?.identity;
-  const roles: Role[] = identity?.user ? deps.config.rolesOf(identity.user) : [];
-  const client: Client | undefined = identity?.client ? deps.config.client(identity.client) : undefined;
+  const who = whoIs(deps, identity, described?.verified, described?.json !== undefined, user);
+  return { reply: decideAs(check, deps, who), token, identityJson: described?.json };
+}
 
-  // A cached token's claims come with every one of its requests: the context prunes them once.
-  const contextIdentity: ContextIdentity = { claimsShared: described?.json !== undefined };
-  if (verified) {
-    if (verified.kind === 'jwt') contextIdentity.jwt = verified.claims;
-    else contextIdentity.token = verified.claims;
-  }
-  if (user) contextIdentity.user = user;
-  if (roles.length > 0) contextIdentity.role = roles;
-  if (client) contextIdentity.client = client;
-
-  // DESIGN §12: the Operation feeds both the context and the candidate index (Operation links).
-  const operation = deps.operations.resolve(method, path, request.uri.length > path.length + 1);
-  const ctx = buildRequestContext(request, contextIdentity, operation?.ref);
-  const subject: Subject = {
-    user: identity?.user,
-    client: identity?.client,
-    operation: operation?.id,
-    roles: roles.length > 0 ? new Set(roles.map((r) => String(r.name))) : NO_ROLES,
-  };
+/** The policies' answer for `who` (the envelope's, then a Bundle's entries). */
+function decideAs(check: ParsedCheck, deps: DecisionDeps, who: Who): CheckReply {
+  const { request, method, path } = check;
   const explain = request.explain === true;
-  const decision = deps.config.policySet.decide(ctx, subject, { explain });
-
+  const authorization = authorize(deps, who, request, path, explain);
+  const { decision } = authorization;
   let reply: CheckReply;
-  if (decision.policy !== undefined) reply = replies.allowed(decision.policy, identity);
-  else if (identity) reply = replies.forbidden(method, path, identity);
+  if (decision.policy !== undefined)
+    reply = envelopeReply(
+      deps,
+      who,
+      request,
+      path,
+      authorization as typeof authorization & { decision: { policy: string } },
+    );
+  else if (who.identity) reply = replies.forbidden(method, path, who.identity);
   else reply = replies.anonymousDenied(method, path);
   if (explain) reply.explain = decision.explain ?? [];
-  return { reply, token, identityJson: described?.json };
+  return reply;
+}
+
+/** DESIGN §12: `Authorization: Basic` names a Client; no token, no User. */
+function decideBasic(
+  check: ParsedCheck,
+  deps: DecisionDeps,
+  credentials: BasicCredentials,
+): Decision | Promise<Decision> {
+  const answer = (result: ClientAuthResult): Decision => {
+    if ('failure' in result) return { reply: replies.basicRefused(result.reason) };
+    const id = String(result.client.id);
+    const identity: Identity = { kind: 'basic', sub: id, client: id };
+    return {
+      reply: decideAs(check, deps, whoIs(deps, identity, undefined, false, undefined, result.client)),
+    };
+  };
+  const result = deps.clients.authenticate(credentials, check.request.remote_addr ?? '');
+  return result instanceof Promise ? result.then(answer) : answer(result);
 }
 
 /** A verified token with its reply identity; `json` only for a cached token (written once). */

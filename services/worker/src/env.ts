@@ -22,6 +22,8 @@ export interface WorkerEnv extends CommonEnv {
   jwksMaxStaleSeconds: number;
   /** Path of the FHIR API behind the gateway (`AUTHZ_FHIR_BASE`, DESIGN §12). */
   fhirBase: string;
+  /** `AUTHZ_AUTHORIZE_INLINE_REQUESTS`: `_include`/`_revinclude` need each included type's search allowed. */
+  inlineRequests: boolean;
 }
 
 /** Reads the worker environment; throws EnvError listing every problem. */
@@ -41,6 +43,7 @@ export function readWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEn
     jwksRefetchCooldownMs: env.int('AUTHZ_JWKS_REFETCH_COOLDOWN_MS', 30_000, { min: 100, max: 3_600_000 }),
     jwksMaxStaleSeconds: env.int('AUTHZ_JWKS_MAX_STALE_SECONDS', 21_600, { min: 0, max: 7 * 86_400 }),
     fhirBase: env.string('AUTHZ_FHIR_BASE', '/fhir'),
+    inlineRequests: env.oneOf('AUTHZ_AUTHORIZE_INLINE_REQUESTS', ['true', 'false'], 'false') === 'true',
   };
   try {
     compileOperationResolver({ fhirBase: result.fhirBase });

@@ -62,7 +62,7 @@ export function decisionEventJson(fields: DecisionEventFields, reply: CheckReply
     if (identity.user) json += `,"user":${str(identity.user)}`;
     // DESIGN §14: the audit trail names the Client as an agent.
     if (identity.client) json += `,"client":${str(identity.client)}`;
-    json += `,"introspector":${str(identity.introspector)}`;
+    if (identity.introspector) json += `,"introspector":${str(identity.introspector)}`;
   }
   if (reply.revision !== undefined) json += `,"revision":${reply.revision}`;
   return `${json}}`;

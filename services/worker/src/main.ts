@@ -16,7 +16,7 @@ import {
   openConfigBucket,
   type Redis,
 } from '@authz/runtime';
-import { RedisSharedCache, TokenVerifier } from '@authz/verifier';
+import { ClientAuthenticator, RedisSharedCache, TokenVerifier } from '@authz/verifier';
 import { CheckService } from './check-service.js';
 import { ConfigState } from './config-state.js';
 import { ConfigWatcher } from './config-watch.js';
@@ -101,7 +101,14 @@ async function main(): Promise<void> {
 
   const service = new CheckService(
     nc,
-    { config, verifier, users, operations: compileOperationResolver({ fhirBase: env.fhirBase }) },
+    {
+      config,
+      verifier,
+      users,
+      operations: compileOperationResolver({ fhirBase: env.fhirBase }),
+      clients: new ClientAuthenticator({ client: (id) => config.client(id) }),
+      inlineRequests: env.inlineRequests,
+    },
     {
       subjects,
       maxInflight: env.maxInflight,

@@ -35,17 +35,22 @@ export const replies = {
   },
   /** Authenticated, but no policy allows (403). */
   forbidden(method: string, path: string, identity: Identity): CheckReply {
-    const who = identity.user
-      ? `User/${identity.user}`
-      : identity.sub
-        ? `subject ${identity.sub}`
-        : 'the token bearer';
     return {
       allow: false,
       status: 403,
-      reason: `no AccessPolicy allows ${method} ${path} for ${who} (token accepted by TokenIntrospector/${identity.introspector})`,
+      reason: `no AccessPolicy allows ${method} ${path} for ${describeWho(identity)}`,
       identity,
     };
+  },
+  /** HTTP Basic credentials that authenticate no Client (DESIGN §12), or too many failures (401). */
+  basicRefused(reason: string): CheckReply {
+    return { allow: false, status: 401, error: 'invalid_token', reason };
+  },
+  /** The request is allowed, a Bundle entry or inline request it carries is not (DESIGN §12). */
+  dependentRefused(reason: string, identity: Identity | undefined): CheckReply {
+    return identity
+      ? { allow: false, status: 403, reason, identity }
+      : { allow: false, status: 401, error: 'invalid_token', reason };
   },
   allowed(policy: string, identity: Identity | undefined): CheckReply {
     return identity
@@ -58,6 +63,17 @@ export const replies = {
   },
   internalError,
 };
+
+/** Who a denial names: the User, the Basic client, or the token's subject, and what accepted them. */
+function describeWho(identity: Identity): string {
+  if (identity.kind === 'basic') return `Client/${identity.client} (HTTP Basic)`;
+  const who = identity.user
+    ? `User/${identity.user}`
+    : identity.sub
+      ? `subject ${identity.sub}`
+      : 'the token bearer';
+  return `${who} (token accepted by TokenIntrospector/${identity.introspector})`;
+}
 
 /** An unexpected failure inside the worker: fail closed. */
 function internalError(): CheckReply {

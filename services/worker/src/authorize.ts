@@ -1,0 +1,165 @@
+import {
+  buildRequestContext,
+  type ContextIdentity,
+  type PolicyDecision,
+  type ResolvedOperation,
+  type Subject,
+} from '@authz/policy';
+import type { CheckReply, CheckRequest, Identity, Role, User } from '@authz/protocol';
+import type { ClientResource, VerifiedIdentity } from '@authz/verifier';
+import { bundleRequests } from './bundle.js';
+import type { DecisionDeps } from './decide.js';
+import { includedTypes } from './inline.js';
+import { replies } from './replies.js';
+
+/**
+ * Who a check is authenticated as, in the shapes policies and the candidate index read: built
+ * once per check, shared by a Bundle's envelope and every entry (one identity, one token
+ * verification, DESIGN §12).
+ */
+export interface Who {
+  identity?: Identity;
+  context: ContextIdentity;
+  subject: Omit<Subject, 'operation'>;
+}
+
+const NO_ROLES: ReadonlySet<string> = new Set();
+
+/** The {@link Who} of a verified token (with its User) or of a Basic client. */
+export function whoIs(
+  deps: DecisionDeps,
+  identity: Identity | undefined,
+  verified: VerifiedIdentity | undefined,
+  claimsShared: boolean,
+  user: User | undefined,
+  basicClient?: ClientResource,
+): Who {
+  const roles: Role[] = identity?.user ? deps.config.rolesOf(identity.user) : [];
+  const configured = identity?.client && !basicClient ? deps.config.client(identity.client) : undefined;
+  // DESIGN §12: policies never see a Client's secret (hashed or not), however it was named.
+  const client = basicClient ?? (configured ? deps.clients.visible(configured) : undefined);
+  // A cached token's claims come with every one of its requests: the context prunes them once.
+  const context: ContextIdentity = { claimsShared };
+  if (verified) {
+    if (verified.kind === 'jwt') context.jwt = verified.claims;
+    else context.token = verified.claims;
+  }
+  if (user) context.user = user;
+  if (roles.length > 0) context.role = roles;
+  if (client) context.client = client;
+  return {
+    identity,
+    context,
+    subject: {
+      user: identity?.user,
+      client: identity?.client,
+      roles: roles.length > 0 ? new Set(roles.map((r) => String(r.name))) : NO_ROLES,
+    },
+  };
+}
+
+/** The policy decision of one request (a check, or one Bundle entry) for `who`. */
+export interface Authorization {
+  decision: PolicyDecision;
+  operation?: ResolvedOperation;
+}
+
+/**
+ * Resolves the request's Operation (DESIGN §12: it feeds both the context and the candidate
+ * index) and asks the policy set. `path` is the target's path, `hasQuery` whether a non-empty
+ * query follows it.
+ */
+export function authorize(
+  deps: DecisionDeps,
+  who: Who,
+  request: CheckRequest,
+  path: string,
+  explain: boolean,
+): Authorization {
+  const operation = deps.operations.resolve(request.method, path, request.uri.length > path.length + 1);
+  const ctx = buildRequestContext(request, who.context, operation?.ref);
+  const subject: Subject = { ...who.subject, operation: operation?.id };
+  return { decision: deps.config.policySet.decide(ctx, subject, { explain }), operation };
+}
+
+/**
+ * A batch/transaction whose envelope is allowed (DESIGN §12): every entry must be allowed as the
+ * request it describes, with the same identity; the first entry denied (or unreadable) denies
+ * the whole Bundle, the reason naming its 0-based index. A seam: `allowEntry` decides one entry
+ * (SMART scope checks wrap it).
+ *
+ * @returns the reason of the refusal, or `undefined` when every entry is allowed
+ */
+export function refuseBundle(
+  envelope: CheckRequest,
+  base: string,
+  allowEntry: (request: CheckRequest, path: string) => string | undefined,
+): string | undefined {
+  const read = bundleRequests(envelope, base);
+  if ('problem' in read) return read.problem;
+  for (let i = 0; i < read.entries.length; i++) {
+    const entry = read.entries[i] as (typeof read.entries)[number];
+    if ('problem' in entry) return `Bundle entry ${i} cannot be authorized: ${entry.problem}`;
+    const refused = allowEntry(entry.request, entry.path);
+    if (refused !== undefined)
+      return `Bundle entry ${i} (${entry.method} ${entry.request.uri}) is not allowed: ${refused}`;
+  }
+  return undefined;
+}
+
+/** The reply to an allowed request: allowed, unless its Bundle entries or inline requests are not. */
+export function envelopeReply(
+  deps: DecisionDeps,
+  who: Who,
+  request: CheckRequest,
+  path: string,
+  allowed: Authorization & { decision: { policy: string } },
+): CheckReply {
+  const { operation } = allowed;
+  const refused = operation === undefined ? undefined : refuseDependents(deps, who, request, path, operation);
+  if (refused === undefined) return replies.allowed(allowed.decision.policy, who.identity);
+  return replies.dependentRefused(refused, who.identity);
+}
+
+const SEARCHES = new Set(['search', 'search-post', 'compartment-search']);
+
+/** Why a Bundle entry or an inline request of an allowed request is refused (DESIGN §12). */
+function refuseDependents(
+  deps: DecisionDeps,
+  who: Who,
+  request: CheckRequest,
+  path: string,
+  operation: ResolvedOperation,
+  inBundle = false,
+): string | undefined {
+  const base = operation.format === 'fhir' ? deps.operations.fhirBase : '';
+  if (operation.interaction === 'transaction') {
+    if (inBundle) return 'a Bundle entry that posts another Bundle is not authorized';
+    return refuseBundle(request, base, (entry, entryPath) => refuseRequest(deps, who, entry, entryPath));
+  }
+  if (!deps.inlineRequests || !SEARCHES.has(operation.interaction)) return undefined;
+  if (operation.interaction === 'search-post')
+    return 'with inline requests authorized, a POST _search cannot be checked for _include/_revinclude in its body: search with GET';
+  const query = request.uri.length > path.length + 1 ? request.uri.slice(path.length + 1) : '';
+  const included = includedTypes(query);
+  if ('problem' in included) return included.problem;
+  for (const type of included.types) {
+    const searchPath = `${base}/${type}`;
+    const search: CheckRequest = { ...request, method: 'GET', uri: searchPath, body: undefined };
+    if (refuseRequest(deps, who, search, searchPath) !== undefined)
+      return `the search includes ${type} (_include/_revinclude), and no AccessPolicy allows GET ${searchPath} for this caller`;
+  }
+  return undefined;
+}
+
+/** Why one dependent request (a Bundle entry, an included type's search) is refused, if it is. */
+function refuseRequest(
+  deps: DecisionDeps,
+  who: Who,
+  request: CheckRequest,
+  path: string,
+): string | undefined {
+  const { decision, operation } = authorize(deps, who, request, path, false);
+  if (decision.policy === undefined) return 'no AccessPolicy allows it';
+  return operation === undefined ? undefined : refuseDependents(deps, who, request, path, operation, true);
+}
