@@ -1,6 +1,7 @@
 import { CONFIG_BUCKET, subjects } from '@authz/protocol';
 import {
   freePort,
+  hsReaders,
   mintJwt,
   type ServiceProcess,
   startCluster,
@@ -176,20 +177,7 @@ describe('chaos: the KV watch resumes after the NATS server restarts', () => {
     const port = await freePort();
     worker = await cluster.addWorker({ WORKER_HTTP_PORT: String(port) });
     readyUrl = `http://127.0.0.1:${port}/readyz`;
-    const puts: Array<[string, unknown]> = [
-      [
-        '/TokenIntrospector/hs',
-        { resourceType: 'TokenIntrospector', type: 'jwt', jwt: { iss: ISS, secret: SECRET } },
-      ],
-      [
-        '/AccessPolicy/readers',
-        {
-          resourceType: 'AccessPolicy',
-          engine: 'matcho',
-          matcho: { 'request-method': 'get', jwt: { sub: 'present?' } },
-        },
-      ],
-    ];
+    const puts = hsReaders(ISS, SECRET);
     for (const [path, body] of puts) expect((await cluster.admin('PUT', path, body)).status).toBe(201);
     token = await mintJwt({
       key: SECRET,

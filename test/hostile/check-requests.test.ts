@@ -1,6 +1,6 @@
 import { connect as tcpConnect } from 'node:net';
 import { subjects } from '@authz/protocol';
-import { mintJwt, startCluster, type TestCluster } from '@authz/test-support';
+import { hsReaders, mintJwt, startCluster, type TestCluster } from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCorpus, rssKiB, until } from './support.js';
 
@@ -107,18 +107,7 @@ describe('hostile check requests over NATS to a real worker', () => {
     cluster = await startCluster({ workers: 1, gateway: false });
     workerPid = cluster.workers[0]!.child.pid!;
     const puts: Array<[string, unknown]> = [
-      [
-        '/TokenIntrospector/hs',
-        { resourceType: 'TokenIntrospector', type: 'jwt', jwt: { iss: ISS, secret: SECRET } },
-      ],
-      [
-        '/AccessPolicy/readers',
-        {
-          resourceType: 'AccessPolicy',
-          engine: 'matcho',
-          matcho: { 'request-method': 'get', uri: '#^/fhir/', jwt: { sub: 'present?' } },
-        },
-      ],
+      ...hsReaders(ISS, SECRET, { uri: '#^/fhir/' }),
       // Evaluates the body, so hostile bodies reach the policy engines.
       [
         '/AccessPolicy/body-check',

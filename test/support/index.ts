@@ -21,6 +21,7 @@ export {
 } from './introspection-server.js';
 export { startNatsCluster, type TestNatsCluster, type TestNatsNode } from './nats-cluster.js';
 export { freePort, waitForPort } from './ports.js';
+export { hsReaders } from './resources.js';
 export * from './seed.js';
 export { dockerAvailable, startNats, startRedis, type TestServer } from './servers.js';
 export { type ServiceName, type ServiceProcess, startService } from './services.js';

@@ -1,4 +1,4 @@
-import type { CheckReply } from '@authz/protocol';
+import { type CheckReply, wire } from '@authz/protocol';
 
 /** Why the client could not get a decision from a worker. */
 export type CheckFailureCode =
@@ -32,8 +32,8 @@ export function unavailableReply(code: CheckFailureCode, detail?: string): Check
 const STATUSES = new Set([200, 400, 401, 403, 503]);
 
 /**
- * Parses a worker's reply, trusting nothing: an allow needs `allow === true` AND status 200;
- * anything malformed is a 503 deny.
+ * Parses a worker's reply, trusting nothing: an allow needs `allow === true` AND status 200, and
+ * the whole reply must match the CheckReply schema; anything malformed is a 503 deny.
  */
 export function parseReply(data: Uint8Array | string): CheckReply {
   let reply: unknown;
@@ -53,5 +53,8 @@ export function parseReply(data: Uint8Array | string): CheckReply {
   }
   if (r.allow !== (r.status === 200)) return unavailableReply('ERR_BAD_REPLY', 'allow and status disagree');
   if (typeof r.reason !== 'string') r.reason = r.allow ? 'allowed' : 'denied';
+  // The one CheckReply schema (@authz/protocol): a reply of any other shape decides nothing.
+  const problem = wire.CheckReply.firstProblem(r);
+  if (problem) return unavailableReply('ERR_BAD_REPLY', `not a CheckReply: ${problem}`);
   return r as CheckReply;
 }

@@ -1,14 +1,5 @@
-export {
-  type BearerErrorCode,
-  type CheckReply,
-  CheckRequest,
-  type CheckStatus,
-  type DecisionEvent,
-  type ExplainEntry,
-  hashToken,
-  type Identity,
-  type RevokeEvent,
-} from './check.js';
+export { CheckRequest } from './check.js';
+export { DecisionEvent, RevokeEvent } from './events.js';
 export {
   DEFAULT_CACHE_TTL_SECONDS,
   DEFAULT_CLOCK_SKEW_SECONDS,
@@ -18,6 +9,7 @@ export {
   MAX_TOKEN_BYTES,
 } from './limits.js';
 export { type IssueCode, type OperationOutcome, type OutcomeIssue, operationOutcome } from './outcome.js';
+export { BearerErrorCode, CheckReply, CheckStatus, ErrorCode, ExplainEntry, Identity } from './reply.js';
 export {
   AccessPolicy,
   Client,
@@ -48,3 +40,5 @@ export {
   TRACEPARENT_HEADER,
   WORKER_QUEUE_GROUP,
 } from './subjects.js';
+export { hashToken } from './token-hash.js';
+export { WireSchema, wire } from './validate.js';

@@ -1,11 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { FHIR_ID_PATTERN, RESOURCE_TYPES, type ResourceType } from './resource-types.js';
 
-/** FHIR id rule (DESIGN §7). */
-export const FHIR_ID_PATTERN = '^[A-Za-z0-9\\-.]{1,255}$';
-
-/** The resource types the config service stores. */
-export const RESOURCE_TYPES = ['TokenIntrospector', 'AccessPolicy', 'User', 'Client', 'Role'] as const;
-export type ResourceType = (typeof RESOURCE_TYPES)[number];
+export { FHIR_ID_PATTERN, RESOURCE_TYPES, type ResourceType } from './resource-types.js';
 
 const Id = Type.String({ pattern: FHIR_ID_PATTERN });
 const Text = (maxLength = 4096) => Type.String({ maxLength });

@@ -111,7 +111,7 @@ export class CheckService {
       reply.revision = this.deps.config.revision;
       reply.request_id = requestId;
       const latencyMs = performance.now() - started;
-      this.options.metrics.decided(reply.status, latencyMs / 1000);
+      this.options.metrics.decided(reply.status, latencyMs / 1000, reply.error_code);
       replied = true;
       this.send(msg, reply, decision.identityJson);
       const event = decisionEventJson(

@@ -1,4 +1,4 @@
-import type { CheckReply } from '@authz/protocol';
+import { type CheckReply, wire } from '@authz/protocol';
 import { describe, expect, it } from 'vitest';
 import { describeIdentity } from './decide.js';
 import { checkReplyJson, decisionEventJson, redactUri, scrubExplain } from './events.js';
@@ -151,6 +151,67 @@ describe('checkReplyJson', () => {
       expect(JSON.parse(checkReplyJson(reply, JSON.stringify(reply.identity)))).toEqual(
         JSON.parse(JSON.stringify(reply)),
       );
+  });
+});
+
+describe('the hand-written serializers against the @authz/protocol schemas', () => {
+  const identity = { kind: 'opaque' as const, introspector: 'o', sub: 's', user: 'u', client: 'c', exp: 9 };
+  const replies: Array<[string, CheckReply]> = [
+    [
+      'allowed',
+      { allow: true, status: 200, reason: 'allowed by AccessPolicy/p', policy: 'p', identity, revision: 1 },
+    ],
+    [
+      '401 with a verifier code',
+      { allow: false, status: 401, error: 'invalid_token', error_code: 'ERR_JWT_EXPIRED', reason: 'expired' },
+    ],
+    [
+      '503 with a verifier code',
+      { allow: false, status: 503, error_code: 'ERR_KEY_SOURCE_UNAVAILABLE', reason: 'down' },
+    ],
+    ['403', { allow: false, status: 403, reason: 'no', identity, request_id: 'r', explain: [] }],
+    [
+      '403 with nested explain',
+      {
+        allow: false,
+        status: 403,
+        reason: 'no',
+        explain: [
+          {
+            policy: 'p',
+            engine: 'complex',
+            result: false,
+            children: [{ policy: 'p', engine: 'matcho', result: false }],
+          },
+        ],
+      },
+    ],
+    ['400', { allow: false, status: 400, reason: 'malformed check request: uri is required' }],
+  ];
+  const fields = { requestId: 'r1', method: 'GET', uri: '/a?b=1', latencyMs: 1.5, worker: 'w' };
+
+  it.each(replies)('%s: checkReplyJson writes a valid CheckReply', (_name, reply) => {
+    const json = JSON.parse(checkReplyJson(reply));
+    expect(wire.CheckReply.firstProblem(json)).toBeUndefined();
+  });
+
+  it.each(replies)('%s: decisionEventJson writes a valid DecisionEvent', (_name, reply) => {
+    const event = JSON.parse(decisionEventJson(fields, reply));
+    expect(wire.DecisionEvent.firstProblem(event)).toBeUndefined();
+    expect(event.error_code).toBe(reply.error_code);
+    expect(event.client).toBe(reply.identity?.client);
+  });
+
+  it('the schemas refuse what the serializers must never write', () => {
+    expect(wire.CheckReply.firstProblem({ allow: true, status: 200, reason: 'x', token: 'eyJ' })).toBe(
+      '/token is not a field of CheckReply',
+    );
+    expect(
+      wire.DecisionEvent.firstProblem({
+        ...JSON.parse(decisionEventJson(fields, replies[0]![1])),
+        latency: -1,
+      }),
+    ).toBe('/latency must be >= 0');
   });
 });
 

@@ -44,7 +44,8 @@ export interface DecisionEventFields {
 
 // Serialized by hand: this runs for every decision, and building an object only to stringify it
 // costs twice as much (bench/hot-path.mjs). Strings go through JSON.stringify, so escaping is
-// JSON's own; the shape is the DecisionEvent schema, checked against it in events.test.ts.
+// JSON's own; the shapes are @authz/protocol's DecisionEvent and CheckReply schemas, and
+// events.test.ts validates this output against them (STYLE: a fast serializer lives behind a test).
 const str = JSON.stringify;
 
 /** The JSON of the event published on `authz.v1.decisions` (DESIGN §5: never a token). */
@@ -55,6 +56,7 @@ export function decisionEventJson(fields: DecisionEventFields, reply: CheckReply
     `,"reason":${str(reply.reason)},"latency":${Math.round(fields.latencyMs * 1000) / 1000}` +
     `,"worker":${str(fields.worker)}`;
   if (reply.error) json += `,"error":${str(reply.error)}`;
+  if (reply.error_code) json += `,"error_code":${str(reply.error_code)}`;
   if (reply.policy) json += `,"policy":${str(reply.policy)}`;
   const identity = reply.identity;
   if (identity) {
@@ -75,6 +77,7 @@ export function decisionEventJson(fields: DecisionEventFields, reply: CheckReply
 export function checkReplyJson(reply: CheckReply, identityJson?: string): string {
   let json = `{"allow":${reply.allow},"status":${reply.status}`;
   if (reply.error !== undefined) json += `,"error":${str(reply.error)}`;
+  if (reply.error_code !== undefined) json += `,"error_code":${str(reply.error_code)}`;
   json += `,"reason":${str(reply.reason)}`;
   if (reply.policy !== undefined) json += `,"policy":${str(reply.policy)}`;
   if (reply.identity !== undefined) json += `,"identity":${identityJson ?? str(reply.identity)}`;

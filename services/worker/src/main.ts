@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { compileOperationResolver } from '@authz/policy';
-import { type RevokeEvent, subjects as subjectsFor } from '@authz/protocol';
+import { subjects as subjectsFor, wire } from '@authz/protocol';
 import {
   announceReady,
   connectNats,
@@ -90,12 +90,14 @@ async function main(): Promise<void> {
   const revokeSub = nc.subscribe(subjects.revoke, {
     callback: (err, msg) => {
       if (err) return;
+      let event: unknown;
       try {
-        const event = msg.json<RevokeEvent>();
-        if (typeof event.token_hash === 'string') void verifier.revoke(event.token_hash);
+        event = msg.json();
       } catch {
-        logger.warn('ignored a malformed revoke event');
+        // not JSON: refused below like any other malformed event
       }
+      if (wire.RevokeEvent.check(event)) void verifier.revoke(event.token_hash);
+      else logger.warn({ problem: wire.RevokeEvent.firstProblem(event) }, 'ignored a malformed revoke event');
     },
   });
 

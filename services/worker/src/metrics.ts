@@ -15,8 +15,11 @@ import type { WatchMetrics } from './config-watch.js';
 /** The worker's Prometheus metrics. */
 export interface WorkerMetrics {
   registry: Registry;
-  /** Counts a decision and observes its latency (seconds). */
-  decided(status: number, seconds: number): void;
+  /**
+   * Counts a decision and observes its latency (seconds); a denial with the verifier's stable
+   * code (`reply.error_code`) also counts in `authz_denials_by_code_total{code}`.
+   */
+  decided(status: number, seconds: number, errorCode?: string): void;
   /** Reports the in-flight count when Prometheus scrapes, instead of touching a gauge per request. */
   trackInflight(read: () => number): void;
   rejectedSaturated: Counter;
@@ -38,6 +41,13 @@ export function createWorkerMetrics(): WorkerMetrics {
     LATENCY_BUCKETS,
     registry,
   );
+  const denials = new HotCounter(
+    'authz_denials_by_code_total',
+    'Denials by the stable code of their cause (the verifier’s error codes)',
+    ['code'],
+    registry,
+  );
+  const byCode = memoByKey((code) => denials.labels(code));
   let readInflight = () => 0;
   new Gauge({
     name: 'authz_inflight_checks',
@@ -108,10 +118,11 @@ export function createWorkerMetrics(): WorkerMetrics {
   });
   return {
     registry,
-    decided: (status, seconds) => {
+    decided: (status, seconds, errorCode) => {
       const child = byStatus(status);
       child.count.value++;
       child.latency.observe(seconds);
+      if (errorCode !== undefined) byCode(errorCode).value++;
     },
     trackInflight: (read) => {
       readInflight = read;

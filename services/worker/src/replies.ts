@@ -16,11 +16,12 @@ export const replies = {
   },
   /** The verifier refused or could not check the token. */
   verificationFailed(err: unknown): CheckReply {
+    // The verifier's stable code travels on the reply, the event and a metric (STYLE "Error codes travel").
     if (err instanceof VerifierUnavailableError) {
-      return { allow: false, status: 503, reason: err.message };
+      return { allow: false, status: 503, error_code: err.code, reason: err.message };
     }
     if (err instanceof VerifierError) {
-      return { allow: false, status: 401, error: 'invalid_token', reason: err.message };
+      return { allow: false, status: 401, error: 'invalid_token', error_code: err.code, reason: err.message };
     }
     return internalError();
   },

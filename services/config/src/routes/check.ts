@@ -1,13 +1,10 @@
-import { CheckRequest, MAX_CHECK_REQUEST_BYTES, REQUEST_ID_HEADER } from '@authz/protocol';
+import { MAX_CHECK_REQUEST_BYTES, REQUEST_ID_HEADER, wire } from '@authz/protocol';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { Ajv } from 'ajv';
 import type { ConfigDeps } from '../deps.js';
 import { readParsedBody } from '../http/body.js';
 import { ApiError, invalidResource } from '../http/errors.js';
 import type { Route } from '../http/router.js';
 import { ajvIssues } from '../validate/schema.js';
-
-const validateCheck = new Ajv({ allErrors: true, strict: true }).compile(CheckRequest);
 
 /**
  * `POST /$check`: runs one check request through the cluster, exactly as a gateway would, with
@@ -19,7 +16,8 @@ export function checkRoute(deps: ConfigDeps): Route {
     path: '/$check',
     async handle(ctx) {
       const { value } = await readParsedBody(ctx.req, MAX_CHECK_REQUEST_BYTES, ['json', 'yaml']);
-      if (!validateCheck(value)) throw invalidResource(ajvIssues(validateCheck.errors ?? [], ''));
+      if (!wire.CheckRequest.check(value))
+        throw invalidResource(ajvIssues(wire.CheckRequest.problems(value), ''));
       const h = natsHeaders();
       h.set(REQUEST_ID_HEADER, ctx.requestId);
       let reply: unknown;
@@ -36,6 +34,12 @@ export function checkRoute(deps: ConfigDeps): Route {
           { cause: err },
         );
       }
+      const problem = wire.CheckReply.firstProblem(reply);
+      if (problem)
+        throw new ApiError(
+          'ERR_UNAVAILABLE',
+          `a decision worker sent a reply that is not a CheckReply: ${problem}`,
+        );
       return { status: 200, body: reply };
     },
   };

@@ -1,4 +1,4 @@
-import type { DecisionEvent } from '@authz/protocol';
+import { DecisionEvent, wire } from '@authz/protocol';
 import type { ConfigDeps } from '../deps.js';
 import { ApiError } from '../http/errors.js';
 import type { Route } from '../http/router.js';
@@ -9,24 +9,8 @@ export const MAX_DECISION_STREAMS = 16;
 const MAX_QUEUED_BYTES = 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
 
-/** Fields of a DecisionEvent passed to the console; anything else a worker adds is not. */
-const EVENT_FIELDS = [
-  'time',
-  'request_id',
-  'method',
-  'uri',
-  'allow',
-  'status',
-  'reason',
-  'error',
-  'policy',
-  'subject',
-  'user',
-  'introspector',
-  'latency',
-  'revision',
-  'worker',
-] as const satisfies ReadonlyArray<keyof DecisionEvent>;
+/** Fields of a DecisionEvent passed to the console (its schema's); anything else a worker adds is not. */
+const EVENT_FIELDS = Object.keys(DecisionEvent.properties) as ReadonlyArray<keyof DecisionEvent>;
 
 interface DecisionFilter {
   status?: Set<number>;
@@ -110,7 +94,8 @@ function parseFilter(params: URLSearchParams): DecisionFilter {
   return filter;
 }
 
-function pick(text: string): Partial<DecisionEvent> | undefined {
+/** The event's contract fields, or undefined when it is not JSON or not a valid DecisionEvent. */
+function pick(text: string): DecisionEvent | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -121,10 +106,10 @@ function pick(text: string): Partial<DecisionEvent> | undefined {
   const source = raw as Record<string, unknown>;
   const event: Record<string, unknown> = {};
   for (const field of EVENT_FIELDS) if (source[field] !== undefined) event[field] = source[field];
-  return event as Partial<DecisionEvent>;
+  return wire.DecisionEvent.check(event) ? event : undefined;
 }
 
-function matches(event: Partial<DecisionEvent>, filter: DecisionFilter): boolean {
+function matches(event: DecisionEvent, filter: DecisionFilter): boolean {
   if (filter.status && !filter.status.has(Number(event.status))) return false;
   if (filter.allow !== undefined && event.allow !== filter.allow) return false;
   if (filter.policy !== undefined && event.policy !== filter.policy) return false;

@@ -1,6 +1,6 @@
 /**
- * The wire shapes the console reads. Types come from `@authz/protocol` (type-only imports are
- * erased from the bundle, so no Node code reaches the page); only browser-side values live here.
+ * The wire shapes the console reads, from `@authz/protocol` (browser-safe: it loads `node:crypto`
+ * only when a token is hashed, which the console never does); only browser-side values live here.
  */
 export type {
   CheckReply,
@@ -11,7 +11,11 @@ export type {
   OutcomeIssue,
 } from '@authz/protocol';
 
-import type { ExplainEntry } from '@authz/protocol';
+import {
+  type ExplainEntry,
+  RESOURCE_TYPES as PROTOCOL_RESOURCE_TYPES,
+  type ResourceType,
+} from '@authz/protocol';
 
 /** The answer of `POST /$test-policy`. */
 export interface TestPolicyResult {
@@ -20,10 +24,14 @@ export interface TestPolicyResult {
   explain: ExplainEntry[];
 }
 
+export type { ResourceType } from '@authz/protocol';
+
 /**
- * The resource types the config service stores (DESIGN §7), in the console's menu order. A
- * value, not a type, so it is listed here rather than imported from the Node package.
+ * The resource types the config service stores (DESIGN §7), in the console's menu order: the
+ * policies people edit most first, then @authz/protocol's order (its one list, imported: the
+ * package loads in the browser).
  */
-export const RESOURCE_TYPES = ['AccessPolicy', 'TokenIntrospector', 'User', 'Client', 'Role'] as const;
-/** One of {@link RESOURCE_TYPES}. */
-export type ResourceType = (typeof RESOURCE_TYPES)[number];
+export const RESOURCE_TYPES: readonly ResourceType[] = [
+  'AccessPolicy',
+  ...PROTOCOL_RESOURCE_TYPES.filter((type) => type !== 'AccessPolicy'),
+];

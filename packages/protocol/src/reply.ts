@@ -1,0 +1,108 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+
+/** Decision statuses (DESIGN §5). */
+export const CheckStatus = Type.Union([
+  Type.Literal(200),
+  Type.Literal(400),
+  Type.Literal(401),
+  Type.Literal(403),
+  Type.Literal(503),
+]);
+export type CheckStatus = Static<typeof CheckStatus>;
+
+/** RFC 6750 §3.1 error codes carried on 401. */
+export const BearerErrorCode = Type.Union([Type.Literal('invalid_token'), Type.Literal('invalid_request')]);
+export type BearerErrorCode = Static<typeof BearerErrorCode>;
+
+/**
+ * The stable code of why a check was refused (`ERR_JWT_EXPIRED`, `ERR_KEY_SOURCE_UNAVAILABLE`, …:
+ * the verifier's `VerifierErrorCode`), unchanged from where it was born (STYLE "Error codes travel").
+ */
+export const ErrorCode = Type.String({ pattern: '^ERR_[A-Z0-9_]+$', maxLength: 64 });
+
+/** Who the request was authenticated as. Never contains the token itself. */
+export const Identity = Type.Object(
+  {
+    /** `basic`: a Client authenticated by HTTP Basic (DESIGN §12), no token */
+    kind: Type.Union([Type.Literal('jwt'), Type.Literal('opaque'), Type.Literal('basic')]),
+    /** id of the TokenIntrospector that accepted the token (absent for `basic`) */
+    introspector: Type.Optional(Type.String()),
+    iss: Type.Optional(Type.String()),
+    sub: Type.Optional(Type.String()),
+    /** User id (`box_user` claim, else `sub`) */
+    user: Type.Optional(Type.String()),
+    /** client id (`client_id` / `azp` / `cid` claim, or the Basic client) when present */
+    client: Type.Optional(Type.String()),
+    /** expiry, seconds since the epoch */
+    exp: Type.Optional(Type.Number()),
+  },
+  { additionalProperties: false },
+);
+export type Identity = Static<typeof Identity>;
+
+/**
+ * Why one candidate policy did or did not allow, when `explain` is asked for. Diagnostic detail
+ * that engines grow (`expected`, `actual`, ajv's `errors`), so further fields are accepted.
+ */
+export interface ExplainEntry {
+  policy: string;
+  engine: string;
+  result: boolean;
+  /** A sentence on why the policy failed (or was skipped). */
+  detail?: string;
+  /** Path into the request context of the first mismatch (matcho), e.g. `request-method`. */
+  path?: string;
+  expected?: unknown;
+  actual?: unknown;
+  /** json-schema: ajv's errors. */
+  errors?: unknown[];
+  /** complex: the nested rules evaluated. */
+  children?: ExplainEntry[];
+}
+
+/** Schema of {@link ExplainEntry} (recursive: `complex` policies nest their rules). */
+export const ExplainEntry: TSchema = Type.Recursive((self) =>
+  Type.Object({
+    policy: Type.String(),
+    engine: Type.String(),
+    result: Type.Boolean(),
+    detail: Type.Optional(Type.String()),
+    path: Type.Optional(Type.String()),
+    expected: Type.Optional(Type.Unknown()),
+    actual: Type.Optional(Type.Unknown()),
+    errors: Type.Optional(Type.Array(Type.Unknown())),
+    children: Type.Optional(Type.Array(self)),
+  }),
+);
+
+/** The verdict fields a reply and its decision event share, one definition for both. */
+export const VERDICT_FIELDS = {
+  allow: Type.Boolean(),
+  status: CheckStatus,
+  /** A sentence a person can act on. */
+  reason: Type.String(),
+  /** RFC 6750 error code, on 401 only. */
+  error: Type.Optional(BearerErrorCode),
+  /** The verifier's stable code when it refused or could not check the token (DESIGN §14). */
+  error_code: Type.Optional(ErrorCode),
+  /** id of the AccessPolicy that allowed. */
+  policy: Type.Optional(Type.String()),
+};
+
+/** The answer to a check request (DESIGN §5). `allow` is true only with status 200. */
+export const CheckReply = Type.Object(
+  {
+    ...VERDICT_FIELDS,
+    identity: Type.Optional(Identity),
+    /** KV revision of the configuration the decision used. */
+    revision: Type.Optional(Type.Integer({ minimum: 0 })),
+    explain: Type.Optional(Type.Array(ExplainEntry)),
+    request_id: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+/** The answer to a check request (DESIGN §5). `allow` is true only with status 200. */
+export interface CheckReply extends Omit<Static<typeof CheckReply>, 'explain'> {
+  explain?: ExplainEntry[];
+}
