@@ -11,6 +11,8 @@ export interface ConfigEnv extends CommonEnv {
   kvReplicas: number;
   /** How long `POST /$check` waits for a worker (`CONFIG_CHECK_TIMEOUT_MS`). */
   checkTimeoutMs: number;
+  /** `AUTHZ_FHIR_BASE` (DESIGN §12): how `POST /auth/test-policy` resolves a request's Operation. */
+  fhirBase: string;
   /** How long a write keeps retrying across a JetStream leader election (`CONFIG_STORE_RETRY_MS`). */
   storeRetryMs: number;
   /** Retention of the `AUTHZ_DECISIONS` audit stream, seconds (`AUTHZ_AUDIT_MAX_AGE`, DESIGN §14). */
@@ -55,6 +57,7 @@ export function readConfigEnv(source: NodeJS.ProcessEnv = process.env): ConfigEn
     adminPassword: env.required('CONFIG_ADMIN_PASSWORD', 'the admin API has no default password; set one'),
     kvReplicas: env.int('AUTHZ_KV_REPLICAS', 1, { min: 1, max: 5 }),
     checkTimeoutMs: env.int('CONFIG_CHECK_TIMEOUT_MS', 2000, { min: 100, max: 30_000 }),
+    fhirBase: env.string('AUTHZ_FHIR_BASE', '/fhir'),
     storeRetryMs: env.int('CONFIG_STORE_RETRY_MS', DEFAULT_STORE_RETRY_MS, { min: 0, max: 60_000 }),
     auditMaxAgeSeconds: parseDuration(env, 'AUTHZ_AUDIT_MAX_AGE', AUDIT_MAX_AGE_DEFAULT),
     auditMaxBytes: env.int('AUTHZ_AUDIT_MAX_BYTES', -1, { min: -1 }),

@@ -95,7 +95,11 @@ async function main(): Promise<void> {
     const result = await loadInitBundle(deps, env.initBundle);
     logger.info({ bundle: env.initBundle, ...result }, 'init bundle loaded');
   }
-  const server = createConfigServer(deps, { user: env.adminUser, password: env.adminPassword });
+  const server = createConfigServer(
+    deps,
+    { user: env.adminUser, password: env.adminPassword },
+    { fhirBase: env.fhirBase },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.port, env.host, () => resolve());

@@ -258,13 +258,17 @@ const rows: Row[] = [
     issue: { code: 'not-found', diagnostics: /^unknown resource type "Patient"/ },
   },
   {
-    name: 'PATCH',
+    name: 'PATCH with a plain JSON body (DESIGN §12: merge-patch or json-patch only)',
     method: 'PATCH',
     path: '/User/u',
     body: '{}',
     type: 'application/json',
-    status: 405,
-    issue: { code: 'not-supported', diagnostics: 'PATCH is not allowed here; allowed: GET, PUT, DELETE' },
+    status: 415,
+    issue: {
+      code: 'not-supported',
+      diagnostics:
+        'PATCH takes application/merge-patch+json (RFC 7386) or application/json-patch+json (RFC 6902), not application/json',
+    },
   },
 ];
 

@@ -7,6 +7,7 @@ import { ApiError } from './http/errors.js';
 import { replyFormat, sendBody } from './http/negotiate.js';
 import { type Reply, type RequestContext, Router } from './http/router.js';
 import { auditEventRoutes } from './routes/audit-events.js';
+import { authTestPolicyRoute } from './routes/auth-test-policy.js';
 import { checkRoute } from './routes/check.js';
 import { decisionsRoute } from './routes/decisions.js';
 import { opsRoutes } from './routes/ops.js';
@@ -25,6 +26,8 @@ export interface AdminCredentials {
 export interface ConfigServerOptions {
   /** The web console under `/console/` (see `console/gate.ts`). */
   console?: ConsoleOptions;
+  /** `AUTHZ_FHIR_BASE`, default `/fhir` (DESIGN §12). */
+  fhirBase?: string;
 }
 
 /** Request ids accepted from callers; anything else is replaced by a fresh UUID. */
@@ -49,6 +52,7 @@ export function createConfigServer(
   const router = new Router().add(
     ...opsRoutes(deps),
     testPolicyRoute(deps),
+    authTestPolicyRoute(deps, options.fhirBase ?? '/fhir'),
     revokeRoute(deps),
     checkRoute(deps),
     validateRoute(deps),

@@ -27,7 +27,7 @@ export interface RequestContext {
 
 /** One route. `path` segments starting with `:` capture; the path is also the metrics label. */
 export interface Route {
-  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   /** No admin credentials needed (health and metrics only). */
   public?: boolean;

@@ -15,26 +15,42 @@ import type { Reply, RequestContext, Route } from '../http/router.js';
 import { protectSecrets } from '../secrets.js';
 import type { Precondition, StoredResource } from '../store/kv-store.js';
 import { isPlainObject, prepareResource } from '../validate/resource.js';
+import { patchResource } from './patch.js';
 
-/** The Aidbox-style CRUD routes over `/{type}` and `/{type}/{id}` (DESIGN §7). */
+/**
+ * The Aidbox-style CRUD routes over `/{type}` and `/{type}/{id}` (DESIGN §7), also under `/fhir`
+ * (DESIGN §12: Aidbox users' scripts write `PUT /fhir/AccessPolicy/x`), and `PATCH`.
+ */
 export function resourceRoutes(deps: ConfigDeps): Route[] {
+  return ['', '/fhir'].flatMap((prefix) => routesUnder(deps, prefix));
+}
+
+function routesUnder(deps: ConfigDeps, prefix: string): Route[] {
   const type = (ctx: RequestContext) => resourceTypeParam(ctx.params.type);
   const id = (ctx: RequestContext) => resourceIdParam(ctx.params.id);
   return [
-    { method: 'GET', path: '/:type', handle: (ctx) => search(deps, type(ctx), ctx) },
+    { method: 'GET', path: `${prefix}/:type`, handle: (ctx) => search(deps, type(ctx), ctx) },
     // FHIR create: the server assigns the id; an id in the body is ignored (FHIR R4 http, create).
     {
       method: 'POST',
-      path: '/:type',
+      path: `${prefix}/:type`,
       handle: (ctx) => write(deps, ctx, type(ctx), randomUUID(), { noneMatch: true }, true),
     },
-    { method: 'GET', path: '/:type/:id', handle: (ctx) => read(deps, type(ctx), id(ctx)) },
+    { method: 'GET', path: `${prefix}/:type/:id`, handle: (ctx) => read(deps, type(ctx), id(ctx)) },
     {
       method: 'PUT',
-      path: '/:type/:id',
+      path: `${prefix}/:type/:id`,
       handle: (ctx) => write(deps, ctx, type(ctx), id(ctx), precondition(ctx.req), false),
     },
-    { method: 'DELETE', path: '/:type/:id', handle: (ctx) => remove(deps, ctx, type(ctx), id(ctx)) },
+    {
+      method: 'PATCH',
+      path: `${prefix}/:type/:id`,
+      handle: (ctx) =>
+        patchResource(deps, ctx, type(ctx), id(ctx), (value, condition) =>
+          writeValue(deps, ctx, type(ctx), id(ctx), value, condition),
+        ),
+    },
+    { method: 'DELETE', path: `${prefix}/:type/:id`, handle: (ctx) => remove(deps, ctx, type(ctx), id(ctx)) },
   ];
 }
 
@@ -60,6 +76,18 @@ async function write(
 ): Promise<Reply> {
   const { value } = await readParsedBody(ctx.req, MAX_RESOURCE_BYTES, ['json', 'yaml']);
   if (assignedId && isPlainObject(value)) delete value.id;
+  return writeValue(deps, ctx, type, id, value, condition);
+}
+
+/** Validates `value` as a whole, hashes its secrets, then one compare-and-set write. */
+async function writeValue(
+  deps: ConfigDeps,
+  ctx: RequestContext,
+  type: ResourceType,
+  id: string,
+  value: unknown,
+  condition: Precondition,
+): Promise<Reply> {
   let resource: Record<string, unknown>;
   try {
     resource = prepareResource(type, id, value, deps.engines);

@@ -20,24 +20,35 @@ export function testPolicyRoute(deps: ConfigDeps): Route {
     async handle(ctx) {
       const { value } = await readParsedBody(ctx.req, MAX_RESOURCE_BYTES, ['json', 'yaml']);
       const { policy, context } = splitBody(value);
-      if (policy.resourceType !== undefined && policy.resourceType !== 'AccessPolicy') {
-        throw invalidResource([
-          { code: 'value', diagnostics: 'must be AccessPolicy', expression: 'AccessPolicy.resourceType' },
-        ]);
-      }
-      const resource = { ...policy, resourceType: 'AccessPolicy', id: policy.id ?? TEST_POLICY_ID };
-      try {
-        checkResource('AccessPolicy', resource, deps.engines);
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 'ERR_RESOURCE_INVALID') {
-          deps.metrics.validationFailures.inc({ type: 'AccessPolicy' });
-        }
-        throw err;
-      }
-      const outcome = deps.engines.testPolicy(resource as never, context);
-      return { status: 200, body: outcome };
+      return { status: 200, body: evaluatePolicy(deps, policy, context) };
     },
   };
+}
+
+/**
+ * Validates `policy` exactly as a PUT would (422 naming the path; never stored) and evaluates
+ * it against `context`: the answer of `/$test-policy` and Aidbox's `/auth/test-policy`.
+ */
+export function evaluatePolicy(
+  deps: ConfigDeps,
+  policy: Record<string, unknown>,
+  context: Record<string, unknown>,
+): unknown {
+  if (policy.resourceType !== undefined && policy.resourceType !== 'AccessPolicy') {
+    throw invalidResource([
+      { code: 'value', diagnostics: 'must be AccessPolicy', expression: 'AccessPolicy.resourceType' },
+    ]);
+  }
+  const resource = { ...policy, resourceType: 'AccessPolicy', id: policy.id ?? TEST_POLICY_ID };
+  try {
+    checkResource('AccessPolicy', resource, deps.engines);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'ERR_RESOURCE_INVALID') {
+      deps.metrics.validationFailures.inc({ type: 'AccessPolicy' });
+    }
+    throw err;
+  }
+  return deps.engines.testPolicy(resource as never, context);
 }
 
 function splitBody(value: unknown): { policy: Record<string, unknown>; context: Record<string, unknown> } {

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConfigFixture, startConfigFixture } from '../testing/fixture.js';
+
+// DESIGN §12: the config API speaks Aidbox's routes too (real NATS KV behind the fixture).
+let config: ConfigFixture;
+beforeAll(async () => {
+  config = await startConfigFixture();
+});
+afterAll(async () => {
+  await config?.close();
+});
+
+const json = (body: unknown, type = 'application/json') => ({
+  body: JSON.stringify(body),
+  headers: { 'content-type': type },
+});
+const longId = 'as-practitioner-allowed-to-create-observations-for-their-patients-and-more-x';
+
+describe('/fhir/{type}[/{id}] and PATCH', () => {
+  it('PUT /fhir/AccessPolicy/x stores what GET /AccessPolicy/x reads (ids up to 255)', async () => {
+    expect(longId.length).toBeGreaterThan(64);
+    const put = await config.request(`/fhir/AccessPolicy/${longId}`, {
+      method: 'PUT',
+      ...json({ resourceType: 'AccessPolicy', engine: 'allow' }),
+    });
+    expect(put.status).toBe(201);
+    const got = await config.request(`/AccessPolicy/${longId}`);
+    expect(await got.json()).toMatchObject({ id: longId, engine: 'allow' });
+    expect((await config.request('/fhir/AccessPolicy')).status).toBe(200);
+  });
+
+  it('merge-patches (RFC 7386) and JSON-patches (RFC 6902) with If-Match', async () => {
+    const put = await config.request('/User/pat', {
+      method: 'PUT',
+      ...json({ resourceType: 'User', data: { a: 1, b: 2 } }),
+    });
+    const v1 = put.headers.get('etag') as string;
+    const merged = await config.request('/fhir/User/pat', {
+      method: 'PATCH',
+      ...json({ data: { a: null, c: 3 } }, 'application/merge-patch+json'),
+      headers: { 'content-type': 'application/merge-patch+json', 'if-match': v1 },
+    });
+    expect(merged.status).toBe(200);
+    expect(await merged.json()).toMatchObject({ data: { b: 2, c: 3 } });
+    const stale = await config.request('/User/pat', {
+      method: 'PATCH',
+      body: JSON.stringify([{ op: 'add', path: '/data/d', value: 4 }]),
+      headers: { 'content-type': 'application/json-patch+json', 'if-match': v1 },
+    });
+    expect(stale.status).toBe(412);
+    const v2 = merged.headers.get('etag') as string;
+    const patched = await config.request('/User/pat', {
+      method: 'PATCH',
+      body: JSON.stringify([
+        { op: 'test', path: '/data/b', value: 2 },
+        { op: 'add', path: '/data/d', value: 4 },
+      ]),
+      headers: { 'content-type': 'application/json-patch+json', 'if-match': v2 },
+    });
+    expect(patched.status).toBe(200);
+    expect((await patched.json()).data).toEqual({ b: 2, c: 3, d: 4 });
+    const failed = await config.request('/User/pat', {
+      method: 'PATCH',
+      body: JSON.stringify([{ op: 'test', path: '/data/b', value: 99 }]),
+      headers: { 'content-type': 'application/json-patch+json' },
+    });
+    expect(failed.status).toBe(422);
+    expect((await failed.json()).issue[0].diagnostics).toMatch(
+      /the JSON Patch cannot be applied \(operation 0\)/,
+    );
+  });
+
+  it('refuses a patch that makes the resource invalid, and other media types', async () => {
+    await config.request('/AccessPolicy/pp', {
+      method: 'PUT',
+      ...json({ resourceType: 'AccessPolicy', engine: 'allow' }),
+    });
+    const invalid = await config.request('/AccessPolicy/pp', {
+      method: 'PATCH',
+      ...json({ engine: 'sql' }, 'application/merge-patch+json'),
+    });
+    expect(invalid.status).toBe(422);
+    const plain = await config.request('/AccessPolicy/pp', { method: 'PATCH', ...json({ engine: 'allow' }) });
+    expect(plain.status).toBe(415);
+    expect(
+      (
+        await config.request('/AccessPolicy/nope', {
+          method: 'PATCH',
+          ...json({ engine: 'allow' }, 'application/merge-patch+json'),
+        })
+      ).status,
+    ).toBe(404);
+  });
+});
+
+describe('POST /auth/test-policy (Aidbox body)', () => {
+  const jwt = (claims: Record<string, unknown>) =>
+    `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+
+  it('resolves the Operation, decodes the JWT unverified, reads user-id and client-id', async () => {
+    await config.request('/User/u-pt', {
+      method: 'PUT',
+      ...json({ resourceType: 'User', fhirUser: { id: 'pt-1' } }),
+    });
+    await config.request('/Client/client-1', {
+      method: 'PUT',
+      ...json({ resourceType: 'Client', secret: 'client-secret', grant_types: ['basic'] }),
+    });
+    const body = {
+      policy: {
+        engine: 'matcho',
+        link: [{ reference: 'Operation/FhirRead' }],
+        matcho: {
+          params: { 'resource/id': '.user.fhirUser.id' },
+          jwt: { pid: 'pt-1' },
+          client: { id: 'client-1', secret: 'nil?' },
+        },
+      },
+      request: {
+        uri: '/fhir/Patient/pt-1',
+        'request-method': 'get',
+        headers: { authorization: `Bearer ${jwt({ pid: 'pt-1' })}` },
+      },
+      'user-id': 'u-pt',
+      'client-id': 'client-1',
+    };
+    const res = await config.request('/auth/test-policy', { method: 'POST', ...json(body) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ result: true, applicable: true });
+    const search = { ...body, request: { ...body.request, uri: '/fhir/Patient' } };
+    const other = await config.request('/auth/test-policy', { method: 'POST', ...json(search) });
+    expect(await other.json()).toMatchObject({ result: false, applicable: false });
+  });
+
+  it('names what is missing', async () => {
+    const res = await config.request('/auth/test-policy', {
+      method: 'POST',
+      ...json({ request: { 'request-method': 'get' }, 'user-id': 'nobody' }),
+    });
+    expect(res.status).toBe(422);
+    const where = (await res.json()).issue.map((i: { expression?: string[] }) => i.expression?.[0]);
+    expect(where).toEqual(['policy', 'request.uri', 'user-id']);
+  });
+});
