@@ -8,6 +8,7 @@ import { replyFormat, sendBody } from './http/negotiate.js';
 import { type Reply, type RequestContext, Router } from './http/router.js';
 import { auditEventRoutes } from './routes/audit-events.js';
 import { authTestPolicyRoute } from './routes/auth-test-policy.js';
+import { bundleRoutes } from './routes/bundle.js';
 import { checkRoute } from './routes/check.js';
 import { decisionsRoute } from './routes/decisions.js';
 import { opsRoutes } from './routes/ops.js';
@@ -58,6 +59,7 @@ export function createConfigServer(
     validateRoute(deps),
     decisionsRoute(deps),
     ...auditEventRoutes(deps.audit),
+    ...bundleRoutes(deps),
     ...resourceRoutes(deps),
   );
   const server = createServer((req, res) => {

@@ -142,3 +142,77 @@ describe('POST /auth/test-policy (Aidbox body)', () => {
     expect(where).toEqual(['policy', 'request.uri', 'user-id']);
   });
 });
+
+describe('POST / and POST /fhir with a Bundle', () => {
+  const policy = (id: string, engine = 'allow') => ({ resourceType: 'AccessPolicy', id, engine });
+
+  it('applies a transaction of mixed resources, answered with a transaction-response', async () => {
+    const res = await config.request('/fhir', {
+      method: 'POST',
+      ...json({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          {
+            request: { method: 'PUT', url: '/AccessPolicy/tx-1' },
+            resource: { resourceType: 'AccessPolicy', engine: 'allow' },
+          },
+          {
+            request: { method: 'PUT', url: 'Role/tx-role' },
+            resource: { name: 'r', user: { reference: 'User/u' } },
+          },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+      entry: [
+        { response: { status: '201 Created', location: 'AccessPolicy/tx-1' } },
+        { response: { status: '201 Created', location: 'Role/tx-role' } },
+      ],
+    });
+    expect((await config.request('/Role/tx-role')).status).toBe(200);
+  });
+
+  it('stores nothing of a transaction with one invalid entry, naming the entry', async () => {
+    const res = await config.request('/', {
+      method: 'POST',
+      ...json({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: policy('tx-ok') }, { resource: policy('tx-bad', 'sql') }],
+      }),
+    });
+    expect(res.status).toBe(422);
+    const outcome = await res.json();
+    expect(outcome.issue[0].expression[0]).toMatch(/^Bundle\.entry\[1\]\.resource/);
+    expect((await config.request('/AccessPolicy/tx-ok')).status).toBe(404);
+  });
+
+  it('applies a batch entry by entry, each with its own status', async () => {
+    const res = await config.request('/', {
+      method: 'POST',
+      ...json({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [
+          { resource: policy('b-ok') },
+          { resource: policy('b-bad', 'sql') },
+          { request: { method: 'DELETE', url: 'User/x' }, resource: {} },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.type).toBe('batch-response');
+    expect(body.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual([
+      '201 Created',
+      '422',
+      '422',
+    ]);
+    expect(body.entry[1].response.outcome.issue[0].expression[0]).toMatch(/^Bundle\.entry\[1\]/);
+    expect((await config.request('/AccessPolicy/b-ok')).status).toBe(200);
+  });
+});
