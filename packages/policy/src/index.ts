@@ -8,6 +8,7 @@ export type { Constraints } from './engines/rule.js';
 export { PolicyConfigError, type PolicyErrorCode, type PolicyIssue } from './errors.js';
 export {
   compileOperationResolver,
+  fhirBaseProblem,
   type OperationRef,
   type OperationResolver,
   type OperationResolverOptions,

@@ -1,3 +1,4 @@
+import { fhirBaseProblem } from '@authz/policy';
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
 import { DEFAULT_STORE_RETRY_MS } from './store/election-retry.js';
 
@@ -63,6 +64,8 @@ export function readConfigEnv(source: NodeJS.ProcessEnv = process.env): ConfigEn
     auditMaxBytes: env.int('AUTHZ_AUDIT_MAX_BYTES', -1, { min: -1 }),
     initBundle: env.string('AUTHZ_INIT_BUNDLE'),
   };
+  const fhirBase = fhirBaseProblem(config.fhirBase);
+  if (fhirBase !== undefined) env.problem(`AUTHZ_FHIR_BASE: ${fhirBase}`);
   if (config.adminUser.includes(':'))
     env.problem('CONFIG_ADMIN_USER must not contain ":" (HTTP Basic, RFC 7617)');
   env.done();

@@ -1,4 +1,4 @@
-import { compileOperationResolver } from '@authz/policy';
+import { fhirBaseProblem } from '@authz/policy';
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
 
 /** Worker settings, parsed once at start-up. */
@@ -45,11 +45,8 @@ export function readWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEn
     fhirBase: env.string('AUTHZ_FHIR_BASE', '/fhir'),
     inlineRequests: env.oneOf('AUTHZ_AUTHORIZE_INLINE_REQUESTS', ['true', 'false'], 'false') === 'true',
   };
-  try {
-    compileOperationResolver({ fhirBase: result.fhirBase });
-  } catch (err) {
-    env.problem(`AUTHZ_FHIR_BASE: ${(err as Error).message}`);
-  }
+  const fhirBase = fhirBaseProblem(result.fhirBase);
+  if (fhirBase !== undefined) env.problem(`AUTHZ_FHIR_BASE: ${fhirBase}`);
   env.done();
   return result;
 }

@@ -105,8 +105,8 @@ export function operationRef(id: string): OperationRef {
  */
 export function compileOperationResolver(options: OperationResolverOptions = {}): OperationResolver {
   const fhirBase = options.fhirBase ?? '/fhir';
-  if (!BASE.test(fhirBase) || fhirBase.split('/').some((s) => s === '.' || s === '..'))
-    throw new Error(`FHIR base ${JSON.stringify(fhirBase)} must be a path like /fhir (no trailing slash)`);
+  const problem = fhirBaseProblem(fhirBase);
+  if (problem !== undefined) throw new Error(problem);
   const byLength: CompiledRoute[][] = Array.from({ length: MAX_SEGMENTS + 1 }, () => []);
   for (const route of OPERATION_ROUTES) {
     const compiled = compileRoute(route);
@@ -156,6 +156,12 @@ function splitSegments(path: string, from: number, out: string[]): number {
     if (slash < 0) return count;
     at = slash + 1;
   }
+}
+
+/** Why `fhirBase` cannot be a FHIR base (`AUTHZ_FHIR_BASE`), or `undefined` when it can. */
+export function fhirBaseProblem(fhirBase: string): string | undefined {
+  if (BASE.test(fhirBase) && !fhirBase.split('/').some((s) => s === '.' || s === '..')) return undefined;
+  return `FHIR base ${JSON.stringify(fhirBase)} must be a path like /fhir (no trailing slash)`;
 }
 
 const KINDS: Record<string, number> = { '{type}': TYPE, '{id}': ID, '{vid}': VID, '{op}': OP };
