@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { checkPayload, startCluster, stopCluster } from './lib/cluster.mjs';
+import { extAuthzScenarios } from './lib/ext-authz.mjs';
 import { latencyScenario } from './lib/latency.mjs';
 import { writeLatencySvg } from './lib/latency-svg.mjs';
 import { parseOptions } from './lib/options.mjs';
@@ -45,6 +46,7 @@ async function main() {
     await smokeCheck(b);
     await tokenScenarios(b);
     await httpScenarios(b);
+    await extAuthzScenarios(b);
     await latencyScenario(b);
     await scaleScenario(b);
     await policyScenarios(b);

@@ -45,7 +45,7 @@ describe('npm run bench -- --quick', () => {
     const results = JSON.parse(readFileSync(out, 'utf8'));
     expect(results.env).toMatchObject({ cpus: expect.any(Number), quick: true });
     expect(results.env.node).toBe(process.version);
-    const floors = ['echo', 'policies_1', 'http_bare'];
+    const floors = ['echo', 'policies_1', 'http_bare', 'grpc_echo'];
     const measured = [
       'echo',
       'jwt_cached',
@@ -58,6 +58,9 @@ describe('npm run bench -- --quick', () => {
       'policies_10000',
       'http_bare',
       'gateway_forward',
+      'gateway_forward_assertion',
+      'grpc_echo',
+      'ext_authz_grpc',
     ];
     expect(Object.keys(results.scenarios)).toEqual(measured);
     for (const name of measured) {

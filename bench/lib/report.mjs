@@ -12,6 +12,10 @@ export const FLOOR = {
   policies_10000: 'policies_1',
   http_bare: 'http_bare',
   gateway_forward: 'http_bare',
+  // The cost of signing X-Authz-Assertion: the same forward-auth with a key file, over without.
+  gateway_forward_assertion: 'gateway_forward',
+  grpc_echo: 'grpc_echo',
+  ext_authz_grpc: 'grpc_echo',
 };
 
 /** Targets of issue 6; `check(scenario, all)` says whether it is met. */
@@ -26,6 +30,8 @@ const TARGETS = {
   opaque_cached: { text: '≥0.7×', check: (s) => s.ratio >= 0.7 },
   policies_10000: { text: '≥0.5× policies_1', check: (s) => s.ratio >= 0.5 },
   gateway_forward: { text: '≥0.5× http_bare', check: (s) => s.ratio >= 0.5 },
+  gateway_forward_assertion: { text: '≥0.7× gateway_forward', check: (s) => s.ratio >= 0.7 },
+  ext_authz_grpc: { text: '≥0.5× grpc_echo', check: (s) => s.ratio >= 0.5 },
 };
 
 const ORDER = [
@@ -40,6 +46,9 @@ const ORDER = [
   'policies_10000',
   'http_bare',
   'gateway_forward',
+  'gateway_forward_assertion',
+  'grpc_echo',
+  'ext_authz_grpc',
 ];
 
 /** Adds `ratio` (rps over the floor's rps, 3 decimals) to every scenario but echo. */

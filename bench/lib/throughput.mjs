@@ -1,6 +1,9 @@
 // The throughput scenarios. Each group runs in `rounds` interleaved rounds (see measure.mjs);
 // every function takes the run context `b = {opts, cluster, tokens, keys, measurements, log}`.
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { checkPayload, expectAllowed, SUBJECTS } from './cluster.mjs';
 import { putAll } from './config-api.mjs';
 import { httpLoad } from './http-load.mjs';
@@ -143,7 +146,7 @@ export async function tokenScenarios(b) {
  */
 export async function httpScenarios(b) {
   const want = b.opts.want;
-  if (!want('http_bare') && !want('gateway_forward')) return;
+  if (!want('http_bare') && !want('gateway_forward') && !want('gateway_forward_assertion')) return;
   const { httpRequests, httpWarmup, rounds } = b.opts.sizes;
   const targets = [];
   let bare;
@@ -171,6 +174,35 @@ export async function httpScenarios(b) {
       throw new Error(`gateway forward-auth answered ${first.status}: ${await first.text()}`);
     targets.push(['gateway_forward', url, headers]);
   }
+  let signing;
+  if (want('gateway_forward_assertion')) {
+    // The same forward-auth, with every allow signing an ES256 X-Authz-Assertion.
+    const port = await freePort();
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'authz-bench-key-')), 'assertion.pem');
+    writeFileSync(
+      keyFile,
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    const env = {
+      ...b.cluster.env,
+      GATEWAY_PORT: String(port),
+      GATEWAY_GRPC_PORT: '0',
+      GATEWAY_ASSERTION_KEY_FILE: keyFile,
+    };
+    signing = await startService('gateway', env);
+    const url = `http://127.0.0.1:${port}/_authz/forward`;
+    const headers = {
+      authorization: `Bearer ${b.tokens.cached}`,
+      'x-original-method': PROBE.method,
+      'x-original-uri': PROBE.uri,
+      'x-forwarded-proto': 'https',
+      'x-forwarded-for': '203.0.113.9',
+    };
+    const first = await fetch(url, { headers });
+    if (first.status !== 200 || !first.headers.get('x-authz-assertion'))
+      throw new Error(`signing gateway answered ${first.status} without an assertion: ${await first.text()}`);
+    targets.push(['gateway_forward_assertion', url, headers]);
+  }
   for (let round = 0; round < rounds; round++) {
     for (const [name, url, headers] of targets) {
       const amount = Math.ceil(httpRequests / rounds);
@@ -185,6 +217,7 @@ export async function httpScenarios(b) {
     }
   }
   await bare?.stop();
+  await signing?.stop();
   await b.cluster.gateway?.stop();
   b.cluster.gateway = undefined;
   for (const [name] of targets) logResult(b, name);
