@@ -149,6 +149,14 @@ export async function httpScenarios(b) {
   if (!want('http_bare') && !want('gateway_forward') && !want('gateway_forward_assertion')) return;
   const { httpRequests, httpWarmup, rounds } = b.opts.sizes;
   const targets = [];
+  // What nginx sends the forward-auth endpoint for the probe request.
+  const headers = {
+    authorization: `Bearer ${b.tokens.cached}`,
+    'x-original-method': PROBE.method,
+    'x-original-uri': PROBE.uri,
+    'x-forwarded-proto': 'https',
+    'x-forwarded-for': '203.0.113.9',
+  };
   let bare;
   if (want('http_bare')) {
     const port = await freePort();
@@ -162,13 +170,6 @@ export async function httpScenarios(b) {
     const env = { ...b.cluster.env, GATEWAY_PORT: String(port), GATEWAY_GRPC_PORT: '0' };
     b.cluster.gateway = await startService('gateway', env, { nodeArgs });
     const url = `http://127.0.0.1:${port}/_authz/forward`;
-    const headers = {
-      authorization: `Bearer ${b.tokens.cached}`,
-      'x-original-method': PROBE.method,
-      'x-original-uri': PROBE.uri,
-      'x-forwarded-proto': 'https',
-      'x-forwarded-for': '203.0.113.9',
-    };
     const first = await fetch(url, { headers });
     if (first.status !== 200)
       throw new Error(`gateway forward-auth answered ${first.status}: ${await first.text()}`);
@@ -191,13 +192,6 @@ export async function httpScenarios(b) {
     };
     signing = await startService('gateway', env);
     const url = `http://127.0.0.1:${port}/_authz/forward`;
-    const headers = {
-      authorization: `Bearer ${b.tokens.cached}`,
-      'x-original-method': PROBE.method,
-      'x-original-uri': PROBE.uri,
-      'x-forwarded-proto': 'https',
-      'x-forwarded-for': '203.0.113.9',
-    };
     const first = await fetch(url, { headers });
     if (first.status !== 200 || !first.headers.get('x-authz-assertion'))
       throw new Error(`signing gateway answered ${first.status} without an assertion: ${await first.text()}`);
