@@ -11,6 +11,7 @@ const alias = {
   '@authz/policy': src('packages/policy'),
   '@authz/client': src('packages/client'),
   '@authz/runtime': src('packages/runtime'),
+  '@authz/harness': src('packages/harness'),
   '@authz/cli': src('packages/cli'),
   '@authz/test-support': fileURLToPath(new URL('test/support/index.ts', import.meta.url)),
 };

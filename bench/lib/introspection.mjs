@@ -25,8 +25,8 @@ export async function startIntrospection({ token, response, authorization }) {
       send(res, 200, presented === token ? response : { active: false });
     });
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   return {
     url: `http://127.0.0.1:${port}/introspect`,
     authorization,

@@ -24,7 +24,11 @@ export class Measurement {
     this.cpuMicros[role] = (this.cpuMicros[role] ?? 0) + micros;
   }
 
-  /** Adds one slice; `histogram` is a live histogram or a compressed base64 one from a child. */
+  /**
+   * Adds one slice; `histogram` is a live histogram or a compressed base64 one from a child.
+   * @param {{count: number, elapsedMs: number, failures: number, firstFailure?: string,
+   *          window?: number[], histogram?: any}} slice
+   */
   add({ count, elapsedMs, failures, firstFailure, window, histogram }) {
     this.count += count;
     this.elapsedMs += elapsedMs;

@@ -12,6 +12,11 @@ export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
  * Sends every payload once (warm-up payloads first, unrecorded) and adds the measured part to
  * `into` (a Measurement). `validate(msg)` returns a problem string for a wrong reply; wrong
  * replies and request errors are counted, never silently averaged in.
+ * @param {import('@nats-io/transport-node').NatsConnection} nc
+ * @param {string} subject
+ * @param {{warmup?: Uint8Array[], measured: Uint8Array[], concurrency: number,
+ *          validate?: (msg: import('@nats-io/transport-node').Msg) => string | undefined,
+ *          into?: import('./measure.mjs').Measurement, timeoutMs?: number}} options
  */
 export async function natsLoad(
   nc,

@@ -70,6 +70,7 @@ export async function measurePropagation({
   let expected;
   let startedAt = 0;
   let seen = new Map();
+  /** @type {((value?: unknown) => void) | undefined} */
   let settle;
   const consume = (async () => {
     for await (const msg of sub) {

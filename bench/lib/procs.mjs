@@ -2,11 +2,10 @@
 // scripts. Every one is registered so that `stopAll` (also run on SIGINT/SIGTERM) ends them.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitForTcp } from '../../infra/local/ports.mjs';
+import { findBinary, freePort, waitForTcp } from '../../packages/harness/dist/index.js';
 
 /** Repository root (bench/ lives directly under it). */
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -14,28 +13,13 @@ export const root = fileURLToPath(new URL('../../', import.meta.url));
 const running = new Set();
 const tempDirs = new Set();
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A TCP port that was free on 127.0.0.1 a moment ago (the harness's). */
+export { freePort };
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function binary(name) {
-  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) {
-    const path = join(dir, name);
-    if (existsSync(path)) return path;
-  }
-  return name;
-}
+/** The server binary, found as the runner and the tests find it; the bare name lets spawn report it missing. */
+const binary = (name) => findBinary(name) ?? name;
 
 /** `nats-server --version` → "2.9.10". */
 export function natsServerVersion() {
@@ -47,6 +31,11 @@ export function natsServerVersion() {
 /**
  * Spawns a process and registers it. `ready` (optional) receives each stdout line and returns
  * true once the process is ready; the promise rejects if it exits first.
+ * @param {string} name
+ * @param {string} command
+ * @param {string[]} args
+ * @param {{env?: Record<string, string | undefined>, ready?: (line: string) => boolean,
+ *          readyTimeoutMs?: number, inheritEnv?: boolean}} [options]
  */
 export function spawnOwned(
   name,
@@ -104,7 +93,7 @@ export function spawnOwned(
         );
       });
     });
-  proc.stop = async (signal = 'SIGTERM', graceMs = 5000) => {
+  proc.stop = async (/** @type {NodeJS.Signals} */ signal = 'SIGTERM', graceMs = 5000) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -221,10 +210,10 @@ export async function stopAll(graceMs = 5000) {
 /** Stops everything on Ctrl-C / SIGTERM, then exits 130 / 143. */
 export function stopOnSignals() {
   let stopping = false;
-  for (const [signal, code] of [
+  for (const [signal, code] of /** @type {Array<[NodeJS.Signals, number]>} */ ([
     ['SIGINT', 130],
     ['SIGTERM', 143],
-  ]) {
+  ])) {
     process.on(signal, () => {
       if (stopping) process.exit(code);
       stopping = true;

@@ -168,6 +168,7 @@ export function degradation(point) {
 export function latencyTable(curves) {
   const out = [];
   for (const group of Object.values(curves ?? {})) {
+    /** @type {Array<Array<string | number>>} */
     const rows = [
       [
         'load',

@@ -44,7 +44,10 @@ export function claimsFor(iss, series, i, sub = 'bench-user') {
   };
 }
 
-/** `count` unique tokens of one series (`sub(i)` names the user of the i-th). */
+/**
+ * `count` unique tokens of one series (`sub(i)` names the user of the i-th).
+ * @param {(i: number) => string} [sub]
+ */
 export function mintSeries(alg, key, iss, series, count, sub = () => 'bench-user') {
   const tokens = new Array(count);
   for (let i = 0; i < count; i++) tokens[i] = mintJwt(alg, key, claimsFor(iss, series, i, sub(i)));

@@ -45,7 +45,11 @@ export class LocalCluster {
    *          root: string, stateDir: string, binaries: {nats?: string, redis?: string}}} options
    */
   constructor({ settings, out, root, stateDir, binaries }) {
-    Object.assign(this, { settings, out, root, stateDir, binaries });
+    this.settings = settings;
+    this.out = out;
+    this.root = root;
+    this.stateDir = stateDir;
+    this.binaries = binaries;
     /** @type {Slot[]} */
     this.slots = [];
     this.started = false;
@@ -235,6 +239,7 @@ export class LocalCluster {
 
   /** The environment every child starts from: the user's, minus what the runner decides. */
   childEnv() {
+    /** @type {NodeJS.ProcessEnv} */
     const env = { ...process.env, [RUN_MARKER]: this.stateDir, LOG_LEVEL: this.settings.logLevel };
     for (const name of ['CONFIG_ADMIN_PASSWORD', 'LOG_FORMAT', 'NATS_CLUSTER', 'WORKERS', 'WORKER_HEAP_MB'])
       delete env[name];

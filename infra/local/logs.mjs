@@ -27,6 +27,7 @@ export function parseLine(text) {
     try {
       const json = JSON.parse(text);
       if (json && typeof json === 'object') {
+        /** @type {Record<string, unknown>} */
         const fields = {};
         for (const [key, value] of Object.entries(json)) if (!QUIET_FIELDS.has(key)) fields[key] = value;
         return {

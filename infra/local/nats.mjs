@@ -58,6 +58,10 @@ export function natsConfigs({ ports, storeDir, auth, routeAuth }) {
   });
 }
 
+/**
+ * @param {string} url
+ * @returns {Promise<{status: number, body: any}>} the monitoring endpoint's JSON, untyped
+ */
 async function getJson(url) {
   const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
   return { status: res.status, body: await res.json().catch(() => null) };

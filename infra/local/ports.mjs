@@ -1,6 +1,6 @@
 // Port selection for the local runner: a preferred port when it is free, otherwise one the kernel
 // picks. Every socket is held until all ports are chosen, so the ports are distinct.
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 
 /**
  * @typedef {object} PortRequest
@@ -47,29 +47,8 @@ export async function choosePorts(requests) {
   }
 }
 
-/**
- * Resolves once something accepts TCP connections on `host:port`.
- * @param {number} port
- * @param {{host?: string, timeoutMs?: number, signal?: AbortSignal}} [options]
- */
-export async function waitForTcp(port, { host = '127.0.0.1', timeoutMs = 15_000, signal } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    signal?.throwIfAborted();
-    const ok = await new Promise((resolve) => {
-      const socket = connect(port, host);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline)
-      throw new Error(`nothing accepts connections on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Resolves once something accepts TCP connections on `host:port` (the harness's, for nats.mjs and redis.mjs). */
+export { waitForTcp } from '../../packages/harness/dist/index.js';
 
 /** The address to reach a server bound on `host` from this machine (wildcards become loopback). */
 export function reachableHost(host) {

@@ -4,8 +4,9 @@
 // NATS_URL / REDIS_URL are given, the config service, WORKERS workers and the gateway — prints
 // where everything listens, and stops it all on Ctrl-C / SIGTERM. Plain Node, no dependencies.
 import { existsSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findBinary } from '../../packages/harness/dist/index.js';
 import { LocalCluster } from './cluster.mjs';
 import { createConsole, levelNumber } from './logs.mjs';
 import { readSettings } from './settings.mjs';
@@ -14,19 +15,6 @@ import { describe, renderSummary } from './summary.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVICES = ['config', 'worker', 'gateway'];
-
-/** An executable by name: PATH first, then the sbin directories Debian packages use. */
-function findBinary(name) {
-  const dirs = [
-    ...(process.env.PATH ?? '').split(delimiter),
-    '/usr/sbin',
-    '/usr/local/sbin',
-    '/usr/bin',
-    '/usr/local/bin',
-  ];
-  for (const dir of dirs) if (dir && existsSync(join(dir, name))) return join(dir, name);
-  return undefined;
-}
 
 /** Everything that must hold before anything starts, as one list of problems. */
 function preflight(settings) {

@@ -25,6 +25,7 @@ export function generateSecret() {
  * @property {'pretty' | 'json'} logFormat
  * @property {string} logLevel
  * @property {string | undefined} upstreamUrl
+ * @property {number} workerHeapMb               old-generation cap of each worker (`WORKER_HEAP_MB`, MiB)
  */
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];

@@ -1,7 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findBinary } from '@authz/harness';
 import { freePort, waitForPort } from './ports.js';
 
 /** A server a test owns: it can be stopped and started again on the same port and data. */
@@ -34,13 +35,8 @@ export function dockerAvailable(): boolean {
   return dockerChecked;
 }
 
-function binary(name: string): string {
-  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) {
-    const path = join(dir, name);
-    if (existsSync(path)) return path;
-  }
-  return name;
-}
+/** The server binary, found as the runner and the bench find it; the bare name lets spawn report it missing. */
+const binary = (name: string): string => findBinary(name) ?? name;
 
 /** A local process server; `args(port)` builds its command line. */
 function processServer(

@@ -55,6 +55,21 @@ export async function connectNats(
   return nc;
 }
 
+/**
+ * Whether the connection can carry messages now: not between a disconnect and its reconnect,
+ * not closed, not draining. The NATS part of every service's readiness.
+ */
+export function natsHealth(nc: NatsConnection): () => boolean {
+  let connected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') connected = false;
+      else if (status.type === 'reconnect') connected = true;
+    }
+  })();
+  return () => connected && !nc.isClosed() && !nc.isDraining();
+}
+
 /** Opens (creating when missing) the configuration KV bucket `authz_config`. */
 export async function openConfigBucket(
   nc: NatsConnection,

@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 import { subjects } from '@authz/protocol';
 import {
-  announceReady,
   connectNats,
   connectRedis,
-  createLogger,
   createRegistry,
-  EnvError,
-  exitOnFatal,
-  onShutdown,
+  type Logger,
+  listen,
+  natsHealth,
   openConfigBucket,
+  runService,
+  type StartedService,
 } from '@authz/runtime';
 import { RedisSharedCache } from '@authz/verifier';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -18,32 +18,17 @@ import { AuditStreamWatch } from './audit/stream.js';
 import { loadInitBundle } from './bundle/init.js';
 import type { ConfigDeps, RevocationCache } from './deps.js';
 import { realEngines } from './engines.js';
-import { readConfigEnv } from './env.js';
+import { type ConfigEnv, readConfigEnv } from './env.js';
 import { createConfigMetrics } from './metrics.js';
 import { createConfigServer } from './server.js';
 import { ResourceStore } from './store/kv-store.js';
 
-process.title = 'authz-config';
+runService({ name: 'authz-config', readEnv: readConfigEnv, start: startConfig });
 
-async function main(): Promise<void> {
-  let env: ReturnType<typeof readConfigEnv>;
-  try {
-    env = readConfigEnv();
-  } catch (err) {
-    if (!(err instanceof EnvError)) throw err;
-    // Before a logger exists: one plain message naming every bad setting, then a non-zero exit.
-    process.stderr.write(`authz-config: ${err.message}\n`);
-    createLogger('authz-config').fatal({ problems: err.problems }, 'invalid environment');
-    process.exit(2);
-  }
-  const logger = createLogger('authz-config', env.logLevel);
-  exitOnFatal(logger);
-
-  let natsConnected = true;
-  const nc = await connectNats(env, 'authz-config', logger, (status) => {
-    if (status === 'disconnect') natsConnected = false;
-    if (status === 'reconnect') natsConnected = true;
-  });
+/** Connects to NATS (creating the bucket and the audit stream) and Redis, serves the admin API. */
+async function startConfig(env: ConfigEnv, logger: Logger): Promise<StartedService> {
+  const nc = await connectNats(env, 'authz-config', logger);
+  const natsUp = natsHealth(nc);
   const kv = await openConfigBucket(nc, { create: true, replicas: env.kvReplicas });
   const redis = env.redisUrl ? connectRedis(env.redisUrl, logger) : undefined;
   let redisFailures = 0;
@@ -86,7 +71,7 @@ async function main(): Promise<void> {
     subjects: names,
     revocationCache,
     audit,
-    health: () => ({ nats: natsConnected && !nc.isClosed(), kv: true }),
+    health: () => ({ nats: natsUp(), kv: true }),
     checkTimeoutMs: env.checkTimeoutMs,
   };
   if (env.initBundle) {
@@ -100,21 +85,9 @@ async function main(): Promise<void> {
     { user: env.adminUser, password: env.adminPassword },
     { fhirBase: env.fhirBase },
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(env.port, env.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : env.port;
+  const port = await listen(server, env.port, env.host);
   const host = env.host.includes(':') ? `[${env.host}]` : env.host;
-  announceReady(logger, 'authz-config', {
-    port,
-    host: env.host,
-    url: `http://${host}:${port}/`,
-    user: env.adminUser,
-  });
-
-  onShutdown(async () => {
+  const stop = async () => {
     auditWatch.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -124,13 +97,6 @@ async function main(): Promise<void> {
     });
     await nc.drain();
     redis?.disconnect();
-  }, logger);
+  };
+  return { ready: { port, host: env.host, url: `http://${host}:${port}/`, user: env.adminUser }, stop };
 }
-
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `authz-config: failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
-  );
-  createLogger('authz-config').fatal({ err }, 'failed to start');
-  process.exit(1);
-});

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { acceptRequestId } from '@authz/runtime';
 import { ConsoleGate, type ConsoleOptions, consoleArea } from './console/gate.js';
 import type { ConfigDeps } from './deps.js';
 import { AdminAuth } from './http/auth.js';
@@ -30,9 +31,6 @@ export interface ConfigServerOptions {
   /** `AUTHZ_FHIR_BASE`, default `/fhir` (DESIGN §12). */
   fhirBase?: string;
 }
-
-/** Request ids accepted from callers; anything else is replaced by a fresh UUID. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Builds the config service's HTTP server (not yet listening). Everything except `/healthz`,
@@ -75,8 +73,7 @@ export function createConfigServer(
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     const method = req.method ?? 'GET';
-    const header = req.headers['x-request-id'];
-    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    const requestId = acceptRequestId(req.headers['x-request-id']) ?? randomUUID();
     const log = deps.logger.child({ req_id: requestId });
     const format = replyFormat(req.headers.accept);
     let route = 'unmatched';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AuthzClient } from '@authz/client';
 import type { CheckReply, CheckRequest } from '@authz/protocol';
+import { acceptRequestId, opsReply } from '@authz/runtime';
 import { type AssertionSigner, allowedHeaders, htuOf } from './assertion.js';
 import { forwardedCheck, proxiedCheck } from './check-request.js';
 import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/http-check.js';
@@ -105,20 +106,16 @@ async function reserved(
         .end(JSON.stringify(deps.assertion.jwks));
       return;
     case '/_authz/healthz':
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    case '/_authz/readyz': {
-      const ok = deps.ready();
-      res
-        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
+    case '/_authz/readyz':
+    case '/_authz/metrics': {
+      // The one ops implementation (@authz/runtime), mounted under /_authz.
+      const ops = await opsReply(path.slice('/_authz'.length), {
+        readiness: () => ({ ready: deps.ready() }),
+        registry: deps.metrics.registry,
+      });
+      if (ops) res.writeHead(ops.status, { 'content-type': ops.contentType }).end(ops.body);
       return;
     }
-    case '/_authz/metrics':
-      res
-        .writeHead(200, { 'content-type': deps.metrics.registry.contentType })
-        .end(await deps.metrics.registry.metrics());
-      return;
     default:
       sendOutcome(res, 404, 'not-found', `${path} is not a gateway endpoint`, requestId);
   }
@@ -196,10 +193,9 @@ function newTraceparent(): string {
   return `00-${a}-${b.slice(0, 8)}${b.slice(9, 13)}${b.slice(14, 18)}-01`;
 }
 
-/** A client-supplied request id when it is short and printable, else a fresh one. */
+/** A client-supplied request id when it follows the one rule (@authz/runtime), else a fresh one. */
 function requestIdOf(req: IncomingMessage): string {
-  const given = single(req.headers['x-request-id']);
-  return given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+  return acceptRequestId(req.headers['x-request-id']) ?? randomUUID();
 }
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 import { AuthzClient } from '@authz/client';
-import { announceReady, connectNats, createLogger, EnvError, exitOnFatal, onShutdown } from '@authz/runtime';
+import {
+  connectNats,
+  type Logger,
+  listen,
+  natsHealth,
+  runService,
+  type StartedService,
+} from '@authz/runtime';
 import { loadAssertionSigner } from './assertion.js';
 import { type GatewayEnv, readGatewayEnv } from './env.js';
 import { startExtAuthzServer } from './envoy/grpc-server.js';
@@ -8,18 +15,10 @@ import { createGatewayServer } from './gateway.js';
 import { createGatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
 
-process.title = 'authz-gateway';
+runService({ name: 'authz-gateway', readEnv: readGatewayEnv, start: startGateway });
 
-async function main(): Promise<void> {
-  let env: GatewayEnv;
-  try {
-    env = readGatewayEnv();
-  } catch (err) {
-    process.stderr.write(`authz-gateway: ${(err as Error).message}\n`);
-    process.exit(err instanceof EnvError ? 2 : 1);
-  }
-  const logger = createLogger('authz-gateway', env.logLevel);
-  exitOnFatal(logger);
+/** Connects to NATS, listens for HTTP (and Envoy's gRPC), and says how to stop. */
+async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedService> {
   const metrics = createGatewayMetrics();
   const nc = await connectNats(env, 'authz-gateway', logger, (type) => metrics.natsStatus.inc({ type }));
   const client = new AuthzClient(nc, {
@@ -35,14 +34,9 @@ async function main(): Promise<void> {
     proxy,
     assertion,
     maxCheckBodyBytes: env.maxCheckBodyBytes,
-    ready: () => !nc.isClosed() && nc.info !== undefined,
+    ready: natsHealth(nc),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(env.port, env.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : env.port;
+  const port = await listen(server, env.port, env.host);
   // DESIGN §14: Envoy ext_authz over gRPC; a port that cannot be bound stops the gateway.
   const extAuthz =
     env.grpcPort === 0
@@ -58,16 +52,15 @@ async function main(): Promise<void> {
           env.host,
           env.grpcPort,
         );
-  announceReady(logger, 'authz-gateway', {
+  const ready = {
     port,
     host: env.host,
     url: `http://${env.host}:${port}`,
     upstream: env.upstreamUrl?.origin,
     grpc_port: extAuthz?.port,
     assertion_kid: assertion?.kid,
-  });
-
-  onShutdown(async () => {
+  };
+  const stop = async () => {
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
@@ -75,10 +68,6 @@ async function main(): Promise<void> {
     await extAuthz?.close();
     proxy?.close();
     await nc.drain();
-  }, logger);
+  };
+  return { ready, stop };
 }
-
-void main().catch((err: unknown) => {
-  process.stderr.write(`authz-gateway: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(1);
-});

@@ -89,11 +89,12 @@ export class UpstreamProxy {
         upstreamRes.pipe(res);
       },
     );
-    upstreamReq.on('timeout', () => upstreamReq.destroy(new Error('upstream timed out')));
+    upstreamReq.on('timeout', () => upstreamReq.destroy(new UpstreamTimeoutError(this.timeoutMs)));
     upstreamReq.on('error', (err) => {
+      // Branch on the error's class, never its message (STYLE "Errors are data").
       if (!res.headersSent)
         onError(
-          err.message === 'upstream timed out' ? 504 : 502,
+          err instanceof UpstreamTimeoutError ? 504 : 502,
           `upstream ${this.upstream.origin} failed: ${err.message}`,
         );
       else res.destroy();
@@ -104,6 +105,15 @@ export class UpstreamProxy {
 
   close(): void {
     this.agent.destroy();
+  }
+}
+
+/** The upstream did not answer within `UPSTREAM_TIMEOUT_MS`: a 504, where other failures are 502. */
+export class UpstreamTimeoutError extends Error {
+  readonly code = 'ERR_UPSTREAM_TIMEOUT';
+  constructor(timeoutMs: number) {
+    super(`upstream timed out after ${timeoutMs} ms`);
+    this.name = 'UpstreamTimeoutError';
   }
 }
 

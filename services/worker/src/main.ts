@@ -3,18 +3,16 @@ import { hostname } from 'node:os';
 import { compileOperationResolver } from '@authz/policy';
 import { subjects as subjectsFor, wire } from '@authz/protocol';
 import {
-  announceReady,
   connectNats,
   connectRedis,
-  createLogger,
-  EnvError,
-  exitOnFatal,
   type KV,
   type Logger,
   type NatsConnection,
-  onShutdown,
+  natsHealth,
   openConfigBucket,
   type Redis,
+  runService,
+  type StartedService,
 } from '@authz/runtime';
 import { ClientAuthenticator, RedisSharedCache, TokenVerifier } from '@authz/verifier';
 import { CheckService } from './check-service.js';
@@ -25,32 +23,28 @@ import { createWorkerMetrics } from './metrics.js';
 import { startOpsServer } from './ops-http.js';
 import { UserDirectory } from './users.js';
 
-process.title = 'authz-worker';
-
 /** JetStream API timeout of User reads (three tries with pauses stay under a second). */
 const USER_READ_TIMEOUT_MS = 250;
 
-async function main(): Promise<void> {
-  let env: WorkerEnv;
-  try {
-    env = readWorkerEnv();
-  } catch (err) {
-    process.stderr.write(`authz-worker: ${(err as Error).message}\n`);
-    process.exit(err instanceof EnvError ? 2 : 1);
-  }
-  const workerId = `${hostname()}:${process.pid}`;
-  const logger = createLogger('authz-worker', env.logLevel).child({ worker: workerId });
-  exitOnFatal(logger);
+/** This process in logs, events and replies: `<host>:<pid>`. */
+const WORKER_ID = `${hostname()}:${process.pid}`;
+
+runService({
+  name: 'authz-worker',
+  readEnv: readWorkerEnv,
+  bindings: { worker: WORKER_ID },
+  start: startWorker,
+});
+
+/** Connects, loads the configuration, subscribes to checks, and says how to stop (draining). */
+async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedService> {
+  const workerId = WORKER_ID;
   const metrics = createWorkerMetrics();
   const subjects = subjectsFor(env.subjectPrefix);
 
+  const nc = await connectNats(env, 'authz-worker', logger, (type) => metrics.natsStatus.inc({ type }));
   // Readiness follows the connection: a worker cut off from NATS cannot see config changes.
-  let natsConnected = true;
-  const nc = await connectNats(env, 'authz-worker', logger, (type) => {
-    metrics.natsStatus.inc({ type });
-    if (type === 'disconnect') natsConnected = false;
-    else if (type === 'reconnect') natsConnected = true;
-  });
+  const natsUp = natsHealth(nc);
   const redis = env.redisUrl ? connectRedis(env.redisUrl, logger, env.redisTimeoutMs) : undefined;
   // Give Redis a moment before the first key-set loads, so a worker started while an IdP is down
   // can still serve from the cluster's cached key sets. Never more than a second: Redis is a cache.
@@ -78,12 +72,7 @@ async function main(): Promise<void> {
   const ops =
     env.httpPort === undefined
       ? undefined
-      : await startOpsServer(
-          env.httpPort,
-          env.host,
-          metrics.registry,
-          () => watcher.isReady && natsConnected && !nc.isClosed(),
-        );
+      : await startOpsServer(env.httpPort, env.host, metrics.registry, () => watcher.isReady && natsUp());
   await watcher.ready;
 
   // Revocation: forget cached verification results for a token (published by the config service).
@@ -121,13 +110,8 @@ async function main(): Promise<void> {
   );
   service.start();
   await nc.flush();
-  announceReady(logger, 'authz-worker', {
-    subject: subjects.check,
-    revision: config.revision,
-    metricsPort: ops?.address(),
-  });
-
-  onShutdown(async () => {
+  const ready = { subject: subjects.check, revision: config.revision, metricsPort: ops?.address() };
+  const stop = async () => {
     // Drain: stop taking checks, answer the accepted ones, flush replies and events.
     await service.drain();
     revokeSub.unsubscribe();
@@ -137,7 +121,8 @@ async function main(): Promise<void> {
     redis?.disconnect();
     ops?.close();
     logger.info('stopped');
-  }, logger);
+  };
+  return { ready, stop };
 }
 
 function redisReady(redis: Redis, timeoutMs: number): Promise<void> {
@@ -170,8 +155,3 @@ async function openBucketWhenCreated(nc: NatsConnection, logger: Logger): Promis
     }
   }
 }
-
-void main().catch((err: unknown) => {
-  process.stderr.write(`authz-worker: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(1);
-});

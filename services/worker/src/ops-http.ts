@@ -1,37 +1,35 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from '@authz/runtime';
+import { listen, opsReply, type Registry } from '@authz/runtime';
 
-/** `/healthz` (process up), `/readyz` (`ready()`), `/metrics` (Prometheus) on a small HTTP server. */
-export function startOpsServer(
+/**
+ * `/healthz`, `/readyz` (`ready()`), `/metrics` on a small HTTP server of their own
+ * (`WORKER_HTTP_PORT`): the one ops implementation of @authz/runtime.
+ */
+export async function startOpsServer(
   port: number,
   host: string,
   registry: Registry,
   ready: () => boolean,
 ): Promise<Server> {
+  const probe = { readiness: () => ({ ready: ready() }), registry };
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
       res.writeHead(405, { allow: 'GET' }).end();
       return;
     }
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    } else if (path === '/readyz') {
-      const ok = ready();
-      res
-        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
-    } else if (path === '/metrics') {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-    } else {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics') {
       res.writeHead(404).end();
+      return;
     }
+    opsReply(path, probe).then(
+      (reply) =>
+        reply
+          ? res.writeHead(reply.status, { 'content-type': reply.contentType }).end(reply.body)
+          : res.writeHead(404).end(),
+      () => res.writeHead(500).end(),
+    );
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
-  });
+  await listen(server, port, host);
+  return server;
 }

@@ -1,35 +1,27 @@
+import { opsReply } from '@authz/runtime';
 import type { ConfigDeps } from '../deps.js';
 import type { Route } from '../http/router.js';
 
-/** `/healthz`, `/readyz`, `/metrics`: public, so probes and scrapers need no admin password. */
+/**
+ * `/healthz`, `/readyz`, `/metrics` (the one implementation in @authz/runtime): public, so probes
+ * and scrapers need no admin password. Ready while NATS and the KV bucket are usable.
+ */
 export function opsRoutes(deps: ConfigDeps): Route[] {
-  return [
-    {
-      method: 'GET',
-      path: '/healthz',
-      public: true,
-      async handle() {
-        return { status: 200, body: { status: 'ok' } };
-      },
+  const probe = {
+    readiness: () => {
+      const { nats, kv } = deps.health();
+      return { ready: nats && kv && !deps.nc.isClosed() && !deps.nc.isDraining(), details: { nats, kv } };
     },
-    {
-      method: 'GET',
-      path: '/readyz',
-      public: true,
-      async handle() {
-        const { nats, kv } = deps.health();
-        const ready = nats && kv && !deps.nc.isClosed() && !deps.nc.isDraining();
-        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', nats, kv } };
-      },
+    registry: deps.metrics.registry,
+  };
+  return (['/healthz', '/readyz', '/metrics'] as const).map((path) => ({
+    method: 'GET',
+    path,
+    public: true,
+    async handle() {
+      const reply = await opsReply(path, probe);
+      if (!reply) throw new Error(`${path} is not an ops path`);
+      return { status: reply.status, text: { contentType: reply.contentType, value: reply.body } };
     },
-    {
-      method: 'GET',
-      path: '/metrics',
-      public: true,
-      async handle() {
-        const { registry } = deps.metrics;
-        return { status: 200, text: { contentType: registry.contentType, value: await registry.metrics() } };
-      },
-    },
-  ];
+  }));
 }

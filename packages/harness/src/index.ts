@@ -1,0 +1,2 @@
+export { findBinary } from './binaries.js';
+export { freePort, type WaitForTcpOptions, waitForTcp } from './ports.js';
