@@ -7,6 +7,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { ENVOY_PROTO_OPTIONS } from '../lib/ext-authz-protos.mjs';
 
 const port = Number(process.argv[2]);
+/** @type {any} the generated package tree (grpc-js types it loosely) */
 const pkg = loadPackageDefinition(loadSync('envoy/service/auth/v3/external_auth.proto', ENVOY_PROTO_OPTIONS));
 const header = (key, value) => ({
   header: { key, value },

@@ -30,13 +30,19 @@ function checkRequest(token) {
 }
 
 function clientOf(address) {
+  /** @type {any} the generated package tree (grpc-js types it loosely) */
   const pkg = loadPackageDefinition(
     loadSync('envoy/service/auth/v3/external_auth.proto', ENVOY_PROTO_OPTIONS),
   );
   return new pkg.envoy.service.auth.v3.Authorization(address, credentials.createInsecure());
 }
 
-/** `count` Check calls, `concurrency` at a time; every answer must be an allow. */
+/**
+ * `count` Check calls, `concurrency` at a time; every answer must be an allow.
+ * @param {any} client
+ * @param {unknown} request
+ * @param {{count: number, concurrency: number, histogram?: any}} load
+ */
 async function grpcLoad(client, request, { count, concurrency, histogram }) {
   let next = 0;
   let failures = 0;
