@@ -3,6 +3,7 @@ export { DecisionEvent, RevokeEvent } from './events.js';
 export {
   DEFAULT_CACHE_TTL_SECONDS,
   DEFAULT_CLOCK_SKEW_SECONDS,
+  DEFAULT_MAX_LIFETIME_SECONDS,
   MAX_CHECK_HEADERS,
   MAX_CHECK_REQUEST_BYTES,
   MAX_RESOURCE_BYTES,
@@ -31,6 +32,15 @@ export {
   TokenIntrospector,
   User,
 } from './resources.js';
+export {
+  MAX_REVOCATION_AGE_SECONDS,
+  parseRevocationEntry,
+  REVOCATION_BUCKET,
+  type RevocationEntry,
+  revocationKey,
+  type SubjectRevocation,
+  type TokenRevocation,
+} from './revocation.js';
 export {
   CONFIG_BUCKET,
   DEFAULT_SUBJECT_PREFIX,

@@ -15,3 +15,6 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 
 /** Default `cache_ttl` of a TokenIntrospector, seconds. */
 export const DEFAULT_CACHE_TTL_SECONDS = 300;
+
+/** Default `jwt.max_lifetime` of a TokenIntrospector, seconds (DESIGN §11: no token is eternal). */
+export const DEFAULT_MAX_LIFETIME_SECONDS = 86400;

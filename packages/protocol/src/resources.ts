@@ -78,6 +78,8 @@ export const TokenIntrospector = Type.Object(
           clock_skew: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
           /** Keys from `<iss>/.well-known/openid-configuration`'s `jwks_uri` (DESIGN §14). */
           discovery: Type.Optional(Type.Boolean()),
+          /** DESIGN §11: `exp` may lie at most this many seconds ahead (default 86 400) */
+          max_lifetime: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
         },
         { additionalProperties: false },
       ),
@@ -88,6 +90,12 @@ export const TokenIntrospector = Type.Object(
         {
           url: Type.String({ minLength: 1, maxLength: 2048 }),
           authorization: Type.Optional(Type.String({ maxLength: 4096 })),
+          /** DESIGN §11: only tokens starting with this are sent to this endpoint */
+          token_prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+          /** JWT-shaped tokens of these issuers (no jwt introspector trusts them) may be sent here */
+          jwt_issuers: Type.Optional(
+            Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1, maxItems: 64 }),
+          ),
         },
         { additionalProperties: false },
       ),

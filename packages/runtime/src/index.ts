@@ -11,7 +11,14 @@ export {
   memoByKey,
   type Registry,
 } from './metrics.js';
-export { connectNats, type KV, type NatsConnection, natsHealth, openConfigBucket } from './nats.js';
+export {
+  connectNats,
+  type KV,
+  type NatsConnection,
+  natsHealth,
+  openConfigBucket,
+  openRevocationBucket,
+} from './nats.js';
 export { listen, type OpsProbe, type OpsReply, opsReply, type Readiness } from './ops.js';
 export { announceReady, type ReadyMessage } from './ready.js';
 export { connectRedis, type Redis } from './redis.js';

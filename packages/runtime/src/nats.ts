@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CONFIG_BUCKET } from '@authz/protocol';
+import { CONFIG_BUCKET, MAX_REVOCATION_AGE_SECONDS, REVOCATION_BUCKET } from '@authz/protocol';
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -86,4 +86,19 @@ export async function openConfigBucket(
 ): Promise<KV> {
   const kvm = new Kvm(timeoutMs === undefined ? nc : jetstream(nc, { timeout: timeoutMs }));
   return create ? kvm.create(CONFIG_BUCKET, { history: 1, replicas }) : kvm.open(CONFIG_BUCKET);
+}
+
+/**
+ * Opens (creating when missing) the durable revocation bucket `authz_revocations` (DESIGN §11),
+ * replicated like the configuration. One value per key; the bucket's `max_age` is a backstop
+ * (one year) under the per-entry `expires_at` the config service prunes by.
+ */
+export async function openRevocationBucket(
+  nc: NatsConnection,
+  { create = false, replicas = 1 }: { create?: boolean; replicas?: number } = {},
+): Promise<KV> {
+  const kvm = new Kvm(nc);
+  return create
+    ? kvm.create(REVOCATION_BUCKET, { history: 1, replicas, ttl: MAX_REVOCATION_AGE_SECONDS * 1000 })
+    : kvm.open(REVOCATION_BUCKET);
 }

@@ -7,6 +7,8 @@ export interface VerifiedIdentity {
   claims: Record<string, unknown>;
   /** expiry, seconds since the epoch, when known */
   exp?: number;
+  /** opaque: when the endpoint said `active`, ms since the epoch (a subject revocation drops older results) */
+  checkedAt?: number;
 }
 
 /** Hooks for metrics; every member optional so tests and tools can pass nothing. */

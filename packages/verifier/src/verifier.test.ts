@@ -215,7 +215,6 @@ describe('verified-token cache', () => {
     await verifier.verify(token);
     verifier.setIntrospectors([jwt('idp', { iss: ISS, secret: 'rotated', clock_skew: 0 })]);
     expect(verifier.cached(token)).toBeUndefined(); // introspector changed
-    await verifier.revoke(hashToken(token));
     expect(verifier.cached('x'.repeat(16 * 1024 + 1))).toBeUndefined();
   });
 
@@ -246,15 +245,62 @@ describe('verified-token cache', () => {
     await expect(verifier.verify(tokenA)).rejects.toMatchObject({ code: 'ERR_TOKEN_ISSUER_UNTRUSTED' });
   });
 
-  it('forgets a revoked token', async () => {
-    const { counts, metrics } = countingMetrics();
-    const verifier = new TokenVerifier({ metrics });
+  it('refuses a revoked token, cached or not, until the revocation is lifted', async () => {
+    const verifier = new TokenVerifier();
     verifier.setIntrospectors([jwt('idp', { iss: ISS, secret: 's' })]);
-    const token = await mintJwt({ key: 's', claims: { iss: ISS } });
+    const token = await mintJwt({ key: 's', claims: { iss: ISS, sub: 'u1' } });
+    const other = await mintJwt({ key: 's', claims: { iss: ISS, sub: 'u1', n: 2 } });
     await verifier.verify(token);
-    await verifier.revoke(hashToken(token));
-    await verifier.verify(token);
-    expect(counts).toEqual({ hit: 0, miss: 2 });
+    const entry = { kind: 'token', token_hash: hashToken(token), revoked_at: 0, expires_at: 2e9 } as const;
+    verifier.applyRevocation('token.x', entry);
+    expect(verifier.cached(token)).toBeUndefined();
+    await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
+    await expect(verifier.verify(other)).resolves.toMatchObject({ introspector: 'idp' });
+    verifier.removeRevocation('token.x');
+    await expect(verifier.verify(token)).resolves.toMatchObject({ introspector: 'idp' });
+  });
+
+  it('refuses tokens of a revoked subject issued at or before the revocation, and without iat', async () => {
+    const verifier = new TokenVerifier({ now: clock });
+    verifier.setIntrospectors([jwt('idp', { iss: ISS, secret: 's' })]);
+    const mint = (claims: Record<string, unknown>) =>
+      mintJwt({ key: 's', claims: { iss: ISS, exp: NOW_S + 600, ...claims } });
+    const before = await mint({ sub: 'u1', iat: NOW_S - 5 });
+    const noIat = await mint({ sub: 'u1', iat: undefined });
+    const after = await mint({ sub: 'u1', iat: NOW_S + 1 });
+    const otherUser = await mint({ sub: 'u2', iat: NOW_S - 5 });
+    await verifier.verify(before); // cached: the revocation must sweep it
+    verifier.applyRevocation('subject.x', {
+      kind: 'subject',
+      iss: ISS,
+      sub: 'u1',
+      before: NOW_S,
+      revoked_at: NOW_S,
+      expires_at: NOW_S + 90_000,
+    });
+    expect(verifier.cached(before)).toBeUndefined();
+    await expect(verifier.verify(before)).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
+    await expect(verifier.verify(noIat)).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
+    await expect(verifier.verify(after)).resolves.toMatchObject({ introspector: 'idp' });
+    await expect(verifier.verify(otherUser)).resolves.toMatchObject({ introspector: 'idp' });
+    now += 90_001_000; // past expires_at: pruned
+    verifier.pruneRevocations();
+    now -= 90_001_000;
+    expect(verifier.revocationCount).toBe(0);
+  });
+
+  it('refuses a token whose exp lies beyond jwt.max_lifetime, ahead of now or after iat', async () => {
+    const verifier = new TokenVerifier({ now: clock });
+    verifier.setIntrospectors([jwt('idp', { iss: ISS, secret: 's', max_lifetime: 3600, clock_skew: 0 })]);
+    const mint = (claims: Record<string, unknown>) => mintJwt({ key: 's', claims: { iss: ISS, ...claims } });
+    const eternal = await mint({ iat: NOW_S, exp: 1e308 });
+    const longAfterIat = await mint({ iat: NOW_S - 3000, exp: NOW_S + 1000 });
+    const fine = await mint({ iat: NOW_S, exp: NOW_S + 3600 });
+    const eternal2 = await mint({ iat: undefined, exp: NOW_S + 3601 });
+    await expect(verifier.verify(eternal2)).rejects.toMatchObject({ code: 'ERR_JWT_LIFETIME_EXCEEDED' });
+    await expect(verifier.verify(eternal)).rejects.toMatchObject({ code: 'ERR_JWT_LIFETIME_EXCEEDED', claim: 'exp' });
+    await expect(verifier.verify(longAfterIat)).rejects.toMatchObject({ code: 'ERR_JWT_LIFETIME_EXCEEDED' });
+    await expect(verifier.verify(fine)).resolves.toMatchObject({ introspector: 'idp' });
   });
 
   it('keeps at most maxCachedTokens, dropping the least recently used', async () => {

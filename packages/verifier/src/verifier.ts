@@ -1,4 +1,4 @@
-import { hashToken, MAX_TOKEN_BYTES, type TokenIntrospector } from '@authz/protocol';
+import { hashToken, MAX_TOKEN_BYTES, type RevocationEntry, type TokenIntrospector } from '@authz/protocol';
 import { LruMap } from './cache/lru.js';
 import type { SharedCache } from './cache/shared-cache.js';
 import { IntrospectorConfigError, InvalidTokenError } from './errors.js';
@@ -8,11 +8,12 @@ import {
   compileIntrospector,
 } from './introspector/compile.js';
 import { DiscoveredJwks } from './jwks/discovery.js';
-import { RemoteJwks } from './jwks/remote.js';
+import { type KeyBinding, RemoteJwks } from './jwks/remote.js';
 import { checkHeader, clip, parseJwt } from './jwt/compact.js';
 import { verifyWithCandidates } from './jwt/verify.js';
 import type { VerificationKey } from './keys/signature.js';
 import { IntrospectionClient, type OpaqueIntrospectorConfig } from './opaque/index.js';
+import { RevocationList } from './revocation/list.js';
 import { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
 
 /** Options of {@link TokenVerifier}; every member is optional. */
@@ -44,6 +45,10 @@ interface CachedVerification {
   readonly expiresAt: number;
   /** the introspector that accepted it; a replaced or removed one invalidates the entry */
   readonly source: CompiledJwtIntrospector;
+  /** for `jwks_uri` keys: the key that verified it, which must stay in the key set (DESIGN §11) */
+  readonly binding: KeyBinding | undefined;
+  /** the token's hash, to sweep the cache when a revocation arrives */
+  readonly hash: string;
 }
 
 /**
@@ -61,6 +66,7 @@ interface CachedVerification {
  */
 export class TokenVerifier {
   private readonly tokens: LruMap<string, CachedVerification>;
+  private readonly revocations = new RevocationList();
   private readonly opaque: IntrospectionClient;
   private readonly jwks = new Map<string, RemoteJwks>();
   /** `jwt.discovery` key sources, by issuer */
@@ -154,7 +160,11 @@ export class TokenVerifier {
   private lookup(hash: string): VerifiedIdentity | undefined {
     const hit = this.tokens.get(hash);
     if (!hit) return undefined;
-    if (hit.expiresAt > this.now() && this.compiled.get(hit.source.id) === hit.source) {
+    if (
+      hit.expiresAt > this.now() &&
+      this.compiled.get(hit.source.id) === hit.source &&
+      (hit.binding === undefined || hit.binding.source.stillHolds(hit.binding))
+    ) {
       this.metrics.cacheLookup?.('memory', 'token', true);
       return hit.identity;
     }
@@ -162,10 +172,48 @@ export class TokenVerifier {
     return undefined;
   }
 
-  /** Forgets everything cached for the token with this hash (`hashToken` from @authz/protocol). */
+  /**
+   * Puts a durable revocation (stored under `key` in `authz_revocations`) in force: from now on
+   * the token, or every token of the subject issued at or before `before`, is refused with
+   * `ERR_TOKEN_REVOKED`. Cached verifications it covers are dropped at once, so a cached token's
+   * hot path never has to consult the list.
+   */
+  applyRevocation(key: string, entry: RevocationEntry): void {
+    this.revocations.apply(key, entry);
+    if (entry.kind === 'token') {
+      this.tokens.delete(entry.token_hash);
+      void this.opaque.revoke(entry.token_hash).catch(() => {
+        // Redis is a cache; the refusal does not depend on clearing it.
+      });
+      return;
+    }
+    this.tokens.sweep((cached) =>
+      this.revocations.refuses(cached.hash, cached.identity),
+    );
+  }
+
+  /**
+   * Forgets everything cached for the token with this hash (the config service's broadcast hint:
+   * the durable refusal is {@link applyRevocation}).
+   */
   async revoke(tokenHash: string): Promise<void> {
     this.tokens.delete(tokenHash);
     await this.opaque.revoke(tokenHash);
+  }
+
+  /** Lifts the revocation stored under `key` (deleted from the bucket). */
+  removeRevocation(key: string): void {
+    this.revocations.remove(key);
+  }
+
+  /** Drops revocations whose tokens could no longer be valid (`expires_at` passed). */
+  pruneRevocations(): void {
+    this.revocations.prune(Math.floor(this.now() / 1000));
+  }
+
+  /** How many revocations are in force (a gauge). */
+  get revocationCount(): number {
+    return this.revocations.size;
   }
 
   /** Drops caches and key sources; the verifier must not be used afterwards. */
@@ -199,10 +247,19 @@ export class TokenVerifier {
       claims: parsed.payload,
       exp: accepted.exp,
     };
+    // Checked after the last await: a revocation that arrived meanwhile is seen (DESIGN §11).
+    this.refuseRevoked(hash, identity);
     const expiresAt = accepted.exp * 1000;
+    const { introspector } = accepted;
     // The introspector may have been replaced while keys were being fetched: then do not cache.
-    if (expiresAt > this.now() && this.compiled.get(accepted.introspector.id) === accepted.introspector) {
-      this.tokens.set(hash, { identity, expiresAt, source: accepted.introspector });
+    if (expiresAt > this.now() && this.compiled.get(introspector.id) === introspector) {
+      const source = introspector.discovery
+        ? this.discovered.get(introspector.iss)
+        : introspector.jwksUri === undefined
+          ? undefined
+          : this.jwks.get(introspector.jwksUri);
+      const binding = source?.bind(accepted.key);
+      this.tokens.set(hash, { identity, expiresAt, source: introspector, binding, hash });
     }
     return identity;
   }
@@ -213,7 +270,19 @@ export class TokenVerifier {
     refusal: () => InvalidTokenError,
   ): Promise<VerifiedIdentity> {
     if (this.opaque.size === 0) return Promise.reject(refusal());
-    return this.opaque.introspect(token, hash);
+    return this.opaque.introspect(token, hash).then((identity) => {
+      this.refuseRevoked(hash, identity);
+      return identity;
+    });
+  }
+
+  private refuseRevoked(hash: string, identity: VerifiedIdentity): void {
+    if (!this.revocations.refuses(hash, identity)) return;
+    throw new InvalidTokenError(
+      'ERR_TOKEN_REVOKED',
+      'The token has been revoked (POST /$revoke, by token or by subject); sign in again to get a new token.',
+      { introspector: identity.introspector },
+    );
   }
 
   private keysOf(

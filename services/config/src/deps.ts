@@ -5,6 +5,7 @@ import type { AuditReader } from './audit/reader.js';
 import type { Engines } from './engines.js';
 import type { ConfigMetrics } from './metrics.js';
 import type { ResourceStore } from './store/kv-store.js';
+import type { RevocationStore } from './store/revocation-store.js';
 
 /** The Redis side of revocation: the shared cache and whether it can be written right now. */
 export interface RevocationCache {
@@ -18,6 +19,8 @@ export interface RevocationCache {
 /** What the routes of the config service work with. Built once in `main.ts` (or by a test). */
 export interface ConfigDeps {
   store: ResourceStore;
+  /** Durable revocations (`authz_revocations`, DESIGN §11). */
+  revocations: RevocationStore;
   engines: Engines;
   metrics: ConfigMetrics;
   logger: Logger;

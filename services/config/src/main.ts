@@ -8,6 +8,7 @@ import {
   listen,
   natsHealth,
   openConfigBucket,
+  openRevocationBucket,
   runService,
   type StartedService,
 } from '@authz/runtime';
@@ -22,6 +23,7 @@ import { type ConfigEnv, readConfigEnv } from './env.js';
 import { createConfigMetrics } from './metrics.js';
 import { createConfigServer } from './server.js';
 import { ResourceStore } from './store/kv-store.js';
+import { RevocationStore } from './store/revocation-store.js';
 
 runService({ name: 'authz-config', readEnv: readConfigEnv, start: startConfig });
 
@@ -30,6 +32,12 @@ async function startConfig(env: ConfigEnv, logger: Logger): Promise<StartedServi
   const nc = await connectNats(env, 'authz-config', logger);
   const natsUp = natsHealth(nc);
   const kv = await openConfigBucket(nc, { create: true, replicas: env.kvReplicas });
+  const revocations = new RevocationStore(
+    nc,
+    await openRevocationBucket(nc, { create: true, replicas: env.kvReplicas }),
+    logger,
+  );
+  revocations.startPruning();
   const redis = env.redisUrl ? connectRedis(env.redisUrl, logger) : undefined;
   let redisFailures = 0;
   const revocationCache: RevocationCache | undefined = redis && {
@@ -64,6 +72,7 @@ async function startConfig(env: ConfigEnv, logger: Logger): Promise<StartedServi
 
   const deps: ConfigDeps = {
     store: new ResourceStore(kv, env.storeRetryMs),
+    revocations,
     engines: realEngines({ insecureHosts: env.insecureHosts }),
     metrics,
     logger,
@@ -95,6 +104,7 @@ async function startConfig(env: ConfigEnv, logger: Logger): Promise<StartedServi
       server.closeIdleConnections();
       setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
+    revocations.stop();
     await nc.drain();
     redis?.disconnect();
   };

@@ -10,6 +10,7 @@ import {
   type NatsConnection,
   natsHealth,
   openConfigBucket,
+  openRevocationBucket,
   type Redis,
   runService,
   type StartedService,
@@ -21,6 +22,7 @@ import { ConfigWatcher } from './config-watch.js';
 import { readWorkerEnv, type WorkerEnv } from './env.js';
 import { createWorkerMetrics } from './metrics.js';
 import { startOpsServer } from './ops-http.js';
+import { RevocationWatcher } from './revocation-watch.js';
 import { UserDirectory } from './users.js';
 
 /** JetStream API timeout of User reads (three tries with pauses stay under a second). */
@@ -68,14 +70,28 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
   const users = new UserDirectory(userKv, env.maxCachedUsers);
   const watcher = new ConfigWatcher(nc, kv, config, users, logger, metrics.watch);
   watcher.start();
+  // DESIGN §11: every durable revocation is in force before the first check is answered.
+  const revocations = new RevocationWatcher(
+    nc,
+    await openBucketWhenCreated(nc, logger, openRevocationBucket),
+    verifier,
+    logger,
+  );
+  revocations.start();
 
   const ops =
     env.httpPort === undefined
       ? undefined
-      : await startOpsServer(env.httpPort, env.host, metrics.registry, () => watcher.isReady && natsUp());
-  await watcher.ready;
+      : await startOpsServer(
+          env.httpPort,
+          env.host,
+          metrics.registry,
+          () => watcher.isReady && revocations.isReady && natsUp(),
+        );
+  await Promise.all([watcher.ready, revocations.ready]);
 
-  // Revocation: forget cached verification results for a token (published by the config service).
+  // The config service also broadcasts each token revocation: a hint that drops cached results at
+  // once; the durable entry (RevocationWatcher) is what keeps the token refused.
   const revokeSub = nc.subscribe(subjects.revoke, {
     callback: (err, msg) => {
       if (err) return;
@@ -115,6 +131,7 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
     // Drain: stop taking checks, answer the accepted ones, flush replies and events.
     await service.drain();
     revokeSub.unsubscribe();
+    revocations.stop();
     watcher.stop();
     verifier.close();
     await nc.drain();
@@ -138,11 +155,15 @@ function redisReady(redis: Redis, timeoutMs: number): Promise<void> {
   });
 }
 
-/** The bucket is created by the config service; a worker started first waits for it. */
-async function openBucketWhenCreated(nc: NatsConnection, logger: Logger): Promise<KV> {
+/** Buckets are created by the config service; a worker started first waits for them. */
+async function openBucketWhenCreated(
+  nc: NatsConnection,
+  logger: Logger,
+  open: (nc: NatsConnection) => Promise<KV> = openConfigBucket,
+): Promise<KV> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const kv = await openConfigBucket(nc);
+      const kv = await open(nc);
       await kv.status();
       return kv;
     } catch (err) {

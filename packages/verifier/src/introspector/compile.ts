@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   DEFAULT_CACHE_TTL_SECONDS,
   DEFAULT_CLOCK_SKEW_SECONDS,
+  DEFAULT_MAX_LIFETIME_SECONDS,
   type TokenIntrospector,
 } from '@authz/protocol';
 import { type ConfigIssue, IntrospectorConfigError } from '../errors.js';
@@ -9,6 +10,7 @@ import { checkOutboundUrl } from '../http/fetch.js';
 import { discoveryUrlOf } from '../jwks/discovery.js';
 import type { ClaimRules } from '../jwt/claims.js';
 import { importConfiguredKeys, importSecret } from '../keys/configured.js';
+import { secretLooksLikeKey } from '../keys/secret-shape.js';
 import type { VerificationKey } from '../keys/signature.js';
 import type { OpaqueIntrospectorConfig } from '../opaque/index.js';
 
@@ -131,7 +133,11 @@ function compileJwt(
     if (problem) issues.push({ path: 'jwt.discovery', message: `the discovery document ${url} ${problem}` });
   }
   let keys: VerificationKey[] | undefined;
-  if (jwt.secret !== undefined) keys = importSecret(jwt.secret);
+  if (jwt.secret !== undefined) {
+    const keyShaped = secretLooksLikeKey(jwt.secret);
+    if (keyShaped) issues.push({ path: 'jwt.secret', message: keyShaped });
+    keys = importSecret(jwt.secret);
+  }
   if (jwt.keys !== undefined) keys = importConfiguredKeys(jwt.keys, issues);
   if (resource.jwks_uri !== undefined) {
     const problem = checkOutboundUrl(resource.jwks_uri, options.insecureHosts);
@@ -143,10 +149,13 @@ function compileJwt(
   if (!Number.isInteger(clockSkewSeconds) || clockSkewSeconds < 0 || clockSkewSeconds > 3600) {
     issues.push({ path: 'jwt.clock_skew', message: 'must be a whole number of seconds from 0 to 3600' });
   }
+  const maxLifetimeSeconds = jwt.max_lifetime ?? DEFAULT_MAX_LIFETIME_SECONDS;
+  if (!Number.isInteger(maxLifetimeSeconds) || maxLifetimeSeconds < 1 || maxLifetimeSeconds > 31_536_000) {
+    issues.push({ path: 'jwt.max_lifetime', message: 'must be a whole number of seconds from 1 to 31536000' });
+  }
   const cacheTtlSeconds = cacheTtl(resource, issues);
-  const rules: ClaimRules = audiences
-    ? { introspector: id, audiences, clockSkewSeconds }
-    : { introspector: id, clockSkewSeconds };
+  const base = { introspector: id, clockSkewSeconds, maxLifetimeSeconds };
+  const rules: ClaimRules = audiences ? { ...base, audiences } : base;
   const source =
     resource.jwks_uri !== undefined
       ? { jwksUri: resource.jwks_uri }

@@ -3,6 +3,7 @@ import { boundedFetch, checkOutboundUrl } from '../http/fetch.js';
 import { clip } from '../jwt/compact.js';
 import type { VerificationKey } from '../keys/signature.js';
 import type { VerifierLogger } from '../types.js';
+import type { KeyBinding } from './remote.js';
 
 /** Largest OpenID Provider configuration document read (they are a few KiB). */
 export const MAX_DISCOVERY_BYTES = 64 * 1024;
@@ -18,6 +19,8 @@ export function discoveryUrlOf(issuer: string): string {
 /** The key source a discovered issuer delegates to once it knows its `jwks_uri` (a RemoteJwks). */
 export interface JwksKeySource {
   keysFor(kid: string | undefined, introspector: string): Promise<readonly VerificationKey[]>;
+  /** ties a verification to `key` (DESIGN §11: the key must stay in the set) */
+  bind(key: VerificationKey): KeyBinding;
   prefetch(): void;
   setTtl(ttlMs: number): void;
   close(): void;
@@ -72,6 +75,11 @@ export class DiscoveredJwks {
   close(): void {
     this.source?.keys.close();
     this.source = undefined;
+  }
+
+  /** Ties a verification to `key` in the discovered key set (undefined before one is loaded). */
+  bind(key: VerificationKey): KeyBinding | undefined {
+    return this.source?.keys.bind(key);
   }
 
   /** Loads the document (and through it the key set) ahead of the first token. */

@@ -27,6 +27,16 @@ export interface RemoteJwksOptions {
 const POLL_MS = 20;
 
 /**
+ * Ties a cached verification to the key that made it (DESIGN §11 "keys leave, tokens go"): `set`
+ * is the key set it was last seen in, advanced when a refreshed set still holds the key.
+ */
+export interface KeyBinding {
+  readonly source: RemoteJwks;
+  set: KeySet | undefined;
+  readonly key: VerificationKey;
+}
+
+/**
  * The keys of one `jwks_uri`, in three tiers: memory, the shared cache (Redis), the origin.
  * A set older than `cache_ttl` is refreshed in the background and keeps serving; if the origin
  * is down it serves up to `maxStaleMs` longer (stale-if-error). A token with an unknown `kid`
@@ -63,6 +73,33 @@ export class RemoteJwks {
   /** Stops waiting on other workers' refetches (no timer outlives a removed key source). */
   close(): void {
     this.closed = true;
+  }
+
+  /** A binding of `key` to the set held now, for a verification made with it. */
+  bind(key: VerificationKey): KeyBinding {
+    return { source: this, set: this.current, key };
+  }
+
+  /**
+   * Whether the key of a cached verification is still in the current key set. Cheap on the hot
+   * path (the set usually is the one it was bound to); a set older than `cache_ttl` starts a
+   * background refresh here, since cached tokens never reach {@link keysFor}. So a key gone from
+   * the origin refuses its tokens within `cache_ttl` plus one refresh.
+   */
+  stillHolds(binding: KeyBinding): boolean {
+    const set = this.current;
+    if (!set || this.closed) return false;
+    const now = this.options.now();
+    const age = now - set.fetchedAt;
+    if (age >= this.options.ttlMs) {
+      if (age > this.options.ttlMs + this.options.maxStaleMs) return false;
+      this.refreshInBackground(now);
+    }
+    if (set === binding.set) return true;
+    const { alg, key } = binding.key;
+    const kept = set.keys.some((k) => k.alg === alg && k.key.equals(key));
+    if (kept) binding.set = set;
+    return kept;
   }
 
   /** Loads the set ahead of the first token (when introspectors load or change). */

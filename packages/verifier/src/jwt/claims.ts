@@ -8,6 +8,8 @@ export interface ClaimRules {
   /** accepted audiences; the token's `aud` must contain one (RFC 7519 §4.1.3). Unset: not checked. */
   readonly audiences?: readonly string[];
   readonly clockSkewSeconds: number;
+  /** `jwt.max_lifetime`: how far ahead `exp` may lie, and how far after `iat` (DESIGN §11) */
+  readonly maxLifetimeSeconds: number;
 }
 
 /**
@@ -40,6 +42,8 @@ export function checkClaims(
     );
   }
   const nbf = numericDate(payload, 'nbf', rules.introspector);
+  const iat = numericDate(payload, 'iat', rules.introspector);
+  checkLifetime(exp, iat, now, rules);
   if (nbf !== undefined && nbf > now + skew) {
     throw new InvalidTokenError(
       'ERR_JWT_NOT_YET_VALID',
@@ -47,7 +51,6 @@ export function checkClaims(
       { ...at, claim: 'nbf' },
     );
   }
-  const iat = numericDate(payload, 'iat', rules.introspector);
   if (iat !== undefined && iat > now + skew) {
     throw new InvalidTokenError(
       'ERR_JWT_ISSUED_IN_FUTURE',
@@ -57,6 +60,23 @@ export function checkClaims(
   }
   if (rules.audiences) checkAudience(payload.aud, rules.audiences, rules.introspector);
   return exp;
+}
+
+/**
+ * DESIGN §11 "no token is eternal": `exp` at most `max_lifetime` (+ skew) ahead of now, and, when
+ * `iat` is given, at most `max_lifetime` after it — so a token issued before a subject revocation
+ * expires before the revocation entry is pruned (its retention is `max_lifetime` + skew).
+ */
+function checkLifetime(exp: number, iat: number | undefined, now: number, rules: ClaimRules): void {
+  const limit = rules.maxLifetimeSeconds;
+  const ahead = exp - now > limit + rules.clockSkewSeconds;
+  if (!ahead && (iat === undefined || exp - iat <= limit)) return;
+  const why = ahead ? `expires at ${isoTime(exp)}` : `lives ${Math.round(exp - (iat as number))} s from iat to exp`;
+  throw new InvalidTokenError(
+    'ERR_JWT_LIFETIME_EXCEEDED',
+    `The token ${why}, longer than the ${limit} s TokenIntrospector/${rules.introspector} allows (jwt.max_lifetime); get a shorter-lived token or raise jwt.max_lifetime.`,
+    { introspector: rules.introspector, claim: 'exp' },
+  );
 }
 
 function numericDate(

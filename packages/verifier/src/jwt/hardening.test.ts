@@ -118,33 +118,33 @@ const hostile: HostileCase[] = [
   {
     name: 'HS256 signed with the RSA public key PEM as secret (algorithm confusion)',
     code: 'ERR_JWS_ALG_NOT_ALLOWED',
-    token: () => mintJwt({ key: rsa.publicPem as string, alg: 'HS256', claims: { iss: KEYS_ISS, exp } }),
+    token: () => mintJwt({ key: rsa.publicPem as string, alg: 'HS256', claims: { iss: KEYS_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'HS256 signed with the EC public key PEM as secret (algorithm confusion)',
     code: 'ERR_JWS_ALG_NOT_ALLOWED',
-    token: () => mintJwt({ key: ec.publicPem as string, alg: 'HS256', claims: { iss: KEYS_ISS, exp } }),
+    token: () => mintJwt({ key: ec.publicPem as string, alg: 'HS256', claims: { iss: KEYS_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'PS256 from the RSA key pinned to RS256 (alg the key is not for)',
     code: 'ERR_JWS_ALG_NOT_ALLOWED',
-    token: () => mintJwt({ key: rsa.privateKey, alg: 'PS256', claims: { iss: KEYS_ISS, exp } }),
+    token: () => mintJwt({ key: rsa.privateKey, alg: 'PS256', claims: { iss: KEYS_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'RS384 from the RSA key pinned to RS256',
     code: 'ERR_JWS_ALG_NOT_ALLOWED',
-    token: () => mintJwt({ key: rsa.privateKey, alg: 'RS384', claims: { iss: KEYS_ISS, exp } }),
+    token: () => mintJwt({ key: rsa.privateKey, alg: 'RS384', claims: { iss: KEYS_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'HS512 for an introspector whose secret is used as HS512 but signed with another secret',
     code: 'ERR_JWS_SIGNATURE_INVALID',
-    token: () => mintJwt({ key: 'not-the-secret', alg: 'HS512', claims: { iss: SECRET_ISS, exp } }),
+    token: () => mintJwt({ key: 'not-the-secret', alg: 'HS512', claims: { iss: SECRET_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'ES256 header over an RSA signature',
     code: 'ERR_JWS_SIGNATURE_INVALID',
     token: async () => {
-      const rs = await mintJwt({ key: rsa, claims: { iss: KEYS_ISS, exp } });
+      const rs = await mintJwt({ key: rsa, claims: { iss: KEYS_ISS, iat: NOW_S, exp } });
       return replacePart(rs, 0, Buffer.from(JSON.stringify({ alg: 'ES256' })).toString('base64url'));
     },
   },
@@ -323,25 +323,25 @@ const hostile: HostileCase[] = [
     name: 'aud string not accepted',
     code: 'ERR_JWT_AUDIENCE_MISMATCH',
     claim: 'aud',
-    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, exp, aud: 'api-3' } }),
+    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: 'api-3' } }),
   },
   {
     name: 'aud list with no accepted member',
     code: 'ERR_JWT_AUDIENCE_MISMATCH',
     claim: 'aud',
-    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, exp, aud: ['x', 'y'] } }),
+    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: ['x', 'y'] } }),
   },
   {
     name: 'aud missing where required',
     code: 'ERR_JWT_CLAIM_MISSING',
     claim: 'aud',
-    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, exp } }),
+    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'aud not a string',
     code: 'ERR_JWT_CLAIM_INVALID',
     claim: 'aud',
-    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, exp, aud: 7 } }),
+    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: 7 } }),
   },
   {
     name: 'aud-idp exp beyond its own 30 s skew',
@@ -353,7 +353,7 @@ const hostile: HostileCase[] = [
   {
     name: 'issuer nobody trusts',
     code: 'ERR_TOKEN_ISSUER_UNTRUSTED',
-    token: () => mintJwt({ key: 'very-secret', claims: { iss: 'https://x', exp } }),
+    token: () => mintJwt({ key: 'very-secret', claims: { iss: 'https://x', iat: NOW_S, exp } }),
   },
   {
     name: 'issuer differing only by a trailing slash',
@@ -369,7 +369,7 @@ const hostile: HostileCase[] = [
   {
     name: 'twin issuer, signed by neither key',
     code: 'ERR_JWS_SIGNATURE_INVALID',
-    token: () => mintJwt({ key: strangerRsa, claims: { iss: TWIN_ISS, exp } }),
+    token: () => mintJwt({ key: strangerRsa, claims: { iss: TWIN_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'twin issuer, good HS256 signature but expired (the claim error wins over the other twin)',
@@ -400,7 +400,7 @@ describe('hostile tokens', () => {
 
   it('names the untrusted issuer in the reason', async () => {
     const err = await verifier
-      .verify(await mintJwt({ key: 'very-secret', claims: { iss: 'https://x', exp } }))
+      .verify(await mintJwt({ key: 'very-secret', claims: { iss: 'https://x', iat: NOW_S, exp } }))
       .catch((e) => e);
     expect(err.message).toContain('no TokenIntrospector trusts issuer "https://x"');
   });
@@ -434,23 +434,23 @@ describe('accepted at the boundaries', () => {
     {
       name: 'aud string accepted',
       introspector: 'aud-idp',
-      token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, exp, aud: 'api-2' } }),
+      token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: 'api-2' } }),
     },
     {
       name: 'aud list with one accepted member',
       introspector: 'aud-idp',
       token: () =>
-        mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, exp, aud: ['other', 'api-1'] } }),
+        mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: ['other', 'api-1'] } }),
     },
     {
       name: 'twin issuer signed with the first twin',
       introspector: 'twin-a',
-      token: () => mintJwt({ key: 'twin-secret', claims: { iss: TWIN_ISS, exp } }),
+      token: () => mintJwt({ key: 'twin-secret', claims: { iss: TWIN_ISS, iat: NOW_S, exp } }),
     },
     {
       name: 'twin issuer signed with the second twin',
       introspector: 'twin-b',
-      token: () => mintJwt({ key: twinRsa, claims: { iss: TWIN_ISS, exp } }),
+      token: () => mintJwt({ key: twinRsa, claims: { iss: TWIN_ISS, iat: NOW_S, exp } }),
     },
     {
       name: 'b64 true (the default, harmless)',
@@ -461,7 +461,7 @@ describe('accepted at the boundaries', () => {
       name: 'an embedded jwk header is ignored, not trusted',
       introspector: 'keys-idp',
       token: () =>
-        mintJwt({ key: rsa, claims: { iss: KEYS_ISS, exp }, header: { jwk: strangerRsa.publicJwk } }),
+        mintJwt({ key: rsa, claims: { iss: KEYS_ISS, iat: NOW_S, exp }, header: { jwk: strangerRsa.publicJwk } }),
     },
   ];
 
@@ -473,7 +473,7 @@ describe('accepted at the boundaries', () => {
   it('refuses a token signed by a stranger key while advertising it in the jwk header', async () => {
     const token = await mintJwt({
       key: strangerRsa,
-      claims: { iss: KEYS_ISS, exp },
+      claims: { iss: KEYS_ISS, iat: NOW_S, exp },
       header: { jwk: strangerRsa.publicJwk },
     });
     await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'ERR_JWS_SIGNATURE_INVALID' });

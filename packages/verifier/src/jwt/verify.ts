@@ -20,6 +20,8 @@ export type KeyLookup = (
 export interface JwtAcceptance {
   readonly introspector: CompiledJwtIntrospector;
   readonly exp: number;
+  /** the key whose signature verified */
+  readonly key: VerificationKey;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function verifyWithCandidates(
     try {
       const found = lookup(introspector, kid);
       const keys = Array.isArray(found) ? (found as readonly VerificationKey[]) : await found;
-      return { introspector, exp: verifyWithKeys(parsed, alg, kid, introspector, keys, nowMs) };
+      return { introspector, ...verifyWithKeys(parsed, alg, kid, introspector, keys, nowMs) };
     } catch (err) {
       if (!(err instanceof InvalidTokenError || err instanceof VerifierUnavailableError)) throw err;
       if (!refusal || rank(err) > rank(refusal)) refusal = err;
@@ -52,7 +54,7 @@ export async function verifyWithCandidates(
   );
 }
 
-/** Checks signature then claims against one introspector's keys; returns `exp`. */
+/** Checks signature then claims against one introspector's keys; returns `exp` and the key. */
 function verifyWithKeys(
   parsed: ParsedJwt,
   alg: JwsAlgorithm,
@@ -60,15 +62,15 @@ function verifyWithKeys(
   introspector: CompiledJwtIntrospector,
   keys: readonly VerificationKey[],
   nowMs: number,
-): number {
+): { exp: number; key: VerificationKey } {
   const at = { introspector: introspector.id };
   let fitting = 0;
-  let verified = false;
+  let verified: VerificationKey | undefined;
   for (const key of keys) {
     if (key.alg !== alg) continue;
     fitting++;
     if (verifySignature(key, parsed.signingInput, parsed.signature)) {
-      verified = true;
+      verified = key;
       break;
     }
   }
@@ -94,7 +96,7 @@ function verifyWithKeys(
       at,
     );
   }
-  return checkClaims(parsed.payload, introspector.rules, nowMs);
+  return { exp: checkClaims(parsed.payload, introspector.rules, nowMs), key: verified };
 }
 
 const SIGNATURE_STAGE: Partial<Record<VerifierErrorCode, number>> = {

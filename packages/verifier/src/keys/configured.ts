@@ -8,6 +8,7 @@ import {
   isKnownAlgorithm,
   keyMismatch,
 } from './algorithms.js';
+import { secretLooksLikeKey } from './secret-shape.js';
 import type { VerificationKey } from './signature.js';
 
 /** JWK members that only private keys carry (RFC 7518 §6.3.2, §6.2.2, RFC 8037 §2). */
@@ -105,6 +106,8 @@ function readMaterial(
         return fail('format', `plain is for OCT secrets; give a ${kty} key as PEM (pub) or JWK (jwk)`);
       const secret = entry.k ?? entry.pub;
       if (secret === undefined) return fail('k', 'is required for an OCT key in format plain');
+      const keyShaped = secretLooksLikeKey(secret);
+      if (keyShaped) return fail(entry.k === undefined ? 'pub' : 'k', keyShaped);
       return {
         key: createSecretKey(Buffer.from(secret, 'utf8')),
         path: `${path}.${entry.k === undefined ? 'pub' : 'k'}`,
@@ -166,6 +169,8 @@ export function parseJwk(
     const k = jwk.k;
     if (typeof k !== 'string' || k.length === 0 || !/^[A-Za-z0-9_-]+$/.test(k))
       return 'needs k, the base64url secret';
+    const keyShaped = secretLooksLikeKey(Buffer.from(k, 'base64url').toString('utf8'));
+    if (keyShaped) return `k ${keyShaped}`;
     return createSecretKey(Buffer.from(k, 'base64url'));
   }
   try {

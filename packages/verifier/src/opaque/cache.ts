@@ -45,6 +45,8 @@ export function cachedResult(
     return { record, identity: undefined, expiresAt: at + Math.min(negativeTtlMs, record.cacheTtlMs) };
   }
   const identity: VerifiedIdentity = { kind: 'opaque', introspector: record.id, claims: answer.claims };
+  // Not enumerable: internal to revocation checks, never part of a reply or an equality.
+  Object.defineProperty(identity, 'checkedAt', { value: at, enumerable: false });
   if (answer.exp !== undefined) identity.exp = answer.exp;
   const until = at + record.cacheTtlMs;
   return {

@@ -8,6 +8,7 @@ import {
   type Logger,
   type NatsConnection,
   openConfigBucket,
+  openRevocationBucket,
 } from '@authz/runtime';
 import { startNats, type TestServer } from '@authz/test-support';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -19,6 +20,7 @@ import { type Engines, realEngines } from '../engines.js';
 import { createConfigMetrics } from '../metrics.js';
 import { createConfigServer } from '../server.js';
 import { ResourceStore } from '../store/kv-store.js';
+import { RevocationStore } from '../store/revocation-store.js';
 
 export const ADMIN = { user: 'admin', password: 'test-admin-password' };
 
@@ -32,6 +34,8 @@ export interface ConfigFixture {
   nats: TestServer;
   nc: NatsConnection;
   kv: KV;
+  /** the durable revocation bucket */
+  revocationKv: KV;
   prefix: string;
   /** fetch against the service with admin credentials unless `authorization` is given. */
   request(path: string, init?: RequestInit & { authorization?: string | null }): Promise<Response>;
@@ -72,9 +76,11 @@ export async function startConfigFixture(
     await ensureAuditStream(jsm, { subject: subjects(prefix).decisions, maxAgeSeconds: 3600, replicas: 1 });
     audit = new AuditReader(jetstream(nc), jsm, { ...DEFAULT_READ_LIMITS, ...options.audit });
   }
+  const revocationKv = await openRevocationBucket(nc, { create: true });
   const server = createConfigServer(
     {
       store: new ResourceStore(kv),
+      revocations: new RevocationStore(nc, revocationKv, logger),
       engines: options.engines ?? realEngines(),
       metrics: createConfigMetrics(createRegistry('authz-config')),
       logger,
@@ -95,6 +101,7 @@ export async function startConfigFixture(
     nats,
     nc,
     kv,
+    revocationKv,
     prefix,
     request(path, init = {}) {
       const { authorization, ...rest } = init;
