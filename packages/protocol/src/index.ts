@@ -32,8 +32,8 @@ export {
   TokenIntrospector,
   User,
 } from './resources.js';
+export { DEFAULT_REDACT_PARAMS, parseRedactParams, queryRedactor, REDACTED } from './redact.js';
 export {
-  MAX_REVOCATION_AGE_SECONDS,
   parseRevocationEntry,
   REVOCATION_BUCKET,
   type RevocationEntry,

@@ -7,12 +7,6 @@ import { createHash } from 'node:crypto';
  */
 export const REVOCATION_BUCKET = 'authz_revocations';
 
-/**
- * Upper bound of any entry's life in the bucket (its `max_age`), seconds: a backstop under the
- * per-entry `expires_at` pruning, one year plus the largest clock skew.
- */
-export const MAX_REVOCATION_AGE_SECONDS = 366 * 86400 + 3600;
-
 /** Revocation of one token (JWT or opaque), named only by its {@link hashToken}. */
 export interface TokenRevocation {
   readonly kind: 'token';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CONFIG_BUCKET, MAX_REVOCATION_AGE_SECONDS, REVOCATION_BUCKET } from '@authz/protocol';
+import { CONFIG_BUCKET, REVOCATION_BUCKET } from '@authz/protocol';
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -90,8 +90,9 @@ export async function openConfigBucket(
 
 /**
  * Opens (creating when missing) the durable revocation bucket `authz_revocations` (DESIGN §11),
- * replicated like the configuration. One value per key; the bucket's `max_age` is a backstop
- * (one year) under the per-entry `expires_at` the config service prunes by.
+ * replicated like the configuration. One value per key. No bucket `max_age`: an entry must live
+ * exactly as long as its tokens could be valid, which only its own `expires_at` says (the config
+ * service prunes by it; NATS 2.9 has no per-message TTL).
  */
 export async function openRevocationBucket(
   nc: NatsConnection,
@@ -99,6 +100,6 @@ export async function openRevocationBucket(
 ): Promise<KV> {
   const kvm = new Kvm(nc);
   return create
-    ? kvm.create(REVOCATION_BUCKET, { history: 1, replicas, ttl: MAX_REVOCATION_AGE_SECONDS * 1000 })
+    ? kvm.create(REVOCATION_BUCKET, { history: 1, replicas })
     : kvm.open(REVOCATION_BUCKET);
 }

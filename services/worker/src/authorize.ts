@@ -11,6 +11,7 @@ import { bundleRequests } from './bundle.js';
 import type { DecisionDeps } from './decide.js';
 import { includedTypes } from './inline.js';
 import { replies } from './replies.js';
+import { withoutSecret } from './secret-fields.js';
 
 /**
  * Who a check is authenticated as, in the shapes policies and the candidate index read: built
@@ -44,7 +45,8 @@ export function whoIs(
     if (verified.kind === 'jwt') context.jwt = verified.claims;
     else context.token = verified.claims;
   }
-  if (user) context.user = user;
+  // DESIGN §11: a User's password hash never reaches a policy, explain or an event.
+  if (user) context.user = withoutSecret(user, 'User');
   if (roles.length > 0) context.role = roles;
   if (client) context.client = client;
   return {

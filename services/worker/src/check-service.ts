@@ -21,6 +21,8 @@ export interface CheckServiceOptions {
   workerId: string;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** redacts credential query values from the event's uri (`AUTHZ_REDACT_PARAMS`, DESIGN §11) */
+  redactUri: (uri: string) => string;
 }
 
 /**
@@ -123,6 +125,7 @@ export class CheckService {
           worker: this.options.workerId,
         },
         reply,
+        this.options.redactUri,
       );
       // Events are fire-and-forget: losing one during shutdown is not a failed decision.
       this.nc.publish(this.options.subjects.decisions, Buffer.from(event));

@@ -1,4 +1,5 @@
 import { fhirBaseProblem } from '@authz/policy';
+import { parseRedactParams } from '@authz/protocol';
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
 
 /** Worker settings, parsed once at start-up. */
@@ -24,6 +25,8 @@ export interface WorkerEnv extends CommonEnv {
   fhirBase: string;
   /** `AUTHZ_AUTHORIZE_INLINE_REQUESTS`: `_include`/`_revinclude` need each included type's search allowed. */
   inlineRequests: boolean;
+  /** `AUTHZ_REDACT_PARAMS`: query parameters whose values decision events redact (DESIGN §11). */
+  redactParams: string[];
 }
 
 /** Reads the worker environment; throws EnvError listing every problem. */
@@ -44,6 +47,7 @@ export function readWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEn
     jwksMaxStaleSeconds: env.int('AUTHZ_JWKS_MAX_STALE_SECONDS', 21_600, { min: 0, max: 7 * 86_400 }),
     fhirBase: env.string('AUTHZ_FHIR_BASE', '/fhir'),
     inlineRequests: env.oneOf('AUTHZ_AUTHORIZE_INLINE_REQUESTS', ['true', 'false'], 'false') === 'true',
+    redactParams: parseRedactParams(env.string('AUTHZ_REDACT_PARAMS')),
   };
   const fhirBase = fhirBaseProblem(result.fhirBase);
   if (fhirBase !== undefined) env.problem(`AUTHZ_FHIR_BASE: ${fhirBase}`);

@@ -1,37 +1,7 @@
-import type { CheckReply, ExplainEntry } from '@authz/protocol';
+import { type CheckReply, type ExplainEntry, queryRedactor } from '@authz/protocol';
 
-/** Query parameters whose values are credentials and never leave the worker (RFC 6750 §2.3 and kin). */
-const CREDENTIAL_PARAMS =
-  /^(access_token|id_token|refresh_token|token|code|client_secret|password|api_key|apikey|key|secret)$/i;
-/**
- * Every name above contains one of these words; a query without any of them (and without
- * percent-encoding, which could spell one) has nothing to redact and is returned as it is.
- */
-const MAY_HOLD_CREDENTIALS = /token|code|secret|password|key|%/i;
-
-/** The URI with credential-like query parameter values replaced by `[redacted]`. */
-export function redactUri(uri: string): string {
-  const q = uri.indexOf('?');
-  if (q < 0 || !MAY_HOLD_CREDENTIALS.test(uri.slice(q + 1))) return uri;
-  const parts = uri.slice(q + 1).split('&');
-  let changed = false;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
-    let decoded = name;
-    try {
-      decoded = decodeURIComponent(name);
-    } catch {
-      // keep the raw name
-    }
-    if (eq >= 0 && CREDENTIAL_PARAMS.test(decoded)) {
-      parts[i] = `${name}=[redacted]`;
-      changed = true;
-    }
-  }
-  return changed ? `${uri.slice(0, q)}?${parts.join('&')}` : uri;
-}
+/** The URI with credential query values redacted by the default `AUTHZ_REDACT_PARAMS` list. */
+export const redactUri: (uri: string) => string = queryRedactor();
 
 /** What the decision event needs beyond the reply. */
 export interface DecisionEventFields {
@@ -49,10 +19,14 @@ export interface DecisionEventFields {
 const str = JSON.stringify;
 
 /** The JSON of the event published on `authz.v1.decisions` (DESIGN §5: never a token). */
-export function decisionEventJson(fields: DecisionEventFields, reply: CheckReply): string {
+export function decisionEventJson(
+  fields: DecisionEventFields,
+  reply: CheckReply,
+  redact: (uri: string) => string = redactUri,
+): string {
   let json =
     `{"time":"${isoNow()}","request_id":${str(fields.requestId)},"method":${str(fields.method)}` +
-    `,"uri":${str(redactUri(fields.uri))},"allow":${reply.allow},"status":${reply.status}` +
+    `,"uri":${str(redact(fields.uri))},"allow":${reply.allow},"status":${reply.status}` +
     `,"reason":${str(reply.reason)},"latency":${Math.round(fields.latencyMs * 1000) / 1000}` +
     `,"worker":${str(fields.worker)}`;
   if (reply.error) json += `,"error":${str(reply.error)}`;

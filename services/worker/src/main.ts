@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { compileOperationResolver } from '@authz/policy';
-import { subjects as subjectsFor, wire } from '@authz/protocol';
+import { queryRedactor, subjects as subjectsFor, wire } from '@authz/protocol';
 import {
   connectNats,
   connectRedis,
@@ -122,6 +122,7 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
       workerId,
       logger,
       metrics,
+      redactUri: queryRedactor(env.redactParams),
     },
   );
   service.start();

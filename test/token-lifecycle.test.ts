@@ -12,13 +12,14 @@ import {
 } from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// DESIGN §11 "revocation is durable": revoked tokens stay refused by every worker through
-// worker, config-service and Redis restarts, under load through two gateways.
+// DESIGN §11 against real workers, gateways, NATS, Redis and test IdPs: durable revocation
+// (through worker, config-service and Redis restarts, under load through two gateways), keys that
+// leave, max_lifetime, secrets kept out of policies and explain.
 
 const OPAQUE = 'opaque-token-revoked-9d2f';
 const OPAQUE_KEPT = 'opaque-token-kept-51ac';
 
-describe('durable revocation (issue 13)', () => {
+describe('token lifecycle (issue 13)', () => {
   let cluster: TestCluster;
   let idp: TestIdp;
   let introspection: IntrospectionServer;
@@ -33,7 +34,7 @@ describe('durable revocation (issue 13)', () => {
         [OPAQUE_KEPT]: { active: true, sub: 'opaque-user-2' },
       },
     });
-    cluster = await startCluster({ workers: 2 });
+    cluster = await startCluster({ workers: 2, env: { AUTHZ_JWKS_REFETCH_COOLDOWN_MS: '400' } });
     const put = async (path: string, body: unknown) => expect((await cluster.admin('PUT', path, body)).status).toBe(201);
     await put('/TokenIntrospector/idp', {
       type: 'jwt',
@@ -165,6 +166,72 @@ describe('durable revocation (issue 13)', () => {
       expect((await get(otherUser, gateway)).status).toBe(200);
     }
     expect(visibleMs).toBeLessThanOrEqual(100);
+  });
+
+  it('refuses tokens of a key gone from the JWKS within cache_ttl plus one refresh', async () => {
+    const rotating = await startIdp();
+    try {
+      const created = await cluster.admin('PUT', '/TokenIntrospector/rotating', {
+        type: 'jwt',
+        jwt: { iss: rotating.url },
+        jwks_uri: rotating.jwksUri,
+        cache_ttl: 2,
+      });
+      expect(created.status).toBe(201);
+      const old = await rotating.mint({ sub: 'u-rotated' }, { kid: 'rs256-1' });
+      const current = await rotating.mint({ sub: 'u-rotated' }, { kid: 'es256-1' });
+      await within(10_000, async () => (await get(old)).status === 200);
+      for (let i = 0; i < 10; i++) for (const gateway of gateways) expect((await get(old, gateway)).status).toBe(200);
+      rotating.removeKey('rs256-1');
+      const removedAt = Date.now();
+      // Refused on every worker: 10 refusals in a row through both gateways.
+      let streak = 0;
+      await within(8000, async () => {
+        const answers = await Promise.all(gateways.map((g) => get(old, g)));
+        streak = answers.every((a) => a.status === 401) ? streak + 1 : 0;
+        return streak >= 10;
+      });
+      const refusedMs = Date.now() - removedAt;
+      console.log(`key removal: old token refused everywhere ${refusedMs} ms after the key left (cache_ttl 2 s)`);
+      expect(refusedMs).toBeLessThanOrEqual(2000 + 2500);
+      expect((await get(current)).status).toBe(200);
+    } finally {
+      await rotating.dispose();
+    }
+  });
+
+  it('keeps User password hashes and Client secret hashes out of policies and explain', async () => {
+    expect((await cluster.admin('PUT', '/User/u-secret', { password: 'pw-plain-123' })).status).toBe(201);
+    expect((await cluster.admin('PUT', '/Client/app-secret', { secret: 'client-secret-xyz' })).status).toBe(201);
+    for (const [id, matcho] of [
+      ['probe-client-secret', { 'request-method': 'delete', client: { secret: 'present?' } }],
+      ['probe-user-password', { 'request-method': 'delete', user: { password: 'present?' } }],
+    ] as const) {
+      expect((await cluster.admin('PUT', `/AccessPolicy/${id}`, { engine: 'matcho', matcho })).status).toBe(201);
+    }
+    const token = await idp.mint({ sub: 'u-secret', client_id: 'app-secret' });
+    const deadline = Date.now() + 5000;
+    let reply: { status: number; explain?: unknown[] } = { status: 0 };
+    // Until the new policies are on the worker that answers (explain names them).
+    while (Date.now() < deadline) {
+      const res = await cluster.admin('POST', '/$check', {
+        method: 'DELETE',
+        uri: '/fhir/Patient/1',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      reply = (await res.json()) as typeof reply;
+      if (JSON.stringify(reply.explain ?? []).includes('probe-user-password')) break;
+    }
+    expect(reply.status).toBe(403);
+    const text = JSON.stringify(reply);
+    expect(text).toContain('probe-client-secret');
+    expect(text).not.toContain('$scrypt$');
+    expect(text).not.toContain('pw-plain-123');
+    const gateway = await fetch(`${gateways[0]}/fhir/Patient/1`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(gateway.status).toBe(403);
   });
 
   it('refuses a token whose exp lies beyond jwt.max_lifetime (exp: 1e308)', async () => {
