@@ -35,13 +35,17 @@ describe('token lifecycle (issue 13)', () => {
       },
     });
     cluster = await startCluster({ workers: 2, env: { AUTHZ_JWKS_REFETCH_COOLDOWN_MS: '400' } });
-    const put = async (path: string, body: unknown) => expect((await cluster.admin('PUT', path, body)).status).toBe(201);
+    const put = async (path: string, body: unknown) =>
+      expect((await cluster.admin('PUT', path, body)).status).toBe(201);
     await put('/TokenIntrospector/idp', {
       type: 'jwt',
       jwt: { iss: idp.url },
       jwks_uri: idp.jwksUri,
     });
-    await put('/TokenIntrospector/opaque', { type: 'opaque', introspection_endpoint: { url: introspection.url } });
+    await put('/TokenIntrospector/opaque', {
+      type: 'opaque',
+      introspection_endpoint: { url: introspection.url },
+    });
     await put('/AccessPolicy/authenticated', { engine: 'matcho', matcho: { 'request-method': 'get' } });
     const port = await freePort();
     secondGateway = await startService('gateway', { ...cluster.env, GATEWAY_PORT: String(port) });
@@ -181,7 +185,8 @@ describe('token lifecycle (issue 13)', () => {
       const old = await rotating.mint({ sub: 'u-rotated' }, { kid: 'rs256-1' });
       const current = await rotating.mint({ sub: 'u-rotated' }, { kid: 'es256-1' });
       await within(10_000, async () => (await get(old)).status === 200);
-      for (let i = 0; i < 10; i++) for (const gateway of gateways) expect((await get(old, gateway)).status).toBe(200);
+      for (let i = 0; i < 10; i++)
+        for (const gateway of gateways) expect((await get(old, gateway)).status).toBe(200);
       rotating.removeKey('rs256-1');
       const removedAt = Date.now();
       // Refused on every worker: 10 refusals in a row through both gateways.
@@ -192,7 +197,9 @@ describe('token lifecycle (issue 13)', () => {
         return streak >= 10;
       });
       const refusedMs = Date.now() - removedAt;
-      console.log(`key removal: old token refused everywhere ${refusedMs} ms after the key left (cache_ttl 2 s)`);
+      console.log(
+        `key removal: old token refused everywhere ${refusedMs} ms after the key left (cache_ttl 2 s)`,
+      );
       expect(refusedMs).toBeLessThanOrEqual(2000 + 2500);
       expect((await get(current)).status).toBe(200);
     } finally {
@@ -202,12 +209,16 @@ describe('token lifecycle (issue 13)', () => {
 
   it('keeps User password hashes and Client secret hashes out of policies and explain', async () => {
     expect((await cluster.admin('PUT', '/User/u-secret', { password: 'pw-plain-123' })).status).toBe(201);
-    expect((await cluster.admin('PUT', '/Client/app-secret', { secret: 'client-secret-xyz' })).status).toBe(201);
+    expect((await cluster.admin('PUT', '/Client/app-secret', { secret: 'client-secret-xyz' })).status).toBe(
+      201,
+    );
     for (const [id, matcho] of [
       ['probe-client-secret', { 'request-method': 'delete', client: { secret: 'present?' } }],
       ['probe-user-password', { 'request-method': 'delete', user: { password: 'present?' } }],
     ] as const) {
-      expect((await cluster.admin('PUT', `/AccessPolicy/${id}`, { engine: 'matcho', matcho })).status).toBe(201);
+      expect((await cluster.admin('PUT', `/AccessPolicy/${id}`, { engine: 'matcho', matcho })).status).toBe(
+        201,
+      );
     }
     const token = await idp.mint({ sub: 'u-secret', client_id: 'app-secret' });
     const deadline = Date.now() + 5000;

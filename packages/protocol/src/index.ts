@@ -11,6 +11,7 @@ export {
 } from './limits.js';
 export { type IssueCode, type OperationOutcome, type OutcomeIssue, operationOutcome } from './outcome.js';
 export { BearerErrorCode, CheckReply, CheckStatus, ErrorCode, ExplainEntry, Identity } from './reply.js';
+export { DEFAULT_REDACT_PARAMS, parseRedactParams, queryRedactor, REDACTED } from './redact.js';
 export {
   AccessPolicy,
   Client,
@@ -32,7 +33,6 @@ export {
   TokenIntrospector,
   User,
 } from './resources.js';
-export { DEFAULT_REDACT_PARAMS, parseRedactParams, queryRedactor, REDACTED } from './redact.js';
 export {
   parseRevocationEntry,
   REVOCATION_BUCKET,

@@ -34,12 +34,15 @@ export type RevocationEntry = TokenRevocation | SubjectRevocation;
 /** KV key of an entry: `token.<hash>` or `subject.<sha256(iss, sub)>` (no raw value in a key). */
 export function revocationKey(entry: RevocationEntry): string {
   if (entry.kind === 'token') return `token.${entry.token_hash}`;
-  const digest = createHash('sha256').update(JSON.stringify([entry.iss, entry.sub])).digest('base64url');
+  const digest = createHash('sha256')
+    .update(JSON.stringify([entry.iss, entry.sub]))
+    .digest('base64url');
   return `subject.${digest}`;
 }
 
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+const isText = (v: unknown, max: number): v is string =>
+  typeof v === 'string' && v.length > 0 && v.length <= max;
 
 /**
  * Parses a stored entry, or `undefined` when it is not one (a reader then ignores it and logs).

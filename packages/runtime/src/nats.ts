@@ -99,7 +99,5 @@ export async function openRevocationBucket(
   { create = false, replicas = 1 }: { create?: boolean; replicas?: number } = {},
 ): Promise<KV> {
   const kvm = new Kvm(nc);
-  return create
-    ? kvm.create(REVOCATION_BUCKET, { history: 1, replicas })
-    : kvm.open(REVOCATION_BUCKET);
+  return create ? kvm.create(REVOCATION_BUCKET, { history: 1, replicas }) : kvm.open(REVOCATION_BUCKET);
 }

@@ -298,7 +298,10 @@ describe('verified-token cache', () => {
     const fine = await mint({ iat: NOW_S, exp: NOW_S + 3600 });
     const eternal2 = await mint({ iat: undefined, exp: NOW_S + 3601 });
     await expect(verifier.verify(eternal2)).rejects.toMatchObject({ code: 'ERR_JWT_LIFETIME_EXCEEDED' });
-    await expect(verifier.verify(eternal)).rejects.toMatchObject({ code: 'ERR_JWT_LIFETIME_EXCEEDED', claim: 'exp' });
+    await expect(verifier.verify(eternal)).rejects.toMatchObject({
+      code: 'ERR_JWT_LIFETIME_EXCEEDED',
+      claim: 'exp',
+    });
     await expect(verifier.verify(longAfterIat)).rejects.toMatchObject({ code: 'ERR_JWT_LIFETIME_EXCEEDED' });
     await expect(verifier.verify(fine)).resolves.toMatchObject({ introspector: 'idp' });
   });

@@ -187,9 +187,7 @@ export class TokenVerifier {
       });
       return;
     }
-    this.tokens.sweep((cached) =>
-      this.revocations.refuses(cached.hash, cached.identity),
-    );
+    this.tokens.sweep((cached) => this.revocations.refuses(cached.hash, cached.identity));
   }
 
   /**

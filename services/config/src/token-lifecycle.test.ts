@@ -54,7 +54,10 @@ describe('HMAC secrets that parse as keys (algorithm confusion by configuration)
   });
 
   it('refuses jwt.max_lifetime outside 1..31536000 with 422 naming it', async () => {
-    const res = await put('eternal', { type: 'jwt', jwt: { iss: 'https://idp', secret: 'very-secret', max_lifetime: 0 } });
+    const res = await put('eternal', {
+      type: 'jwt',
+      jwt: { iss: 'https://idp', secret: 'very-secret', max_lifetime: 0 },
+    });
     expect(res.status).toBe(422);
     const outcome = (await res.json()) as { issue: Array<{ expression: string[] }> };
     expect(outcome.issue[0]?.expression).toEqual(['TokenIntrospector.jwt.max_lifetime']);

@@ -151,7 +151,10 @@ function compileJwt(
   }
   const maxLifetimeSeconds = jwt.max_lifetime ?? DEFAULT_MAX_LIFETIME_SECONDS;
   if (!Number.isInteger(maxLifetimeSeconds) || maxLifetimeSeconds < 1 || maxLifetimeSeconds > 31_536_000) {
-    issues.push({ path: 'jwt.max_lifetime', message: 'must be a whole number of seconds from 1 to 31536000' });
+    issues.push({
+      path: 'jwt.max_lifetime',
+      message: 'must be a whole number of seconds from 1 to 31536000',
+    });
   }
   const cacheTtlSeconds = cacheTtl(resource, issues);
   const base = { introspector: id, clockSkewSeconds, maxLifetimeSeconds };

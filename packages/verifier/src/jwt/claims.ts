@@ -71,7 +71,9 @@ function checkLifetime(exp: number, iat: number | undefined, now: number, rules:
   const limit = rules.maxLifetimeSeconds;
   const ahead = exp - now > limit + rules.clockSkewSeconds;
   if (!ahead && (iat === undefined || exp - iat <= limit)) return;
-  const why = ahead ? `expires at ${isoTime(exp)}` : `lives ${Math.round(exp - (iat as number))} s from iat to exp`;
+  const why = ahead
+    ? `expires at ${isoTime(exp)}`
+    : `lives ${Math.round(exp - (iat as number))} s from iat to exp`;
   throw new InvalidTokenError(
     'ERR_JWT_LIFETIME_EXCEEDED',
     `The token ${why}, longer than the ${limit} s TokenIntrospector/${rules.introspector} allows (jwt.max_lifetime); get a shorter-lived token or raise jwt.max_lifetime.`,

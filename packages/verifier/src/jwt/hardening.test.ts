@@ -118,12 +118,14 @@ const hostile: HostileCase[] = [
   {
     name: 'HS256 signed with the RSA public key PEM as secret (algorithm confusion)',
     code: 'ERR_JWS_ALG_NOT_ALLOWED',
-    token: () => mintJwt({ key: rsa.publicPem as string, alg: 'HS256', claims: { iss: KEYS_ISS, iat: NOW_S, exp } }),
+    token: () =>
+      mintJwt({ key: rsa.publicPem as string, alg: 'HS256', claims: { iss: KEYS_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'HS256 signed with the EC public key PEM as secret (algorithm confusion)',
     code: 'ERR_JWS_ALG_NOT_ALLOWED',
-    token: () => mintJwt({ key: ec.publicPem as string, alg: 'HS256', claims: { iss: KEYS_ISS, iat: NOW_S, exp } }),
+    token: () =>
+      mintJwt({ key: ec.publicPem as string, alg: 'HS256', claims: { iss: KEYS_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'PS256 from the RSA key pinned to RS256 (alg the key is not for)',
@@ -138,7 +140,8 @@ const hostile: HostileCase[] = [
   {
     name: 'HS512 for an introspector whose secret is used as HS512 but signed with another secret',
     code: 'ERR_JWS_SIGNATURE_INVALID',
-    token: () => mintJwt({ key: 'not-the-secret', alg: 'HS512', claims: { iss: SECRET_ISS, iat: NOW_S, exp } }),
+    token: () =>
+      mintJwt({ key: 'not-the-secret', alg: 'HS512', claims: { iss: SECRET_ISS, iat: NOW_S, exp } }),
   },
   {
     name: 'ES256 header over an RSA signature',
@@ -323,13 +326,19 @@ const hostile: HostileCase[] = [
     name: 'aud string not accepted',
     code: 'ERR_JWT_AUDIENCE_MISMATCH',
     claim: 'aud',
-    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: 'api-3' } }),
+    token: () =>
+      mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: 'api-3' } }),
   },
   {
     name: 'aud list with no accepted member',
     code: 'ERR_JWT_AUDIENCE_MISMATCH',
     claim: 'aud',
-    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: ['x', 'y'] } }),
+    token: () =>
+      mintJwt({
+        key: 'aud-secret',
+        alg: 'HS256',
+        claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: ['x', 'y'] },
+      }),
   },
   {
     name: 'aud missing where required',
@@ -341,7 +350,8 @@ const hostile: HostileCase[] = [
     name: 'aud not a string',
     code: 'ERR_JWT_CLAIM_INVALID',
     claim: 'aud',
-    token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: 7 } }),
+    token: () =>
+      mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: 7 } }),
   },
   {
     name: 'aud-idp exp beyond its own 30 s skew',
@@ -434,13 +444,18 @@ describe('accepted at the boundaries', () => {
     {
       name: 'aud string accepted',
       introspector: 'aud-idp',
-      token: () => mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: 'api-2' } }),
+      token: () =>
+        mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: 'api-2' } }),
     },
     {
       name: 'aud list with one accepted member',
       introspector: 'aud-idp',
       token: () =>
-        mintJwt({ key: 'aud-secret', alg: 'HS256', claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: ['other', 'api-1'] } }),
+        mintJwt({
+          key: 'aud-secret',
+          alg: 'HS256',
+          claims: { iss: AUD_ISS, iat: NOW_S, exp, aud: ['other', 'api-1'] },
+        }),
     },
     {
       name: 'twin issuer signed with the first twin',
@@ -461,7 +476,11 @@ describe('accepted at the boundaries', () => {
       name: 'an embedded jwk header is ignored, not trusted',
       introspector: 'keys-idp',
       token: () =>
-        mintJwt({ key: rsa, claims: { iss: KEYS_ISS, iat: NOW_S, exp }, header: { jwk: strangerRsa.publicJwk } }),
+        mintJwt({
+          key: rsa,
+          claims: { iss: KEYS_ISS, iat: NOW_S, exp },
+          header: { jwk: strangerRsa.publicJwk },
+        }),
     },
   ];
 

@@ -64,7 +64,8 @@ export class RevocationList {
     if (this.subjects.size === 0) return false;
     const { iss, sub, iat } = identity.claims;
     if (typeof sub !== 'string') return false;
-    const found = typeof iss === 'string' ? this.subjects.get(JSON.stringify([iss, sub])) : this.subs.get(sub);
+    const found =
+      typeof iss === 'string' ? this.subjects.get(JSON.stringify([iss, sub])) : this.subs.get(sub);
     if (!found) return false;
     if (typeof iat === 'number' && Number.isFinite(iat)) return iat <= found.before;
     if (identity.kind === 'opaque' && identity.checkedAt !== undefined) {

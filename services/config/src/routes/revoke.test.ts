@@ -61,7 +61,11 @@ describe('POST /$revoke', () => {
   it('keeps a revoked JWT until its exp plus the largest clock skew', async () => {
     const exp = Math.floor(Date.now() / 1000) + 600;
     const token = jwtShaped({ iss: 'https://idp', exp });
-    const res = await config.request('/$revoke', { method: 'POST', body: JSON.stringify({ token }), headers: json });
+    const res = await config.request('/$revoke', {
+      method: 'POST',
+      body: JSON.stringify({ token }),
+      headers: json,
+    });
     expect(res.status).toBe(200);
     expect((await storedEntry(`token.${hashToken(token)}`))?.expires_at).toBe(exp + 3600);
   });
@@ -78,8 +82,20 @@ describe('POST /$revoke', () => {
     expect(reply).toMatchObject({ revoked: true, iss: 'https://idp', sub: 'u1' });
     expect(reply.before - now).toBeLessThanOrEqual(1);
     expect(reply.expires_at).toBe(reply.before + 86400 + 3600);
-    const key = revocationKey({ kind: 'subject', iss: 'https://idp', sub: 'u1', before: 0, revoked_at: 0, expires_at: 0 });
-    expect(await storedEntry(key)).toMatchObject({ kind: 'subject', iss: 'https://idp', sub: 'u1', before: reply.before });
+    const key = revocationKey({
+      kind: 'subject',
+      iss: 'https://idp',
+      sub: 'u1',
+      before: 0,
+      revoked_at: 0,
+      expires_at: 0,
+    });
+    expect(await storedEntry(key)).toMatchObject({
+      kind: 'subject',
+      iss: 'https://idp',
+      sub: 'u1',
+      before: reply.before,
+    });
   });
 
   it.each([

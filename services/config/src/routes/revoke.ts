@@ -55,7 +55,8 @@ export function revokeRoute(deps: ConfigDeps): Route {
       }
       deps.metrics.revocations.inc();
       const { kind, revoked_at: _at, ...named } = entry;
-      const logged = entry.kind === 'token' ? { token_hash: entry.token_hash } : { iss: entry.iss, sub: entry.sub };
+      const logged =
+        entry.kind === 'token' ? { token_hash: entry.token_hash } : { iss: entry.iss, sub: entry.sub };
       ctx.log.info({ kind, revision, ...logged }, kind === 'token' ? 'token revoked' : 'subject revoked');
       return { status: 200, body: { revoked: true, ...named, revision } };
     },
@@ -70,11 +71,23 @@ async function revocationFor(deps: ConfigDeps, value: unknown, nowMs: number): P
   const named = [token, iss, sub].filter((v) => v !== undefined).length;
   if (typeof token === 'string' && iss === undefined && sub === undefined) {
     if (token.length === 0 || token.length > MAX_TOKEN_BYTES) throw nothingNamed('token');
-    return { kind: 'token', token_hash: hashToken(token), revoked_at: now, expires_at: tokenExpiry(token, now) };
+    return {
+      kind: 'token',
+      token_hash: hashToken(token),
+      revoked_at: now,
+      expires_at: tokenExpiry(token, now),
+    };
   }
   if (token === undefined && isText(iss) && isText(sub)) {
     const lifetime = await longestLifetime(deps);
-    return { kind: 'subject', iss, sub, before: now, revoked_at: now, expires_at: now + lifetime + MAX_SKEW_SECONDS };
+    return {
+      kind: 'subject',
+      iss,
+      sub,
+      before: now,
+      revoked_at: now,
+      expires_at: now + lifetime + MAX_SKEW_SECONDS,
+    };
   }
   throw nothingNamed(named === 0 ? undefined : token !== undefined ? 'token' : 'iss');
 }
@@ -98,9 +111,11 @@ function tokenExpiry(token: string, now: number): number {
   const parts = token.split('.');
   if (parts.length === 3) {
     try {
-      const exp = (JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { exp?: unknown })
-        .exp;
-      if (typeof exp === 'number' && Number.isFinite(exp)) return Math.max(now, Math.ceil(exp)) + MAX_SKEW_SECONDS;
+      const exp = (
+        JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { exp?: unknown }
+      ).exp;
+      if (typeof exp === 'number' && Number.isFinite(exp))
+        return Math.max(now, Math.ceil(exp)) + MAX_SKEW_SECONDS;
     } catch {
       // not a JWT payload: treated as opaque
     }

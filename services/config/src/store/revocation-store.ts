@@ -52,11 +52,13 @@ export class RevocationStore {
       for await (const key of await this.kv.keys()) keys.push(key);
       for (const key of keys) {
         const entry = await this.kv.get(key);
-        if (!entry || entry.operation !== 'PUT') continue;
-        const expiresAt = (entry.json() as { expires_at?: unknown }).expires_at;
+        if (entry?.operation !== 'PUT') continue;
+        const expiresAt = ((entry as NonNullable<typeof entry>).json() as { expires_at?: unknown }).expires_at;
         if (typeof expiresAt === 'number' && expiresAt > nowSeconds) continue;
         this.jsm ??= await jetstreamManager(this.nc);
-        await this.jsm.streams.purge(`KV_${REVOCATION_BUCKET}`, { filter: `$KV.${REVOCATION_BUCKET}.${key}` });
+        await this.jsm.streams.purge(`KV_${REVOCATION_BUCKET}`, {
+          filter: `$KV.${REVOCATION_BUCKET}.${key}`,
+        });
         removed++;
       }
       if (removed > 0) this.logger.info({ removed }, 'pruned expired revocations');
