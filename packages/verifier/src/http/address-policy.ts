@@ -52,7 +52,10 @@ function unmapped(ip: string): string {
 /** Why a URL's host, when it is an IP literal, may not be fetched from; `undefined` otherwise. */
 export function forbiddenHost(url: URL): string | undefined {
   const what = forbiddenAddress(url.hostname);
-  return what && `points at a ${what} address (${url.hostname}); key sets and introspection endpoints may not live there`;
+  return (
+    what &&
+    `points at a ${what} address (${url.hostname}); key sets and introspection endpoints may not live there`
+  );
 }
 
 /** Thrown (as a lookup error) when a host name resolves to a forbidden address. */
@@ -80,12 +83,17 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
       const what = forbiddenAddress(address);
       if (what) return callback(new ForbiddenAddressError(hostname, address, what), '', 0);
     }
-    if ((options as { all?: boolean }).all) return (callback as (e: null, a: LookupAddress[]) => void)(null, addresses);
+    if ((options as { all?: boolean }).all)
+      return (callback as (e: null, a: LookupAddress[]) => void)(null, addresses);
     const first = addresses[0];
-    if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+    if (!first)
+      return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
     callback(null, first.address, first.family);
   });
 };
+
+/** How long a PUT-time resolution may take. */
+const RESOLVE_TIMEOUT_MS = 1000;
 
 /**
  * Resolves a URL's host and says why it may not be fetched from, or `undefined`. A name that does
@@ -100,12 +108,18 @@ export async function checkResolvedHost(raw: string): Promise<string | undefined
   }
   const literal = forbiddenHost(url);
   if (literal || isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0) return literal;
-  const addresses = await new Promise<LookupAddress[]>((resolve) =>
-    dnsLookup(url.hostname, { all: true }, (err, found) => resolve(err ? [] : found)),
-  );
+  const addresses = await new Promise<LookupAddress[]>((resolve) => {
+    // Bounded: a resolver that does not answer in time is "does not resolve from here".
+    const timer = setTimeout(() => resolve([]), RESOLVE_TIMEOUT_MS);
+    dnsLookup(url.hostname, { all: true }, (err, found) => {
+      clearTimeout(timer);
+      resolve(err ? [] : found);
+    });
+  });
   for (const { address } of addresses) {
     const what = forbiddenAddress(address);
-    if (what) return `resolves to a ${what} address (${url.hostname} → ${address}); key sets and introspection endpoints may not live there`;
+    if (what)
+      return `resolves to a ${what} address (${url.hostname} → ${address}); key sets and introspection endpoints may not live there`;
   }
   return undefined;
 }

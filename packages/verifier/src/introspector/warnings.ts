@@ -42,10 +42,16 @@ export function introspectorWarnings(
   });
   if (resource.type === 'opaque' && resource.introspection_endpoint?.token_prefix === undefined) {
     const unprefixed = others
-      .filter((o) => o.id !== resource.id && o.type === 'opaque' && o.introspection_endpoint?.token_prefix === undefined)
+      .filter(
+        (o) =>
+          o.id !== resource.id && o.type === 'opaque' && o.introspection_endpoint?.token_prefix === undefined,
+      )
       .map((o) => `TokenIntrospector/${o.id}`);
     if (unprefixed.length > 0) {
-      const named = unprefixed.length > 5 ? `${unprefixed.slice(0, 5).join(', ')} and ${unprefixed.length - 5} more` : unprefixed.join(', ');
+      const named =
+        unprefixed.length > 5
+          ? `${unprefixed.slice(0, 5).join(', ')} and ${unprefixed.length - 5} more`
+          : unprefixed.join(', ');
       warnings.push(
         `TokenIntrospector/${resource.id} and ${named} have no introspection_endpoint.token_prefix: every opaque token is sent to each of them, so one identity provider's tokens reach the others and the first to answer active (in id order) decides; give each a token_prefix`,
       );
