@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hashToken } from './token-hash.js';
 
 /**
  * JetStream KV bucket of durable revocations (DESIGN §11), beside `authz_config` and replicated
@@ -34,10 +34,8 @@ export type RevocationEntry = TokenRevocation | SubjectRevocation;
 /** KV key of an entry: `token.<hash>` or `subject.<sha256(iss, sub)>` (no raw value in a key). */
 export function revocationKey(entry: RevocationEntry): string {
   if (entry.kind === 'token') return `token.${entry.token_hash}`;
-  const digest = createHash('sha256')
-    .update(JSON.stringify([entry.iss, entry.sub]))
-    .digest('base64url');
-  return `subject.${digest}`;
+  // The same SHA-256 (base64url) as a token's hash; node:crypto loads lazily (the console imports protocol).
+  return `subject.${hashToken(JSON.stringify([entry.iss, entry.sub]))}`;
 }
 
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
