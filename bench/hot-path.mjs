@@ -13,6 +13,7 @@ import { compileOperationResolver } from '../packages/policy/dist/index.js';
 import { createLogger } from '../packages/runtime/dist/index.js';
 import { ClientAuthenticator, TokenVerifier } from '../packages/verifier/dist/index.js';
 import { CheckService } from '../services/worker/dist/check-service.js';
+import { redactUri } from '../services/worker/dist/events.js';
 import { ConfigState } from '../services/worker/dist/config-state.js';
 import { createWorkerMetrics } from '../services/worker/dist/metrics.js';
 import { checkPayload } from './lib/cluster.mjs';
@@ -64,6 +65,7 @@ const service = new CheckService(
     workerId: 'hot-path:1',
     logger,
     metrics,
+    redactUri,
   },
 );
 service.start();
