@@ -3,6 +3,7 @@ import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigClient, executePlan, planApply, type ResourceDoc } from '@authz/cli';
 import {
   freePort,
   startCluster,
@@ -166,6 +167,36 @@ describe('authz CLI against a running cluster', () => {
     const [a, b] = await Promise.all([authz(['export'], env), authz(['export'], emptyEnv)]);
     expect(b.stdout).toBe(a.stdout);
     expect(await stored(empty)).toEqual(await stored());
+  });
+
+  it('undoes the writes already made when a later one is refused (a concurrent edit: 412)', async () => {
+    const api = new ConfigClient({ url: cluster.configUrl, user: 'admin', password: cluster.adminPassword });
+    const docs: ResourceDoc[] = [
+      {
+        source: { file: 'a.yaml', doc: 0 },
+        type: 'AccessPolicy',
+        id: 'rollback-new',
+        resource: { resourceType: 'AccessPolicy', id: 'rollback-new', engine: 'allow' },
+      },
+      {
+        source: { file: 'b.yaml', doc: 0 },
+        type: 'User',
+        id: 'carol',
+        resource: { resourceType: 'User', id: 'carol', name: [{ given: ['Caroline'] }] },
+      },
+    ];
+    const steps = await planApply(api, docs);
+    expect(steps.map((s) => s.action)).toEqual(['create', 'replace']);
+    // Someone edits User/carol between the plan and the write.
+    const edited = await cluster.admin('PUT', '/User/carol', {
+      resourceType: 'User',
+      name: [{ given: ['C.'] }],
+    });
+    expect(edited.status).toBe(200);
+    await expect(executePlan(api, steps)).rejects.toThrow(/PUT \/User\/carol answered 412/);
+    expect((await cluster.admin('GET', '/AccessPolicy/rollback-new')).status).toBe(404);
+    const carol = (await (await cluster.admin('GET', '/User/carol')).json()) as { name: unknown };
+    expect(carol.name).toEqual([{ given: ['C.'] }]);
   });
 
   it('says what is wrong when the cluster cannot be reached or refuses the password', async () => {
