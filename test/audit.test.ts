@@ -116,6 +116,11 @@ describe('audit trail end to end (gateway → NATS → AUTHZ_DECISIONS → GET /
     // No event holds a token (DESIGN §5), nor names an agent for the forged one.
     for (const c of cases) if (c.token) expect(JSON.stringify(events)).not.toContain(c.token.split('.')[1]);
     expect(events[2]?.agent).toEqual([expect.objectContaining({ who: { display: 'anonymous' } })]);
+    // The verifier's stable error codes travel into the trail (STYLE: "error codes travel").
+    const codes = events.map(
+      (e) => e.entity.at(-1)?.detail?.find((d) => d.type === 'error_code')?.valueString,
+    );
+    expect(codes.slice(1, 3)).toEqual(['ERR_KEY_SOURCE_UNAVAILABLE', 'ERR_JWS_SIGNATURE_INVALID']);
   });
 
   it.each([
