@@ -15,3 +15,12 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 
 /** Default `cache_ttl` of a TokenIntrospector, seconds. */
 export const DEFAULT_CACHE_TTL_SECONDS = 300;
+
+/** Longest request target (path and query) a check may carry; longer is 414 (DESIGN §10). */
+export const MAX_TARGET_LENGTH = 16384;
+
+/** Most query parameters a request may carry; more is refused (414), never truncated (DESIGN §10). */
+export const MAX_QUERY_PARAMS = 256;
+
+/** Deepest nesting of a JSON body shown to policies; deeper is refused (400), never truncated. */
+export const MAX_JSON_DEPTH = 64;

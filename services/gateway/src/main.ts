@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     proxy,
     assertion,
     maxCheckBodyBytes: env.maxCheckBodyBytes,
+    trustedProxies: env.trustedProxies,
     ready: () => !nc.isClosed() && nc.info !== undefined,
   });
   await new Promise<void>((resolve, reject) => {

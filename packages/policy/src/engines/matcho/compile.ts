@@ -1,3 +1,4 @@
+import { BODY_UNAVAILABLE } from '../../context/build.js';
 import { parseContextPath, resolveContextPath } from '../../context/path.js';
 import { childPath, type IssueCollector } from '../../errors.js';
 import { preview } from '../../explain/preview.js';
@@ -166,7 +167,9 @@ function mapOf(
     if (!isMap(v)) return false;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as (typeof entries)[number];
-      if (!entry.matcher.test(get(v, entry.key), root)) return false;
+      const value = get(v, entry.key);
+      // DESIGN §10: nothing read from an unavailable body can make a pattern match.
+      if (value === BODY_UNAVAILABLE || !entry.matcher.test(value, root)) return false;
     }
     return true;
   };
