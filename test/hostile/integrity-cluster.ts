@@ -142,6 +142,14 @@ export const INTEGRITY_POLICIES: Record<string, unknown> = {
       },
     },
   },
+  'no-xml': {
+    engine: 'matcho',
+    matcho: { uri: '/fhir/Binary', params: { _format: { $not: '#xml' } } },
+  },
+  'no-member-include': {
+    engine: 'matcho',
+    matcho: { uri: '/fhir/Group', params: { _include: { $not: { $contains: 'Group:member' } } } },
+  },
   'stats-from-office': {
     engine: 'matcho',
     matcho: { uri: '/internal/stats', 'remote-addr': '203.0.113.9' },

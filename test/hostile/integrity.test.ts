@@ -123,6 +123,20 @@ describe('decision integrity: hostile requests through the real gateway (DESIGN 
     expect(got.headers.forwarded).toBeUndefined();
   });
 
+  it('$not still allows what it was written to allow', async () => {
+    upstream.received.length = 0;
+    const ok = await sendRaw(cluster.gatewayUrl, { method: 'GET', path: '/fhir/Binary?_format=json' });
+    const list = await sendRaw(cluster.gatewayUrl, {
+      method: 'GET',
+      path: '/fhir/Group?_include=a&_include=b',
+    });
+    expect([ok.status, list.status]).toEqual([200, 200]);
+    expect(upstream.received.map((r) => r.url)).toEqual([
+      '/fhir/Binary?_format=json',
+      '/fhir/Group?_include=a&_include=b',
+    ]);
+  });
+
   it('routes on the decoded path and forwards the target as sent', async () => {
     upstream.received.length = 0;
     const res = await sendRaw(cluster.gatewayUrl, {
