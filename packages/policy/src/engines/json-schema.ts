@@ -8,6 +8,7 @@ import type { CompiledRule } from './rule.js';
 import { constDataKeyword } from './schema-data.js';
 import { normalizeSchema, pointerToPath, schemaKey } from './schema-normalize.js';
 import { schemaMayRead } from './schema-reads.js';
+import { useLinearUniqueItems } from './unique-items.js';
 
 // Schema regexes (`pattern`, `patternProperties`) run on the same bounded-time engine as matcho's.
 const regExp = Object.assign(
@@ -29,6 +30,8 @@ function newAjv(allErrors: boolean): Ajv {
     unicodeRegExp: false,
     code: { regExp },
   });
+  // DESIGN §10 bounded cost: uniqueItems in one pass, not ajv's pairwise comparison.
+  useLinearUniqueItems(ajv);
   return ajv.addKeyword(constDataKeyword);
 }
 

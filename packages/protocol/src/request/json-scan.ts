@@ -46,14 +46,20 @@ export function scanJson(text: string, maxDepth: number): string | undefined {
   return undefined;
 }
 
-/** Index of the quote closing the string opened at `start`, or -1. */
+/**
+ * Index of the quote closing the string opened at `start`, or -1. Jumps from quote to quote
+ * (native indexOf: most of a FHIR body is string content); a quote preceded by an odd number of
+ * backslashes is escaped.
+ */
 function stringEnd(text: string, start: number): number {
-  for (let i = start + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 92 /* \ */) i++;
-    else if (c === 34) return i;
+  let at = start;
+  for (;;) {
+    at = text.indexOf('"', at + 1);
+    if (at === -1) return -1;
+    let slashes = 0;
+    while (text.charCodeAt(at - 1 - slashes) === 92) slashes++;
+    if (slashes % 2 === 0) return at;
   }
-  return -1;
 }
 
 function keyOf(text: string, start: number, end: number): string | undefined {
