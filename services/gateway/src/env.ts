@@ -1,6 +1,6 @@
-import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from '@authz/protocol';
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
 import { type AssertionKey, type AssertionSettings, readAssertionKey } from './assertion.js';
+import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from './trusted-proxies.js';
 
 /** Gateway settings, parsed once at start-up. */
 export interface GatewayEnv extends CommonEnv {

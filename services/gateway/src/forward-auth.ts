@@ -1,13 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import {
-  BODY_METHODS,
-  type CheckRequest,
-  isRefusal,
-  type RequestRefusal,
-  refuse,
-  type TrustedProxies,
-} from '@authz/protocol';
+import { BODY_METHODS, type CheckRequest, isRefusal, type RequestRefusal, refuse } from '@authz/protocol';
 import { readHead, remoteAddress, schemeOf } from './inbound.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 
 /**
  * A check for nginx `auth_request` / Traefik ForwardAuth (DESIGN §8): the original method and URI

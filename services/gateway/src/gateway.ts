@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AuthzClient } from '@authz/client';
-import { type CheckReply, type CheckRequest, isRefusal, type TrustedProxies } from '@authz/protocol';
+import { type CheckReply, type CheckRequest, isRefusal } from '@authz/protocol';
 import { type AssertionSigner, allowedHeaders, htuOf } from './assertion.js';
 import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/http-check.js';
 import { forwardedCheck } from './forward-auth.js';
@@ -9,6 +9,7 @@ import { readBodyView, readProxiedRequest, withBody } from './inbound.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { UpstreamProxy } from './proxy.js';
 import { sendDenial, sendOutcome } from './responses.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 
 /** What the gateway's HTTP handler needs. */
 export interface GatewayDeps {

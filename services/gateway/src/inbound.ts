@@ -3,7 +3,6 @@ import {
   type BodyView,
   type CheckRequest,
   canonicalHeaders,
-  FORWARDED_HEADERS,
   isRefusal,
   parseRequestTarget,
   type RequestHeaders,
@@ -11,8 +10,8 @@ import {
   type RequestTarget,
   readRequestBody,
   refuse,
-  type TrustedProxies,
 } from '@authz/protocol';
+import { FORWARDED_HEADERS, type TrustedProxies } from './trusted-proxies.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe this connection, not the request. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([

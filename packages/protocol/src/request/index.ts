@@ -1,6 +1,5 @@
 export { BODY_METHODS, type BodyView, isJsonMediaType, parseStrictJson, readRequestBody } from './body.js';
 export { type CanonicalCheck, type CheckInput, canonicalCheck } from './canonical.js';
-export { DEFAULT_TRUSTED_PROXIES, FORWARDED_HEADERS, TrustedProxies } from './forwarded.js';
 export {
   canonicalHeaders,
   isReservedHeader,

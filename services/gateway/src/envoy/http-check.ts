@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { type CheckRequest, isRefusal, type TrustedProxies } from '@authz/protocol';
+import { type CheckRequest, isRefusal } from '@authz/protocol';
 import { forwardedCheck } from '../forward-auth.js';
+import type { TrustedProxies } from '../trusted-proxies.js';
 import { isIdentityLike } from './attributes.js';
 import { targetProblem } from './target.js';
 
