@@ -120,7 +120,10 @@ describe('signed identity assertion (X-Authz-Assertion) against a real cluster a
     expect(payload.sub).toBe('alice');
     expect(payload.htm).toBe(received.method);
     const host = received.headers['x-forwarded-host'];
-    expect(payload.htu).toBe(`http://${host}${received.url!.split('?')[0]}`);
+    // The test connects from 127.0.0.1, a trusted proxy by default (DESIGN §10): its
+    // X-Forwarded-Proto is believed, and the upstream is told the same scheme the assertion names.
+    expect(received.headers['x-forwarded-proto']).toBe('https');
+    expect(payload.htu).toBe(`https://${host}${received.url!.split('?')[0]}`);
     expect(payload.authz).toEqual({ policy: 'alice-all', introspector: 'idp', client: 'assertion-app' });
   });
 

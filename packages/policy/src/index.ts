@@ -2,8 +2,13 @@
  * `@authz/policy` — Aidbox AccessPolicy engines (allow, json-schema, matcho, complex), the request
  * context they see, and the policy set a worker decides with (DESIGN §6, §7).
  */
-export { buildRequestContext, type ContextIdentity, type RequestContext } from './context/build.js';
-export { type FhirRoute, parseFhirRoute } from './context/route.js';
+export {
+  BODY_UNAVAILABLE,
+  buildRequestContext,
+  type ContextIdentity,
+  type RequestContext,
+} from './context/build.js';
+export { type FhirRoute, parseFhirRoute, routeOfSegments } from './context/route.js';
 export type { Constraints } from './engines/rule.js';
 export { PolicyConfigError, type PolicyErrorCode, type PolicyIssue } from './errors.js';
 export {

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { MAX_CHECK_HEADERS } from './limits.js';
+import { MAX_CHECK_HEADERS, MAX_TARGET_LENGTH } from './limits.js';
 
 /** A header value as gateways see it; repeated headers may arrive as a list. */
 const HeaderValue = Type.Union([
@@ -11,11 +11,13 @@ const HeaderValue = Type.Union([
 export const CheckRequest = Type.Object(
   {
     method: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z-]+$' }),
-    uri: Type.String({ minLength: 1, maxLength: 16384 }),
+    uri: Type.String({ minLength: 1, maxLength: MAX_TARGET_LENGTH }),
     headers: Type.Optional(Type.Record(Type.String(), HeaderValue, { maxProperties: MAX_CHECK_HEADERS })),
     remote_addr: Type.Optional(Type.String({ maxLength: 256 })),
     scheme: Type.Optional(Type.String({ maxLength: 16 })),
     body: Type.Optional(Type.Unknown()),
+    /** Why policies cannot see the body (DESIGN §10); no policy allows by reading `body` then. */
+    body_unavailable: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     explain: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: true },

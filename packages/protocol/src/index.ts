@@ -6,12 +6,16 @@ export {
   DEFAULT_MAX_LIFETIME_SECONDS,
   MAX_CHECK_HEADERS,
   MAX_CHECK_REQUEST_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_QUERY_PARAMS,
   MAX_RESOURCE_BYTES,
+  MAX_TARGET_LENGTH,
   MAX_TOKEN_BYTES,
 } from './limits.js';
 export { type IssueCode, type OperationOutcome, type OutcomeIssue, operationOutcome } from './outcome.js';
 export { BearerErrorCode, CheckReply, CheckStatus, ErrorCode, ExplainEntry, Identity } from './reply.js';
 export { DEFAULT_REDACT_PARAMS, parseRedactParams, queryRedactor, REDACTED } from './redact.js';
+export * from './request/index.js';
 export {
   AccessPolicy,
   Client,

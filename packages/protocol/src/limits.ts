@@ -18,3 +18,12 @@ export const DEFAULT_CACHE_TTL_SECONDS = 300;
 
 /** Default `jwt.max_lifetime` of a TokenIntrospector, seconds (DESIGN §11: no token is eternal). */
 export const DEFAULT_MAX_LIFETIME_SECONDS = 86400;
+
+/** Longest request target (path and query) a check may carry; longer is 414 (DESIGN §10). */
+export const MAX_TARGET_LENGTH = 16384;
+
+/** Most query parameters a request may carry; more is refused (414), never truncated (DESIGN §10). */
+export const MAX_QUERY_PARAMS = 256;
+
+/** Deepest nesting of a JSON body shown to policies; deeper is refused (400), never truncated. */
+export const MAX_JSON_DEPTH = 64;

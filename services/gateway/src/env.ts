@@ -1,5 +1,6 @@
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
 import { type AssertionKey, type AssertionSettings, readAssertionKey } from './assertion.js';
+import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from './trusted-proxies.js';
 
 /** Gateway settings, parsed once at start-up. */
 export interface GatewayEnv extends CommonEnv {
@@ -9,8 +10,10 @@ export interface GatewayEnv extends CommonEnv {
   upstreamUrl?: URL;
   /** Overall deadline of one check (including the client's single retry). */
   checkTimeoutMs: number;
-  /** JSON request bodies up to this size are parsed and shown to policies as `body`. */
+  /** Request bodies are read whole up to this size (JSON ones shown to policies); larger → 413. */
   maxCheckBodyBytes: number;
+  /** Peers whose X-Forwarded-* / Forwarded headers are believed (DESIGN §10). */
+  trustedProxies: TrustedProxies;
   /** Upstream response deadline. */
   upstreamTimeoutMs: number;
   /** Checks waiting for a worker at once; beyond it a request is answered 503 at once. */
@@ -37,6 +40,13 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
       env.problem(`UPSTREAM_URL=${JSON.stringify(upstream)} is not a valid URL`);
     }
   }
+  const trustedSetting = env.string('GATEWAY_TRUSTED_PROXIES', DEFAULT_TRUSTED_PROXIES);
+  let trustedProxies = TrustedProxies.parse(DEFAULT_TRUSTED_PROXIES);
+  try {
+    trustedProxies = TrustedProxies.parse(trustedSetting);
+  } catch (err) {
+    env.problem(`GATEWAY_TRUSTED_PROXIES: ${(err as Error).message}`);
+  }
   const result: GatewayEnv = {
     ...common,
     port: env.port('GATEWAY_PORT', 8080),
@@ -44,6 +54,7 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
     upstreamUrl,
     checkTimeoutMs: env.int('GATEWAY_CHECK_TIMEOUT_MS', 1000, { min: 10, max: 60_000 }),
     maxCheckBodyBytes: env.int('GATEWAY_MAX_CHECK_BODY_BYTES', 64 * 1024, { min: 0, max: 1024 * 1024 }),
+    trustedProxies,
     upstreamTimeoutMs: env.int('GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }),
     maxInFlightChecks: env.int('GATEWAY_MAX_INFLIGHT_CHECKS', 1024, { min: 1, max: 1_000_000 }),
     grpcPort: env.port('GATEWAY_GRPC_PORT', 9191),

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AuthzClient } from '@authz/client';
-import type { CheckReply, CheckRequest } from '@authz/protocol';
+import { type CheckReply, type CheckRequest, isRefusal } from '@authz/protocol';
 import { acceptRequestId, opsReply } from '@authz/runtime';
 import { type AssertionSigner, allowedHeaders, htuOf } from './assertion.js';
-import { forwardedCheck, proxiedCheck } from './check-request.js';
 import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/http-check.js';
+import { forwardedCheck } from './forward-auth.js';
+import { readBodyView, readProxiedRequest, withBody } from './inbound.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { UpstreamProxy } from './proxy.js';
 import { sendDenial, sendOutcome } from './responses.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 
 /** What the gateway's HTTP handler needs. */
 export interface GatewayDeps {
@@ -16,7 +18,10 @@ export interface GatewayDeps {
   metrics: GatewayMetrics;
   /** unset → allowed requests are answered with the decision JSON */
   proxy?: UpstreamProxy;
+  /** GATEWAY_MAX_CHECK_BODY_BYTES: larger bodies are refused (413), never streamed unread */
   maxCheckBodyBytes: number;
+  /** GATEWAY_TRUSTED_PROXIES */
+  trustedProxies: TrustedProxies;
   ready: () => boolean;
   /** signs `X-Authz-Assertion` for allowed requests (GATEWAY_ASSERTION_KEY_FILE) */
   assertion?: AssertionSigner;
@@ -46,9 +51,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
   const requestId = requestIdOf(req);
   if (url.startsWith(RESERVED_PREFIX)) return reserved(req, res, deps, url, requestId);
 
-  const bufferedBody = await readCheckBody(req, deps.maxCheckBodyBytes);
-  const checkRequest = proxiedCheck(req, bufferedBody?.json);
-  const reply = await check(deps, checkRequest, req, requestId);
+  const inbound = await readProxiedRequest(req, {
+    trustedProxies: deps.trustedProxies,
+    maxBodyBytes: deps.maxCheckBodyBytes,
+  });
+  if (isRefusal(inbound)) {
+    deps.metrics.answered('proxy', inbound.status);
+    // An unread body (413) cannot be skipped safely on a kept-alive connection.
+    if (inbound.status === 413) res.setHeader('connection', 'close');
+    return sendOutcome(res, inbound.status, 'invalid', inbound.reason, requestId);
+  }
+  const reply = await check(deps, inbound.check, req, requestId);
+  const checkRequest = inbound.check;
   deps.metrics.answered('proxy', reply.status);
   if (!reply.allow) return sendDenial(res, reply, requestId);
   const identity = await allowedHeaders(reply, deps.assertion, {
@@ -61,12 +75,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
       .end(JSON.stringify(reply));
     return;
   }
-  deps.proxy.forward(
-    req,
-    res,
-    { ...identity, 'x-request-id': requestId },
-    bufferedBody?.raw,
-    (status, message) => sendOutcome(res, status, 'transient', message, requestId),
+  deps.proxy.forward(req, inbound, res, { ...identity, 'x-request-id': requestId }, (status, message) =>
+    sendOutcome(res, status, 'transient', message, requestId),
   );
 }
 
@@ -81,11 +91,11 @@ async function reserved(
   if (path.startsWith(`${ENVOY_HTTP_PREFIX}/`)) return envoyHttp(req, res, deps, url, requestId);
   switch (path) {
     case '/_authz/forward': {
-      const checkRequest = forwardedCheck(req);
+      const checkRequest = forwardedCheck(req, deps.trustedProxies);
       req.resume();
-      if (typeof checkRequest === 'string') {
-        deps.metrics.answered('forward', 400);
-        return sendOutcome(res, 400, 'invalid', checkRequest, requestId);
+      if (isRefusal(checkRequest)) {
+        deps.metrics.answered('forward', checkRequest.status);
+        return sendOutcome(res, checkRequest.status, 'invalid', checkRequest.reason, requestId);
       }
       return answerForwardAuth(req, res, deps, 'forward', checkRequest, requestId, []);
     }
@@ -133,15 +143,22 @@ async function envoyHttp(
   url: string,
   requestId: string,
 ): Promise<void> {
-  const mapped = envoyHttpCheck(req, url);
+  const mapped = envoyHttpCheck(req, url, deps.trustedProxies);
   if (typeof mapped === 'string') {
     req.resume();
     deps.metrics.answered('envoy', 400);
     return sendOutcome(res, 400, 'invalid', mapped, requestId);
   }
-  const body = await readCheckBody(req, deps.maxCheckBodyBytes);
-  if (body?.json !== undefined) mapped.check.body = body.json;
-  else req.resume();
+  const body = await readBodyView(req, deps.maxCheckBodyBytes);
+  if (isRefusal(body)) {
+    deps.metrics.answered('envoy', body.status);
+    if (body.status === 413) res.setHeader('connection', 'close');
+    return sendOutcome(res, body.status, 'invalid', body.reason, requestId);
+  }
+  if (body !== undefined) {
+    delete mapped.check.body_unavailable;
+    withBody(mapped.check, body);
+  }
   return answerForwardAuth(req, res, deps, 'envoy', mapped.check, requestId, mapped.identityLike);
 }
 
@@ -200,30 +217,4 @@ function requestIdOf(req: IncomingMessage): string {
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * Reads a JSON body small enough to show policies (`body` in the context); other bodies stay
- * unread and are streamed to the upstream untouched.
- */
-async function readCheckBody(
-  req: IncomingMessage,
-  maxBytes: number,
-): Promise<{ raw: Buffer; json: unknown } | undefined> {
-  const type = req.headers['content-type'] ?? '';
-  const length = Number(req.headers['content-length'] ?? -1);
-  if (maxBytes === 0 || !/\bjson\b/i.test(type) || !(length > 0 && length <= maxBytes)) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new Error('body larger than its content-length');
-    chunks.push(chunk as Buffer);
-  }
-  const raw = Buffer.concat(chunks);
-  try {
-    return { raw, json: JSON.parse(raw.toString('utf8')) };
-  } catch {
-    return { raw, json: undefined };
-  }
 }

@@ -6,9 +6,10 @@ export {
   loadAssertionSigner,
   readAssertionKey,
 } from './assertion.js';
-export { forwardedCheck, proxiedCheck, requestHeaders } from './check-request.js';
 export { checkFromAttributes, type EnvoyCheckRequest, isIdentityLike } from './envoy/attributes.js';
 export { allowResponse, deniedResponse, grpcCodeOf } from './envoy/check-response.js';
 export { authorizationService, PROTO_DIR, startExtAuthzServer } from './envoy/grpc-server.js';
+export { forwardedCheck } from './forward-auth.js';
 export { createGatewayServer, type GatewayDeps, RESERVED_PREFIX } from './gateway.js';
+export { type InboundRequest, readProxiedRequest } from './inbound.js';
 export { bearerChallenge, denialOf, IDENTITY_HEADERS, identityHeaders } from './responses.js';

@@ -5,20 +5,10 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { IDENTITY_HEADERS } from './responses.js';
+import { HOP_BY_HOP, type InboundRequest } from './inbound.js';
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-]);
+// Hop-by-hop headers go neither way; the upstream's Host is its own.
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'host']);
 
 /** Forwards allowed requests to one upstream over kept-alive connections. */
 export class UpstreamProxy {
@@ -37,37 +27,35 @@ export class UpstreamProxy {
   }
 
   /**
-   * Proxies `req` (whose body is `bufferedBody` when the gateway already read it) with the
-   * identity headers added. Resolves when the response is done; `onError` answers failures.
+   * Proxies a checked request: exactly its target, its checked headers and its buffered body
+   * (DESIGN §10: the upstream gets what was checked), with the identity headers and the
+   * gateway's own forwarding headers added. Resolves when the response is done; `onError`
+   * answers failures.
    */
   forward(
     req: IncomingMessage,
+    inbound: InboundRequest,
     res: ServerResponse,
     identity: Record<string, string>,
-    bufferedBody: Buffer | undefined,
     onError: (status: number, message: string) => void,
   ): void {
     const headers: Record<string, string | string[]> = {};
-    for (const name in req.headers) {
-      const value = req.headers[name];
-      // Client-sent identity headers must never reach the upstream: only the gateway sets them.
-      if (
-        value === undefined ||
-        HOP_BY_HOP.has(name) ||
-        (IDENTITY_HEADERS as readonly string[]).includes(name)
-      )
-        continue;
-      headers[name] = value;
+    for (const name in inbound.headers) {
+      if (!NOT_FORWARDED.has(name)) headers[name] = inbound.headers[name] as string | string[];
     }
     Object.assign(headers, identity);
-    headers['x-forwarded-for'] = [req.headers['x-forwarded-for'], req.socket.remoteAddress]
-      .filter(Boolean)
-      .join(', ');
-    headers['x-forwarded-proto'] ??= 'http';
-    if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
-    if (bufferedBody) headers['content-length'] = String(bufferedBody.length);
+    // Untrusted peers' X-Forwarded-* were dropped when the request was read; a trusted proxy's
+    // chain is extended with the peer (RFC 7239 §5.2 order: client first).
+    const prior = inbound.headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = [prior, req.socket.remoteAddress].flat().filter(Boolean).join(', ');
+    headers['x-forwarded-proto'] = inbound.check.scheme ?? 'http';
+    const host = inbound.headers.host;
+    if (typeof host === 'string') headers['x-forwarded-host'] = host;
+    const body = inbound.body;
+    if (body !== undefined) headers['content-length'] = String(body.length);
+    else if (headers['content-length'] !== undefined) headers['content-length'] = '0';
 
-    const path = joinPath(this.upstream.pathname, req.url ?? '/');
+    const path = joinPath(this.upstream.pathname, inbound.target.raw);
     const upstreamReq = this.send(
       {
         protocol: this.upstream.protocol,
@@ -83,7 +71,7 @@ export class UpstreamProxy {
         const out: Record<string, string | string[]> = {};
         for (const name in upstreamRes.headers) {
           const value = upstreamRes.headers[name];
-          if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+          if (value !== undefined && !NOT_FORWARDED.has(name)) out[name] = value;
         }
         res.writeHead(upstreamRes.statusCode ?? 502, out);
         upstreamRes.pipe(res);
@@ -99,8 +87,7 @@ export class UpstreamProxy {
         );
       else res.destroy();
     });
-    if (bufferedBody) upstreamReq.end(bufferedBody);
-    else req.pipe(upstreamReq);
+    upstreamReq.end(body);
   }
 
   close(): void {

@@ -5,7 +5,7 @@ import {
   type ResolvedOperation,
   type Subject,
 } from '@authz/policy';
-import type { CheckReply, CheckRequest, Identity, Role, User } from '@authz/protocol';
+import type { CanonicalCheck, CheckReply, CheckRequest, Identity, Role, User } from '@authz/protocol';
 import type { ClientResource, VerifiedIdentity } from '@authz/verifier';
 import { bundleRequests } from './bundle.js';
 import type { DecisionDeps } from './decide.js';
@@ -60,6 +60,12 @@ export function whoIs(
   };
 }
 
+/** The query of a target as sent (`path` may be the decoded path, shorter than the raw one). */
+function queryOf(uri: string): string {
+  const q = uri.indexOf('?');
+  return q < 0 ? '' : uri.slice(q + 1);
+}
+
 /** The policy decision of one request (a check, or one Bundle entry) for `who`. */
 export interface Authorization {
   decision: PolicyDecision;
@@ -77,9 +83,11 @@ export function authorize(
   request: CheckRequest,
   path: string,
   explain: boolean,
+  canonical?: CanonicalCheck,
 ): Authorization {
-  const operation = deps.operations.resolve(request.method, path, request.uri.length > path.length + 1);
-  const ctx = buildRequestContext(request, who.context, operation?.ref);
+  const operation = deps.operations.resolve(request.method, path, queryOf(request.uri) !== '');
+  // The check's canonical form (DESIGN §10) when given; a dependent request is checked here.
+  const ctx = buildRequestContext(request, who.context, operation?.ref, canonical);
   const subject: Subject = { ...who.subject, operation: operation?.id };
   return { decision: deps.config.policySet.decide(ctx, subject, { explain }), operation };
 }
@@ -142,8 +150,7 @@ function refuseDependents(
   if (!deps.inlineRequests || !SEARCHES.has(operation.interaction)) return undefined;
   if (operation.interaction === 'search-post')
     return 'with inline requests authorized, a POST _search cannot be checked for _include/_revinclude in its body: search with GET';
-  const query = request.uri.length > path.length + 1 ? request.uri.slice(path.length + 1) : '';
-  const included = includedTypes(query);
+  const included = includedTypes(queryOf(request.uri));
   if ('problem' in included) return included.problem;
   for (const type of included.types) {
     const searchPath = `${base}/${type}`;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type CheckReply,
+  isRefusal,
   REQUEST_ID_HEADER,
   type Subjects,
   TRACEPARENT_HEADER,
@@ -76,6 +77,7 @@ export class CheckService {
     try {
       const result = parseCheckRequest(msg.data);
       if (typeof result === 'string') decision = { reply: replies.badRequest(result) };
+      else if (isRefusal(result)) decision = { reply: replies.refused(result) };
       else {
         parsed = result;
         decision = decide(result, this.deps);

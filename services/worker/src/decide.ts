@@ -99,7 +99,7 @@ function evaluate(
 function decideAs(check: ParsedCheck, deps: DecisionDeps, who: Who): CheckReply {
   const { request, method, path } = check;
   const explain = request.explain === true;
-  const authorization = authorize(deps, who, request, path, explain);
+  const authorization = authorize(deps, who, request, path, explain, check.canonical);
   const { decision } = authorization;
   let reply: CheckReply;
   if (decision.policy !== undefined)

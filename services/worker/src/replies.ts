@@ -1,4 +1,4 @@
-import type { CheckReply, Identity } from '@authz/protocol';
+import type { CheckReply, Identity, RequestRefusal } from '@authz/protocol';
 import { VerifierError, VerifierUnavailableError } from '@authz/verifier';
 
 /**
@@ -9,6 +9,10 @@ export const replies = {
   /** The check request itself is unusable (400). */
   badRequest(reason: string): CheckReply {
     return { allow: false, status: 400, reason: `malformed check request: ${reason}` };
+  },
+  /** The request is refused by the rules of DESIGN §10 (400 invalid_request, the rule's reason). */
+  refused(refusal: RequestRefusal): CheckReply {
+    return { allow: false, status: 400, error: 'invalid_request', reason: refusal.reason };
   },
   /** Authorization header present but not a usable bearer credential (401 invalid_request). */
   badCredentials(reason: string): CheckReply {

@@ -1,35 +1,53 @@
-import { type CheckRequest, MAX_TOKEN_BYTES, wire } from '@authz/protocol';
+import {
+  type CanonicalCheck,
+  type CheckRequest,
+  canonicalCheck,
+  isRefusal,
+  MAX_JSON_DEPTH,
+  MAX_TOKEN_BYTES,
+  type RequestRefusal,
+  refuse,
+  scanJson,
+  wire,
+} from '@authz/protocol';
 
-/** A check request ready for deciding: headers lower-cased, method upper-cased. */
+/** A check request ready for deciding: in canonical form (DESIGN §10), method upper-cased. */
 export interface ParsedCheck {
   request: CheckRequest & { headers: Record<string, string | string[]> };
+  /** target, headers and body availability as every policy context is built from them */
+  canonical: CanonicalCheck;
   method: string;
-  /** path without query string */
+  /** the decoded path, without query string */
   path: string;
 }
 
-/** Parses and validates a check request body; a string is a reason for a 400. */
-export function parseCheckRequest(data: Uint8Array): ParsedCheck | string {
+/**
+ * Parses and validates a check request body. A string is a reason for a 400 about the message's
+ * shape; a RequestRefusal is a request the rules of DESIGN §10 refuse, whoever sent it: the worker
+ * is the last line, so it applies them whatever a gateway checked before.
+ */
+export function parseCheckRequest(data: Uint8Array): ParsedCheck | RequestRefusal | string {
   let body: unknown;
+  let text: string;
   try {
-    body = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+    text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+    body = JSON.parse(text);
   } catch {
     return 'the body is not valid JSON';
   }
   if (!wire.CheckRequest.check(body)) return refusalReason(body);
-  const headers: Record<string, string | string[]> = {};
-  if (body.headers) {
-    for (const name in body.headers) {
-      const lower = name.toLowerCase();
-      // JSON.parse makes "__proto__" an own key; assigning it would replace the prototype.
-      if (lower !== '__proto__') headers[lower] = body.headers[name]!;
-    }
+  const canonical = canonicalCheck(body);
+  if (isRefusal(canonical)) return canonical;
+  if (body.body !== undefined) {
+    // A body arrives parsed: duplicate keys in it would have been settled silently by JSON.parse.
+    // Its depth is checked already; the request object and a header list add two levels.
+    const problem = scanJson(text, MAX_JSON_DEPTH + 2);
+    if (problem !== undefined) return refuse('body_json', `the check request is refused: ${problem}`);
   }
   // The parsed body is ours alone: its headers are replaced in place rather than copied.
   const request = body as ParsedCheck['request'];
-  request.headers = headers;
-  const q = body.uri.indexOf('?');
-  return { request, method: body.method.toUpperCase(), path: q < 0 ? body.uri : body.uri.slice(0, q) };
+  request.headers = canonical.headers;
+  return { request, canonical, method: body.method.toUpperCase(), path: canonical.target.path };
 }
 
 // wire.CheckRequest decides with TypeBox's compiled check (0.07 µs a request) and words a refusal

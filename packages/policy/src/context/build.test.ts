@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRequestContext } from './build.js';
+import { BODY_UNAVAILABLE, buildRequestContext } from './build.js';
 import { pruneEmpty } from './prune.js';
 import { parseFhirRoute } from './route.js';
 
@@ -69,33 +69,38 @@ describe('buildRequestContext', () => {
     ['a=1', { a: '1' }],
     ['a=1&a=2&a=3', { a: ['1', '2', '3'] }],
     ['q=hello+world&e=%C3%A9', { q: 'hello world', e: 'é' }],
-    ['bad=%E0%A4%A', { bad: '%E0%A4%A' }],
     ['flag&x=', {}],
     ['&&a=b&', { a: 'b' }],
     ['x=a=b', { x: 'a=b' }],
-    ['__proto__=x&a=1', { a: '1' }],
     ['toString=a&constructor=b&hasOwnProperty=c', { toString: 'a', constructor: 'b', hasOwnProperty: 'c' }],
   ])('parses the query string %s', (query, params) => {
     const ctx = buildRequestContext({ method: 'GET', uri: `/x?${query}` });
     expect(ctx.params ?? {}).toEqual(params);
   });
 
-  it('lets FHIR route parameters win over query parameters of the same name', () => {
-    const ctx = buildRequestContext({
-      method: 'GET',
-      uri: '/Patient/real?resource/type=Encounter&resource/id=fake',
-    });
-    expect(ctx.params).toEqual({ 'resource/type': 'Patient', 'resource/id': 'real' });
+  it('takes route parameters from the decoded path only', () => {
+    const ctx = buildRequestContext({ method: 'GET', uri: '/fhir/Patient/%70t-2?_id=a' });
+    expect(ctx.uri).toBe('/fhir/Patient/pt-2');
+    expect(ctx.params).toEqual({ _id: 'a', 'resource/type': 'Patient', 'resource/id': 'pt-2' });
   });
 
   it.each([
-    ['https://api.example.com/fhir/Patient?x=1', '/fhir/Patient', 'x=1'],
-    ['/p#frag', '/p', undefined],
-    ['/p?a=1#frag', '/p', 'a=1'],
-  ])('keeps only the path of %s', (uri, path, query) => {
-    const ctx = buildRequestContext({ method: 'get', uri });
-    expect(ctx.uri).toBe(path);
-    expect(ctx['query-string']).toBe(query);
+    'https://api.example.com/fhir/Patient?x=1',
+    '/p#frag',
+    '/Patient/real?resource/type=Encounter',
+    '/x?bad=%E0%A4%A',
+  ])('refuses to build a context for %s (the caller checks the target first)', (uri) => {
+    expect(() => buildRequestContext({ method: 'get', uri })).toThrow();
+  });
+
+  it('shows an unavailable body as BODY_UNAVAILABLE under body and resource', () => {
+    const ctx = buildRequestContext({
+      method: 'POST',
+      uri: '/x',
+      body_unavailable: 'the body is gzip-encoded',
+    });
+    expect(ctx.body).toBe(BODY_UNAVAILABLE);
+    expect(ctx.resource).toBe(BODY_UNAVAILABLE);
   });
 
   it('lower-cases the method and header names, merging repeated names', () => {

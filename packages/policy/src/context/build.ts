@@ -1,8 +1,20 @@
-import type { CheckRequest } from '@authz/protocol';
+import {
+  type CanonicalCheck,
+  type CheckRequest,
+  canonicalCheck,
+  isRefusal,
+  type QueryParams,
+} from '@authz/protocol';
 import type { OperationRef } from '../fhir/resolve.js';
 import { pruneEmpty } from './prune.js';
-import { parseQuery } from './query.js';
-import { parseFhirRoute } from './route.js';
+import { routeOfSegments } from './route.js';
+
+/**
+ * What `body` and `resource` hold in the context of a request whose body policies cannot see
+ * (`body_unavailable`, DESIGN §10). Matcho evaluates anything read through it as unknown and
+ * json-schema rules that read `body` or `resource` evaluate false: no policy allows by it.
+ */
+export const BODY_UNAVAILABLE: unique symbol = Symbol('body unavailable');
 
 /** The request as policies see it (Aidbox shape, DESIGN §6), empty values removed. */
 export type RequestContext = Record<string, unknown>;
@@ -45,18 +57,24 @@ export function buildRequestContext(
   request: CheckRequest,
   identity?: ContextIdentity,
   operation?: OperationRef,
+  canonical: CanonicalCheck = canonicalOrThrow(request),
 ): RequestContext {
-  const { path, query } = splitUri(request.uri);
+  const { target } = canonical;
   const ctx: RequestContext = { 'request-method': request.method.toLowerCase() };
   put(ctx, 'scheme', request.scheme);
-  put(ctx, 'uri', path);
-  put(ctx, 'query-string', query);
-  put(ctx, 'params', routeParams(path, query));
-  if (request.headers !== undefined) put(ctx, 'headers', lowerCaseHeaders(request.headers));
+  put(ctx, 'uri', target.path);
+  put(ctx, 'query-string', target.query);
+  put(ctx, 'params', routeParams(target.segments, target.params));
+  put(ctx, 'headers', lowerCaseHeaders(canonical.headers));
   put(ctx, 'remote-addr', request.remote_addr);
-  put(ctx, 'body', pruneEmpty(request.body));
-  // DESIGN §12: `resource` is the incoming resource of a write (Aidbox #4), the same value as `body`.
-  if (ctx.body !== undefined && WRITES.has(ctx['request-method'] as string)) ctx.resource = ctx.body;
+  if (canonical.bodyUnavailable !== undefined) {
+    ctx.body = BODY_UNAVAILABLE;
+    ctx.resource = BODY_UNAVAILABLE;
+  } else {
+    put(ctx, 'body', pruneEmpty(request.body));
+    // DESIGN §12: `resource` is the incoming resource of a write (Aidbox #4), the same value as `body`.
+    if (ctx.body !== undefined && WRITES.has(ctx['request-method'] as string)) ctx.resource = ctx.body;
+  }
   if (operation !== undefined) ctx.operation = operation;
   if (identity !== undefined) {
     const claims = identity.claimsShared ? prunedOnce : pruneEmpty;
@@ -86,27 +104,18 @@ function put(ctx: RequestContext, key: string, value: unknown): void {
   if (value !== undefined && value !== null && value !== '') ctx[key] = value;
 }
 
-/** Path and query of a request target; an absolute-form target (`https://host/p`) keeps its path. */
-function splitUri(uri: string): { path: string; query: string } {
-  let start = 0;
-  if (uri.charCodeAt(0) !== 47 /* '/' */) {
-    const scheme = uri.indexOf('://');
-    if (scheme !== -1) {
-      const slash = uri.indexOf('/', scheme + 3);
-      start = slash === -1 ? uri.length : slash;
-    }
-  }
-  let end = uri.indexOf('#', start);
-  if (end === -1) end = uri.length;
-  const q = uri.indexOf('?', start);
-  if (q === -1 || q > end) return { path: uri.slice(start, end), query: '' };
-  return { path: uri.slice(start, q), query: uri.slice(q + 1, end) };
+/** The canonical form of a request not checked before: callers on the decision path check first. */
+function canonicalOrThrow(request: CheckRequest): CanonicalCheck {
+  const checked = canonicalCheck(request);
+  if (isRefusal(checked)) throw new Error(checked.reason);
+  return checked;
 }
 
-function routeParams(path: string, query: string): Record<string, unknown> | undefined {
-  const params = parseQuery(query);
-  const route = parseFhirRoute(path);
-  // Route parameters win over query parameters of the same name: they are what the server routes on.
+function routeParams(segments: readonly string[], query: QueryParams): Record<string, unknown> | undefined {
+  const route = routeOfSegments(segments);
+  if (route.type === undefined) return pruneEmpty(query) as Record<string, unknown> | undefined;
+  // Route parameters come only from the path: the query cannot carry these names (DESIGN §10).
+  const params: Record<string, unknown> = { ...query };
   if (route.type !== undefined) params['resource/type'] = route.type;
   if (route.id !== undefined) params['resource/id'] = route.id;
   if (route.vid !== undefined) params['resource/vid'] = route.vid;

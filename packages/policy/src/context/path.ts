@@ -23,6 +23,8 @@ export function parseContextPath(reference: string): ContextPath | undefined {
 export function resolveContextPath(root: unknown, path: ContextPath): unknown {
   let at = root;
   for (let i = 0; i < path.length; i++) {
+    // BODY_UNAVAILABLE (a symbol) is returned as it is: what lies beyond it is unknown, not absent.
+    if (typeof at === 'symbol') return at;
     if (at === null || typeof at !== 'object') return undefined;
     const key = path[i] as string | number;
     if (Array.isArray(at)) {

@@ -1,5 +1,8 @@
-/** Deepest nesting pruned; anything deeper is dropped, bounding the walk on hostile bodies. */
-const MAX_DEPTH = 32;
+/**
+ * Deepest nesting pruned. Deeper values are kept as they are, never dropped: a policy must not
+ * evaluate a shortened context (DESIGN §10). Bodies deeper than MAX_JSON_DEPTH are refused before.
+ */
+const MAX_DEPTH = 128;
 
 /**
  * Aidbox removes empty values — `""`, `[]`, `{}`, `null` — before policies see the request, so
@@ -10,7 +13,7 @@ const MAX_DEPTH = 32;
 export function pruneEmpty(value: unknown, depth = 0): unknown {
   if (value === null || value === undefined || value === '') return undefined;
   if (typeof value !== 'object') return value;
-  if (depth >= MAX_DEPTH) return undefined;
+  if (depth >= MAX_DEPTH) return value;
   return Array.isArray(value)
     ? pruneArray(value, depth)
     : pruneObject(value as Record<string, unknown>, depth);

@@ -20,8 +20,15 @@ const ID = /^[A-Za-z0-9\-.]{1,255}$/;
 export function parseFhirRoute(path: string): FhirRoute {
   const segments = path.split('/', 7);
   // segments[0] is '' for an absolute path; a relative path has no route.
-  if (segments[0] !== '') return {};
-  let at = segments[1] === 'fhir' ? 2 : 1;
+  return segments[0] === '' ? routeOfSegments(segments.slice(1)) : {};
+}
+
+/**
+ * Route parameters from a path's decoded segments (a `RequestTarget`'s `segments`, so
+ * `/fhir/Patient/%70t-1` routes to `pt-1`, as the upstream will).
+ */
+export function routeOfSegments(segments: readonly string[]): FhirRoute {
+  let at = segments[0] === 'fhir' ? 1 : 0;
   const type = segments[at];
   if (type === undefined || !TYPE.test(type)) return {};
   const route: FhirRoute = { type };

@@ -1,11 +1,14 @@
 import type { ExplainEntry } from '@authz/protocol';
 import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from 'ajv';
+import { BODY_UNAVAILABLE, type RequestContext } from '../context/build.js';
 import { childPath, type IssueCollector } from '../errors.js';
 import { compileSafeRegex } from '../regex/safe-regex.js';
 import { schemaConstraints } from '../set/schema-constraints.js';
 import type { CompiledRule } from './rule.js';
 import { constDataKeyword } from './schema-data.js';
 import { normalizeSchema, pointerToPath, schemaKey } from './schema-normalize.js';
+import { schemaMayRead } from './schema-reads.js';
+import { useLinearUniqueItems } from './unique-items.js';
 
 // Schema regexes (`pattern`, `patternProperties`) run on the same bounded-time engine as matcho's.
 const regExp = Object.assign(
@@ -27,6 +30,8 @@ function newAjv(allErrors: boolean): Ajv {
     unicodeRegExp: false,
     code: { regExp },
   });
+  // DESIGN §10 bounded cost: uniqueItems in one pass, not ajv's pairwise comparison.
+  useLinearUniqueItems(ajv);
   return ajv.addKeyword(constDataKeyword);
 }
 
@@ -87,12 +92,25 @@ export function compileJsonSchema(
       return failing();
     }
   }
+  // DESIGN §10: a schema that may read the body cannot allow a request whose body it cannot see.
+  const blind = schemaMayRead(normalized, BODY_KEYS)
+    ? (ctx: RequestContext) => ctx.body === BODY_UNAVAILABLE
+    : () => false;
   return {
     engine: 'json-schema',
     constraints: schemaConstraints(normalized),
-    evaluate: (ctx) => fast()(ctx) === true,
+    evaluate: (ctx) => !blind(ctx) && fast()(ctx) === true,
     explain(ctx, policy): ExplainEntry {
       fast();
+      if (blind(ctx)) {
+        return {
+          policy,
+          engine: 'json-schema',
+          result: false,
+          detail: 'the schema reads body, and the request body is unavailable to policies (body_unavailable)',
+          path: 'body',
+        };
+      }
       entry.explain ??= explainAjv.compile(normalized as AnySchema);
       if (entry.explain(ctx) === true) return { policy, engine: 'json-schema', result: true };
       const errors = (entry.explain.errors ?? []).map(describeError);
@@ -127,6 +145,8 @@ function describeError(err: ErrorObject): {
     message: err.message ?? 'is invalid',
   };
 }
+
+const BODY_KEYS = ['body', 'resource'];
 
 function failing(): CompiledRule {
   return {

@@ -90,7 +90,7 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
     ],
     [
       { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'hi' },
-      { body_unavailable: 'the body is not JSON' },
+      { body_unavailable: "the body's media type text/plain is not JSON" },
     ],
     [
       {
@@ -124,9 +124,9 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
         request({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }),
         1024,
       ),
-    ).toEqual({
+    ).toMatchObject({
       status: 400,
-      reason: 'the request body is not valid JSON',
+      reason: expect.stringMatching(/^the JSON body is malformed: /),
     });
     expect(checkFromAttributes(request({}, { certificate: 'not%20a%20cert' }), 1024)).toMatchObject({
       status: 400,

@@ -1,6 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { type CheckRequest, MAX_CHECK_HEADERS } from '@authz/protocol';
-import { HOP_HEADERS } from '../check-request.js';
+import { type CheckRequest, isRefusal, MAX_CHECK_HEADERS, readRequestBody } from '@authz/protocol';
+import { HOP_BY_HOP } from '../inbound.js';
 import { targetProblem } from './target.js';
 
 /** `envoy.config.core.v3.HeaderValue` as decoded (proto field names). */
@@ -49,7 +49,6 @@ export interface EnvoyRefusal {
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /** DESIGN §10: a header that reads as `x-authz-*` once lower-cased with `_` taken as `-`. */
 export function isIdentityLike(name: string): boolean {
@@ -111,7 +110,7 @@ function headersOf(http: EnvoyHttpRequest): Record<string, string | string[]> | 
   const add = (rawName: string, value: string) => {
     const name = rawName.toLowerCase();
     // Pseudo-headers (:path, :authority, …) are the request line, already mapped field by field.
-    if (name.startsWith(':') || HOP_HEADERS.has(name)) return;
+    if (name.startsWith(':') || HOP_BY_HOP.has(name)) return;
     count++;
     const existing = headers[name];
     headers[name] =
@@ -160,16 +159,11 @@ function bodyOf(
   if (single(headers['x-envoy-auth-partial-body']) === 'true')
     return { body_unavailable: 'the proxy sent only part of the body' };
   if (bytes.length > maxBytes) return { body_unavailable: `the body is larger than ${maxBytes} bytes` };
-  const encoding = single(headers['content-encoding']);
-  if (encoding && encoding.toLowerCase() !== 'identity')
-    return { body_unavailable: `the body is ${encoding}-encoded` };
-  if (!JSON_MEDIA.test(single(headers['content-type']) ?? ''))
-    return { body_unavailable: 'the body is not JSON' };
-  try {
-    return { body: JSON.parse(bytes.toString('utf8')) };
-  } catch {
-    return { refused: 'the request body is not valid JSON' };
-  }
+  // The one body model (DESIGN §10): strict JSON (duplicate keys, BOM, depth refused) or unavailable.
+  const view = readRequestBody(bytes, single(headers['content-type']), single(headers['content-encoding']));
+  if (view === undefined) return {};
+  if (isRefusal(view)) return { refused: view.reason };
+  return 'json' in view ? { body: view.json } : { body_unavailable: view.unavailable };
 }
 
 /** base64url SHA-256 of the DER certificate (RFC 8705 §3.1 `x5t#S256`), from Envoy's URL-encoded PEM. */

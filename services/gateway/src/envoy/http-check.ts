@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import type { CheckRequest } from '@authz/protocol';
-import { forwardedCheck } from '../check-request.js';
+import { type CheckRequest, isRefusal } from '@authz/protocol';
+import { forwardedCheck } from '../forward-auth.js';
+import type { TrustedProxies } from '../trusted-proxies.js';
 import { isIdentityLike } from './attributes.js';
 import { targetProblem } from './target.js';
 
@@ -21,12 +22,13 @@ export const HEADERS_TO_REMOVE = 'x-envoy-auth-headers-to-remove';
 export function envoyHttpCheck(
   req: IncomingMessage,
   url: string,
+  trusted: TrustedProxies,
 ): { check: CheckRequest; identityLike: string[] } | string {
   const uri = url.slice(ENVOY_HTTP_PREFIX.length);
   const problem = targetProblem(uri);
   if (problem) return problem;
-  const check = forwardedCheck(req, { method: req.method ?? 'GET', uri });
-  if (typeof check === 'string') return check;
+  const check = forwardedCheck(req, trusted, { method: req.method ?? 'GET', uri });
+  if (isRefusal(check)) return check.reason;
   const identityLike = Object.keys(req.headers).filter(isIdentityLike);
   for (const name of identityLike) delete check.headers?.[name];
   return { check, identityLike };

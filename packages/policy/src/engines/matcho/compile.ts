@@ -1,9 +1,21 @@
+import { BODY_UNAVAILABLE } from '../../context/build.js';
 import { parseContextPath, resolveContextPath } from '../../context/path.js';
 import { childPath, type IssueCollector } from '../../errors.js';
 import { preview } from '../../explain/preview.js';
 import { compileSafeRegex } from '../../regex/safe-regex.js';
 import { jsonEqual } from './equal.js';
-import { allOf, isMap, leaf, type Matcher, NEVER } from './matcher.js';
+import {
+  allOf,
+  isComposite,
+  isMap,
+  leaf,
+  type Matcher,
+  misfit,
+  NEVER,
+  scalarLeaf,
+  type Truth,
+  UNKNOWN_REASON,
+} from './matcher.js';
 import { compileOperator, isOperator } from './operators.js';
 
 /** Deepest pattern accepted: bounds the recursion at evaluation time. */
@@ -27,7 +39,7 @@ export function compileMatcher(pattern: unknown, path: string, issues: IssueColl
       return compileString(pattern, path, issues);
     case 'number':
     case 'boolean':
-      return leaf(pattern, (v) => v === pattern, `expected ${String(pattern)}`);
+      return scalarLeaf(pattern, (v) => v === pattern, `expected ${String(pattern)}`);
     case 'object':
       return Array.isArray(pattern)
         ? compileList(pattern, path, nested)
@@ -40,17 +52,22 @@ export function compileMatcher(pattern: unknown, path: string, issues: IssueColl
 
 function compileString(pattern: string, path: string, issues: IssueCollector): Matcher {
   switch (pattern) {
+    // Shape-blind: any value is present. An unavailable body never gets here (map patterns stop it).
     case 'present?':
       return leaf(pattern, (v) => v !== undefined && v !== null, 'expected a value');
     case 'nil?':
       return leaf(pattern, (v) => v === undefined || v === null, 'expected no value');
     case 'not-blank?':
-      return leaf(pattern, (v) => typeof v === 'string' && NOT_BLANK.test(v), 'expected a non-blank string');
+      return scalarLeaf(
+        pattern,
+        (v) => typeof v === 'string' && NOT_BLANK.test(v),
+        'expected a non-blank string',
+      );
   }
   if (pattern.startsWith('#')) {
     try {
       const regex = compileSafeRegex(pattern.slice(1));
-      return leaf(
+      return scalarLeaf(
         pattern,
         (v) => typeof v === 'string' && regex.test(v),
         'expected a string matching the regex',
@@ -61,7 +78,7 @@ function compileString(pattern: string, path: string, issues: IssueCollector): M
     }
   }
   if (pattern.startsWith('.')) return compileReference(pattern, path, issues);
-  return leaf(pattern, (v) => v === pattern, `expected "${pattern}"`);
+  return scalarLeaf(pattern, (v) => v === pattern, `expected "${pattern}"`);
 }
 
 /**
@@ -75,15 +92,20 @@ function compileReference(pattern: string, path: string, issues: IssueCollector)
     issues.add(path, `"${pattern}" is not a context path (expected keys separated by dots, like .user.id)`);
     return NEVER;
   }
-  const test = (v: unknown, root: unknown) => {
+  const test = (v: unknown, root: unknown): Truth => {
     if (v === undefined) return false;
     const resolved = resolveContextPath(root, ref);
-    return resolved !== undefined && jsonEqual(v, resolved);
+    if (resolved === undefined) return false;
+    // Read through an unavailable body, or a list compared with one value: unknown (DESIGN §10).
+    if (resolved === BODY_UNAVAILABLE || isComposite(v) !== isComposite(resolved)) return undefined;
+    return jsonEqual(v, resolved);
   };
   return {
     test,
     why(v, root, at) {
-      if (test(v, root)) return undefined;
+      const truth = test(v, root);
+      if (truth === true) return undefined;
+      if (truth === undefined) return { path: at, expected: pattern, actual: v, reason: UNKNOWN_REASON };
       const resolved = resolveContextPath(root, ref);
       return resolved === undefined
         ? {
@@ -104,17 +126,28 @@ function compileReference(pattern: string, path: string, issues: IssueCollector)
 
 function compileList(pattern: unknown[], path: string, nested: (p: unknown, at: string) => Matcher): Matcher {
   const items = pattern.map((item, i) => nested(item, childPath(path, i)));
-  const test = (v: unknown, root: unknown) => {
-    if (!Array.isArray(v)) return false;
-    for (let i = 0; i < items.length; i++) if (!(items[i] as Matcher).test(v[i], root)) return false;
-    return true;
+  const test = (v: unknown, root: unknown): Truth => {
+    if (!Array.isArray(v)) return misfit(v);
+    let truth: Truth = true;
+    for (let i = 0; i < items.length; i++) {
+      const t = (items[i] as Matcher).test(v[i], root);
+      if (t === false) return false;
+      if (t === undefined) truth = undefined;
+    }
+    return truth;
   };
   return {
     test,
     why(v, root, at) {
-      if (test(v, root)) return undefined;
-      if (!Array.isArray(v)) return { path: at, expected: pattern, actual: v, reason: 'expected a list' };
-      const i = items.findIndex((item, k) => !item.test(v[k], root));
+      if (test(v, root) === true) return undefined;
+      if (!Array.isArray(v))
+        return {
+          path: at,
+          expected: pattern,
+          actual: v,
+          reason: v === undefined ? 'expected a list' : UNKNOWN_REASON,
+        };
+      const i = items.findIndex((item, k) => item.test(v[k], root) !== true);
       return items[i]?.why(v[i], root, [...at, i]);
     },
   };
@@ -162,21 +195,41 @@ function mapOf(
   const get = inherited
     ? (v: Record<string, unknown>, key: string) => (Object.hasOwn(v, key) ? v[key] : undefined)
     : (v: Record<string, unknown>, key: string) => v[key];
-  const test = (v: unknown, root: unknown) => {
-    if (!isMap(v)) return false;
+  const test = (v: unknown, root: unknown): Truth => {
+    if (!isMap(v)) return misfit(v);
+    let truth: Truth = true;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as (typeof entries)[number];
-      if (!entry.matcher.test(get(v, entry.key), root)) return false;
+      const value = get(v, entry.key);
+      // DESIGN §10: whatever is read from an unavailable body is unknown, even `nil?` or `$not`.
+      const t = value === BODY_UNAVAILABLE ? undefined : entry.matcher.test(value, root);
+      if (t === false) return false;
+      if (t === undefined) truth = undefined;
     }
-    return true;
+    return truth;
   };
   return {
     test,
     why(v, root, at) {
-      if (test(v, root)) return undefined;
-      if (!isMap(v)) return { path: at, expected: pattern, actual: v, reason: 'expected a map' };
+      if (test(v, root) === true) return undefined;
+      if (!isMap(v))
+        return {
+          path: at,
+          expected: pattern,
+          actual: v,
+          reason: v === undefined ? 'expected a map' : UNKNOWN_REASON,
+        };
       for (const { key, matcher } of entries) {
-        const miss = matcher.why(get(v, key), root, [...at, key]);
+        const value = get(v, key);
+        if (value === BODY_UNAVAILABLE) {
+          return {
+            path: [...at, key],
+            expected: pattern[key],
+            actual: undefined,
+            reason: 'the request body is unavailable to policies (body_unavailable): unknown',
+          };
+        }
+        const miss = matcher.why(value, root, [...at, key]);
         if (miss !== undefined) return miss;
       }
       return undefined;

@@ -1,5 +1,14 @@
 import { childPath, type IssueCollector } from '../../errors.js';
-import { leaf, type Matcher, type MatchPath, type Mismatch } from './matcher.js';
+import {
+  leaf,
+  type Matcher,
+  type MatchPath,
+  type Mismatch,
+  misfit,
+  scalarLeaf,
+  type Truth,
+  UNKNOWN_REASON,
+} from './matcher.js';
 
 /** Compiles a nested pattern (supplied by compile.ts, which owns the recursion and depth limit). */
 export type CompileNested = (pattern: unknown, path: string) => Matcher;
@@ -38,7 +47,11 @@ export function compileOperator(
         issues.add(path, '$length must be a non-negative integer');
         return undefined;
       }
-      return leaf(pattern, (v) => Array.isArray(v) && v.length === arg, `expected a list of ${arg} items`);
+      return leaf(
+        pattern,
+        (v) => (Array.isArray(v) ? v.length === arg : misfit(v)),
+        `expected a list of ${arg} items`,
+      );
     case '$one-of':
     case '$present-all': {
       const list = patternList(arg, path, issues);
@@ -62,7 +75,7 @@ function enumOf(pattern: unknown, arg: unknown, path: string, issues: IssueColle
     }
   });
   const values = new Set<unknown>(arg);
-  return leaf(pattern, (v) => values.has(v), 'expected one of the $enum values');
+  return scalarLeaf(pattern, (v) => values.has(v), 'expected one of the $enum values');
 }
 
 function patternList(arg: unknown, path: string, issues: IssueCollector): unknown[] | undefined {
@@ -74,24 +87,27 @@ function patternList(arg: unknown, path: string, issues: IssueCollector): unknow
 function oneOf(pattern: unknown, parts: Matcher[]): Matcher {
   return leaf(
     pattern,
-    (v, root) => {
-      for (let i = 0; i < parts.length; i++) if ((parts[i] as Matcher).test(v, root)) return true;
-      return false;
-    },
+    (v, root) => anyOf(parts.length, (i) => (parts[i] as Matcher).test(v, root)),
     `matched none of the ${parts.length} $one-of alternatives`,
   );
 }
 
 function presentAll(list: unknown[], parts: Matcher[]): Matcher {
-  const test = (v: unknown, root: unknown) =>
-    Array.isArray(v) && parts.every((part) => v.some((item) => part.test(item, root)));
+  const found = (part: Matcher, v: unknown[], root: unknown) => anyOf(v.length, (i) => part.test(v[i], root));
+  const test = (v: unknown, root: unknown): Truth =>
+    Array.isArray(v) ? everyOf(parts.length, (i) => found(parts[i] as Matcher, v, root)) : misfit(v);
   return {
     test,
     why(v, root, path): Mismatch | undefined {
-      if (test(v, root)) return undefined;
+      if (test(v, root) === true) return undefined;
       if (!Array.isArray(v))
-        return { path, expected: { '$present-all': list }, actual: v, reason: 'expected a list' };
-      const missing = parts.findIndex((part) => !v.some((item) => part.test(item, root)));
+        return {
+          path,
+          expected: { '$present-all': list },
+          actual: v,
+          reason: v === undefined ? 'expected a list' : UNKNOWN_REASON,
+        };
+      const missing = parts.findIndex((part) => found(part, v, root) !== true);
       return {
         path,
         expected: list[missing],
@@ -105,11 +121,20 @@ function presentAll(list: unknown[], parts: Matcher[]): Matcher {
 function unary(op: Operator, pattern: unknown, inner: Matcher): Matcher {
   switch (op) {
     case '$not':
-      return leaf(pattern, (v, root) => !inner.test(v, root), 'matched a pattern under $not');
+      // Kleene negation: unknown stays unknown (DESIGN §10). Aidbox's matcho negates a plain
+      // boolean, so `$not` of a pattern that failed on an unexpected shape allows there.
+      return leaf(
+        pattern,
+        (v, root) => {
+          const t = inner.test(v, root);
+          return t === undefined ? undefined : !t;
+        },
+        'matched a pattern under $not',
+      );
     case '$contains':
       return leaf(
         pattern,
-        (v, root) => Array.isArray(v) && v.some((item) => inner.test(item, root)),
+        (v, root) => (Array.isArray(v) ? anyOf(v.length, (i) => inner.test(v[i], root)) : misfit(v)),
         'expected a list with at least one item matching $contains',
       );
     case '$every':
@@ -120,14 +145,20 @@ function unary(op: Operator, pattern: unknown, inner: Matcher): Matcher {
 }
 
 function every(pattern: unknown, inner: Matcher): Matcher {
-  const test = (v: unknown, root: unknown) => Array.isArray(v) && v.every((item) => inner.test(item, root));
+  const test = (v: unknown, root: unknown): Truth =>
+    Array.isArray(v) ? everyOf(v.length, (i) => inner.test(v[i], root)) : misfit(v);
   return {
     test,
     why(v, root, path) {
-      if (test(v, root)) return undefined;
+      if (test(v, root) === true) return undefined;
       if (!Array.isArray(v))
-        return { path, expected: pattern, actual: v, reason: 'expected a list for $every' };
-      const i = v.findIndex((item) => !inner.test(item, root));
+        return {
+          path,
+          expected: pattern,
+          actual: v,
+          reason: v === undefined ? 'expected a list for $every' : UNKNOWN_REASON,
+        };
+      const i = v.findIndex((item) => inner.test(item, root) !== true);
       return inner.why(v[i], root, [...path, i]);
     },
   };
@@ -136,9 +167,39 @@ function every(pattern: unknown, inner: Matcher): Matcher {
 /** `$reference`: a `Type/id` string or `{reference}` becomes `{resourceType, id}` before matching. */
 function reference(inner: Matcher): Matcher {
   return {
-    test: (v, root) => inner.test(parseReference(v), root),
-    why: (v, root, path: MatchPath) => inner.why(parseReference(v), root, path),
+    test(v, root) {
+      const parsed = parseReference(v);
+      return parsed === undefined ? misfit(v) : inner.test(parsed, root);
+    },
+    why(v, root, path: MatchPath) {
+      const parsed = parseReference(v);
+      if (parsed === undefined && v !== undefined)
+        return { path, expected: '$reference', actual: v, reason: UNKNOWN_REASON };
+      return inner.why(parsed, root, path);
+    },
   };
+}
+
+/** Kleene or over `n` truths: true if any is, else unknown if any is, else false. */
+function anyOf(n: number, truth: (i: number) => Truth): Truth {
+  let result: Truth = false;
+  for (let i = 0; i < n; i++) {
+    const t = truth(i);
+    if (t === true) return true;
+    if (t === undefined) result = undefined;
+  }
+  return result;
+}
+
+/** Kleene and over `n` truths: false if any is, else unknown if any is, else true. */
+function everyOf(n: number, truth: (i: number) => Truth): Truth {
+  let result: Truth = true;
+  for (let i = 0; i < n; i++) {
+    const t = truth(i);
+    if (t === false) return false;
+    if (t === undefined) result = undefined;
+  }
+  return result;
 }
 
 /**

@@ -15,7 +15,8 @@ export function compileMatchoRule(pattern: unknown, path: string, issues: IssueC
   return {
     engine: 'matcho',
     constraints: matchoConstraints(pattern),
-    evaluate: (ctx) => matcher.test(ctx, ctx),
+    // Only a definite true allows: false and unknown alike do not (DESIGN §10).
+    evaluate: (ctx) => matcher.test(ctx, ctx) === true,
     explain(ctx, policy): ExplainEntry {
       const miss = matcher.why(ctx, ctx, []);
       if (miss === undefined) return { policy, engine: 'matcho', result: true };

@@ -1,0 +1,78 @@
+import { MAX_JSON_DEPTH } from '../limits.js';
+import { scanJson } from './json-scan.js';
+import { type RequestRefusal, refuse } from './refusal.js';
+
+/**
+ * What policies may see of a request body (DESIGN §10): its parsed JSON, or why they cannot see
+ * it. A check request carries the first as `body` and the second as `body_unavailable`; no
+ * policy allows by reading `body` or `resource` of a request whose body is unavailable.
+ */
+export type BodyView = { readonly json: unknown } | { readonly unavailable: string };
+
+/** Methods whose requests count as having a body when an entry point cannot see it (forward-auth). */
+export const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * True for a JSON media type: `application/json`, `application/fhir+json`, any `+json`
+ * (RFC 6839 §3.1). `essence` is the lower-case `type/subtype` without parameters.
+ */
+export function isJsonMediaType(essence: string): boolean {
+  return essence === 'application/json' || (essence.startsWith('application/') && essence.endsWith('+json'));
+}
+
+/**
+ * Reads a whole request body the way policies see it. JSON media types with identity encoding are
+ * parsed strictly: malformed JSON, duplicate object keys (`{"status":"final","status":"x"}` —
+ * parsers disagree on which wins), a byte-order mark (RFC 8259 §8.1: never added), invalid UTF-8
+ * or nesting deeper than {@link MAX_JSON_DEPTH} are refused (400). Any other body is unavailable,
+ * with the reason. An empty body is no body (`undefined`).
+ *
+ * @example readRequestBody(Buffer.from('{"a":1}'), 'application/fhir+json', undefined) // { json: { a: 1 } }
+ * @example readRequestBody(gzipped, 'application/json', 'gzip') // { unavailable: 'the body is gzip-encoded' }
+ */
+export function readRequestBody(
+  bytes: Uint8Array,
+  contentType: string | undefined,
+  contentEncoding: string | undefined,
+): BodyView | RequestRefusal | undefined {
+  if (bytes.length === 0) return undefined;
+  if (contentType === undefined) return { unavailable: 'the body has no Content-Type' };
+  const semi = contentType.indexOf(';');
+  const essence = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (!isJsonMediaType(essence))
+    return { unavailable: `the body's media type ${essence || '(empty)'} is not JSON` };
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    return { unavailable: `the body's charset ${charset} is not UTF-8` };
+  }
+  const encoding = contentEncoding?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    return { unavailable: `the body is ${encoding}-encoded` };
+  }
+  return parseStrictJson(bytes);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Parses JSON bytes strictly (see {@link readRequestBody}); a refusal names the problem. */
+export function parseStrictJson(bytes: Uint8Array): { json: unknown } | RequestRefusal {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+    return refuse(
+      'body_json',
+      'the JSON body starts with a byte order mark (RFC 8259 §8.1); send it without',
+    );
+  }
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return refuse('body_json', 'the JSON body is not valid UTF-8');
+  }
+  const problem = scanJson(text, MAX_JSON_DEPTH);
+  if (problem !== undefined) return refuse('body_json', `the JSON body is refused: ${problem}`);
+  try {
+    return { json: JSON.parse(text) };
+  } catch (err) {
+    return refuse('body_json', `the JSON body is malformed: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,13 @@
+export { BODY_METHODS, type BodyView, isJsonMediaType, parseStrictJson, readRequestBody } from './body.js';
+export { type CanonicalCheck, type CheckInput, canonicalCheck } from './canonical.js';
+export {
+  canonicalHeaders,
+  isReservedHeader,
+  METHOD_OVERRIDE_HEADERS,
+  RESERVED_HEADER_PREFIX,
+  type RequestHeaders,
+} from './headers.js';
+export { scanJson } from './json-scan.js';
+export { parseQueryParams, type QueryParams, ROUTE_PARAMS } from './query.js';
+export { isRefusal, type RefusalCode, type RequestRefusal, refuse } from './refusal.js';
+export { parseRequestTarget, type RequestTarget } from './target.js';

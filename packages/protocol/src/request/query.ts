@@ -1,0 +1,79 @@
+import { MAX_QUERY_PARAMS } from '../limits.js';
+import { clip, hexByte } from './encoding.js';
+import { type RequestRefusal, refuse } from './refusal.js';
+
+/** Decoded query parameters: each name once, a repeated name as a list in order of appearance. */
+export type QueryParams = Record<string, string | string[]>;
+
+/**
+ * Route parameters policies read from `params` (DESIGN §6). They come only from the path: a query
+ * parameter of one of these names is refused, so it can never stand in for the route (§10).
+ */
+export const ROUTE_PARAMS: ReadonlySet<string> = new Set(['resource/type', 'resource/id', 'resource/vid']);
+
+/**
+ * Parses a query string (without `?`) the way Aidbox shows it to policies: names and values
+ * form-decoded (`+` is a space). Refused, never truncated or guessed (DESIGN §10): more than
+ * {@link MAX_QUERY_PARAMS} parameters (414), malformed or non-UTF-8 percent-escapes, NUL/CR/LF
+ * encoded (raw ones are refused with the target), a name that is a route parameter or `__proto__`.
+ *
+ * @example parseQueryParams('name=a&name=b&_count=10') // { name: ['a', 'b'], _count: '10' }
+ */
+export function parseQueryParams(query: string): QueryParams | RequestRefusal {
+  const params: QueryParams = {};
+  if (query === '') return params;
+  let count = 0;
+  let start = 0;
+  while (start <= query.length) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    if (end > start) {
+      if (++count > MAX_QUERY_PARAMS) {
+        return refuse('query_too_many', `the query has more than ${MAX_QUERY_PARAMS} parameters`, 414);
+      }
+      const eq = query.indexOf('=', start);
+      const split = eq === -1 || eq > end ? end : eq;
+      const name = decode(query.slice(start, split));
+      if (typeof name !== 'string') return name;
+      const value = split === end ? '' : decode(query.slice(split + 1, end));
+      if (typeof value !== 'string') return value;
+      if (ROUTE_PARAMS.has(name)) {
+        return refuse(
+          'query_route_parameter',
+          `the query parameter "${name}" is a route parameter; it comes only from the path`,
+        );
+      }
+      if (name === '__proto__')
+        return refuse('query_character', 'the query parameter name "__proto__" is refused');
+      if (name !== '') add(params, name, value);
+    }
+    start = end + 1;
+  }
+  return params;
+}
+
+function add(params: QueryParams, name: string, value: string): void {
+  // Own keys only: `toString` or `constructor` must not find Object.prototype's.
+  const prior = Object.hasOwn(params, name) ? params[name] : undefined;
+  if (prior === undefined) params[name] = value;
+  else if (Array.isArray(prior)) prior.push(value);
+  else params[name] = [prior, value];
+}
+
+function decode(text: string): string | RequestRefusal {
+  if (text.indexOf('%') === -1) return text.indexOf('+') === -1 ? text : text.replace(/\+/g, ' ');
+  for (let i = text.indexOf('%'); i !== -1; i = text.indexOf('%', i + 1)) {
+    const byte = hexByte(text, i + 1);
+    if (byte < 0)
+      return refuse('query_encoding', `the query part "${clip(text)}" has malformed percent-encoding`);
+    // DESIGN §10: NUL, CR and LF are refused in the query, encoded too.
+    if (byte === 0 || byte === 0x0a || byte === 0x0d) {
+      return refuse('query_character', `the query part "${clip(text)}" encodes NUL, CR, LF`);
+    }
+  }
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return refuse('query_encoding', `the query part "${clip(text)}" does not percent-decode to UTF-8`);
+  }
+}

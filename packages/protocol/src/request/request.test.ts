@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { readRequestBody } from './body.js';
+import { canonicalCheck } from './canonical.js';
+import { canonicalHeaders } from './headers.js';
+import { isRefusal, type RequestRefusal } from './refusal.js';
+import { parseRequestTarget } from './target.js';
+
+const refusalOf = (value: unknown) => (isRefusal(value) ? value : undefined);
+
+describe('parseRequestTarget', () => {
+  it.each([
+    ['https://evil.example/fhir/Patient', 'target_form'],
+    ['evil.example:443', 'target_form'],
+    ['*', 'target_form'],
+    ['//evil.example/x', 'target_form'],
+    ['/fhir/Patient#x', 'target_fragment'],
+    ['/fhir/Patient/pt-1/../pt-2', 'target_dot_segment'],
+    ['/fhir/Patient/../../admin/users', 'target_dot_segment'],
+    ['/fhir/./Patient', 'target_dot_segment'],
+    ['/fhir/Patient/pt-1/%2e%2e/pt-2', 'target_dot_segment'],
+    ['/fhir/Patient/pt-1/%2E%2e/pt-2', 'target_dot_segment'],
+    ['/fhir/Patient/pt-1/.%2E/pt-2', 'target_dot_segment'],
+    ['/fhir/Patient/pt-1/%252e%252e/pt-2', 'target_encoding'],
+    ['/fhir/Patient%2Fpt-2', 'target_encoded_separator'],
+    ['/fhir/Patient%2fpt-2', 'target_encoded_separator'],
+    ['/fhir/Patient%5Cpt-2', 'target_encoded_separator'],
+    ['/fhir\\Patient', 'target_character'],
+    ['/fhir/Patient;jsessionid=1/pt-2', 'target_path_parameter'],
+    ['/fhir//Patient', 'target_empty_segment'],
+    ['/fhir/Pat\u0000ient', 'target_character'],
+    ['/fhir/Pat%00ient', 'target_character'],
+    ['/fhir/Pat%0aient', 'target_character'],
+    ['/fhir/Pat ient', 'target_character'],
+    ['/fhir/Pat\u00e9', 'target_character'],
+    ['/fhir/Pat%zzient', 'target_encoding'],
+    ['/fhir/Pat%4', 'target_encoding'],
+    ['/fhir/Pat%C3%28', 'target_encoding'],
+    ['/fhir/Patient?name=a%00', 'query_character'],
+    ['/fhir/Patient?name=a%0D%0Ax', 'query_character'],
+    ['/fhir/Patient?name=a\nb', 'query_character'],
+    ['/fhir/Patient?name=%E0%A4%A', 'query_encoding'],
+    ['/fhir/Patient?_id=pt-2&resource/id=pt-1', 'query_route_parameter'],
+    ['/fhir/Patient/%70t-2?resource%2Fid=pt-1', 'query_route_parameter'],
+    ['/fhir/Patient?resource/type=Patient', 'query_route_parameter'],
+    [`/fhir/Patient?${'a&'.repeat(256)}_revinclude=Observation:subject`, 'query_too_many'],
+    [`/${'a'.repeat(16384)}`, 'target_too_long'],
+  ])('refuses %j (%s)', (uri, code) => {
+    expect(refusalOf(parseRequestTarget(uri))?.refused).toBe(code);
+  });
+
+  it('answers 414 for too many parameters and a too-long target, 400 otherwise', () => {
+    expect(refusalOf(parseRequestTarget(`/x?${'a=1&'.repeat(257)}`))?.status).toBe(414);
+    expect(refusalOf(parseRequestTarget(`/${'a'.repeat(20_000)}`))?.status).toBe(414);
+    expect(refusalOf(parseRequestTarget('/a/../b'))?.status).toBe(400);
+  });
+
+  it('decodes the path once and keeps the raw target for the upstream', () => {
+    expect(parseRequestTarget('/fhir/Patient/%70t-2/_history/1?name=a+b&name=c&x=%7C')).toEqual({
+      raw: '/fhir/Patient/%70t-2/_history/1?name=a+b&name=c&x=%7C',
+      path: '/fhir/Patient/pt-2/_history/1',
+      segments: ['fhir', 'Patient', 'pt-2', '_history', '1'],
+      query: 'name=a+b&name=c&x=%7C',
+      params: { name: ['a b', 'c'], x: '|' },
+    });
+  });
+
+  it.each([
+    '/',
+    '/fhir/Patient/',
+    '/fhir/Patient?identifier=http://x.org|123&_include=Patient:organization',
+    '/fhir/Patient/pt-1/$everything',
+    '/fhir/Patient?q=a\\b',
+    `/x?${'a=1&'.repeat(256)}`,
+    '/fhir/Patient/..x/a.b/...',
+  ])('accepts %j', (uri) => {
+    expect(isRefusal(parseRequestTarget(uri))).toBe(false);
+  });
+});
+
+describe('canonicalHeaders', () => {
+  it('drops reserved x-authz-* headers in any _/- spelling and case', () => {
+    expect(
+      canonicalHeaders({ X_Authz_User: 'admin', 'x-authz-policy': 'p', 'X-AUTHZ_SUBJECT': 's', accept: 'a' }),
+    ).toEqual({ accept: 'a' });
+  });
+
+  it('returns the headers themselves when already canonical', () => {
+    const headers = { authorization: 'Bearer t', accept: 'a' };
+    expect(canonicalHeaders(headers)).toBe(headers);
+  });
+
+  it.each([
+    [{ authorization: ['Bearer a', 'Bearer b'] }, 'header_ambiguous', 400],
+    [{ Authorization: 'Bearer a', authorization: 'Bearer b' }, 'header_ambiguous', 400],
+    [{ 'x-http-method-override': 'DELETE' }, 'method_override', 400],
+    [{ 'X-HTTP-Method': 'DELETE' }, 'method_override', 400],
+    [{ x_method_override: 'DELETE' }, 'method_override', 400],
+    [Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`h${i}`, 'v'])), 'header_too_many', 431],
+  ])('refuses %j', (headers, code, status) => {
+    const refusal = refusalOf(canonicalHeaders(headers as Record<string, string>)) as RequestRefusal;
+    expect([refusal?.refused, refusal?.status]).toEqual([code, status]);
+  });
+});
+
+describe('readRequestBody', () => {
+  const json = (text: string) => Buffer.from(text);
+  it.each([
+    ['{"status":"final","status":"preliminary"}', 'appears twice'],
+    ['{"a":{"st\\u0061tus":1,"status":2}}', 'appears twice'],
+    [`${'['.repeat(65)}${']'.repeat(65)}`, 'deeper than 64'],
+    ['{"a":', 'malformed'],
+    ['\ufeff{"a":1}', 'byte order mark'],
+  ])('refuses %j with 400', (text, why) => {
+    const refusal = refusalOf(readRequestBody(json(text), 'application/fhir+json', undefined));
+    expect(refusal?.status).toBe(400);
+    expect(refusal?.reason).toContain(why);
+  });
+
+  it.each([
+    ['text/plain', undefined, "the body's media type text/plain is not JSON"],
+    ['application/json', 'gzip', 'the body is gzip-encoded'],
+    ['application/json; charset=latin1', undefined, "the body's charset latin1 is not UTF-8"],
+    [undefined, undefined, 'the body has no Content-Type'],
+  ])('marks a %s body (%s) unavailable', (type, encoding, reason) => {
+    expect(readRequestBody(json('{"a":1}'), type, encoding)).toEqual({ unavailable: reason });
+  });
+
+  it.each(['application/json', 'application/fhir+json; charset=UTF-8', 'application/merge-patch+json'])(
+    'parses %s',
+    (type) => {
+      expect(readRequestBody(json('{"a":[1,{"b":"x"}],"c":"\\"{"}'), type, 'identity')).toEqual({
+        json: { a: [1, { b: 'x' }], c: '"{' },
+      });
+    },
+  );
+});
+
+describe('canonicalCheck', () => {
+  it('refuses a body nested deeper than the JSON limit', () => {
+    let body: unknown = 1;
+    for (let i = 0; i < 65; i++) body = [body];
+    expect(refusalOf(canonicalCheck({ uri: '/', body }))?.refused).toBe('body_json');
+  });
+  it('carries body_unavailable', () => {
+    const checked = canonicalCheck({ uri: '/a', body_unavailable: 'the body is gzip-encoded' });
+    expect(isRefusal(checked) ? undefined : checked.bodyUnavailable).toBe('the body is gzip-encoded');
+  });
+});

@@ -1,0 +1,188 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  type BodyView,
+  type CheckRequest,
+  canonicalHeaders,
+  isRefusal,
+  parseRequestTarget,
+  type RequestHeaders,
+  type RequestRefusal,
+  type RequestTarget,
+  readRequestBody,
+  refuse,
+} from '@authz/protocol';
+import { FORWARDED_HEADERS, type TrustedProxies } from './trusted-proxies.js';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe this connection, not the request. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * A client request in the gateway's hands, in canonical form (DESIGN §10): the check the worker
+ * decides on, and the same target, headers and body bytes for the upstream.
+ */
+export interface InboundRequest {
+  check: CheckRequest;
+  target: RequestTarget;
+  /** the checked headers (lower-case, reserved and untrusted forwarding headers dropped) */
+  headers: RequestHeaders;
+  /** whether the peer is a trusted proxy (its X-Forwarded-* are believed and passed on) */
+  trustedPeer: boolean;
+  /** the whole buffered body, when there is one */
+  body?: Buffer;
+}
+
+/** What reading a request needs. */
+export interface InboundOptions {
+  trustedProxies: TrustedProxies;
+  /** GATEWAY_MAX_CHECK_BODY_BYTES */
+  maxBodyBytes: number;
+}
+
+/**
+ * Reads a request the gateway will proxy: target and headers checked, the whole body buffered
+ * (Content-Length or chunked) up to `maxBodyBytes` and, when JSON, parsed for policies. Refused:
+ * everything {@link parseRequestTarget} and `canonicalHeaders` refuse, a body over the limit (413),
+ * more than one Content-Type, malformed JSON or duplicate keys (400).
+ */
+export async function readProxiedRequest(
+  req: IncomingMessage,
+  options: InboundOptions,
+): Promise<InboundRequest | RequestRefusal> {
+  const base = readHead(req, req.url ?? '/', options.trustedProxies);
+  if (isRefusal(base)) return base;
+  const declared = Number(single(base.headers['content-length']) ?? 0);
+  if (declared > options.maxBodyBytes) return tooLarge(options.maxBodyBytes);
+  const body = await readBody(req, options.maxBodyBytes);
+  if (body === undefined) return tooLarge(options.maxBodyBytes);
+  const view = readRequestBody(
+    body,
+    single(base.headers['content-type']),
+    joined(base.headers['content-encoding']),
+  );
+  if (isRefusal(view)) return view;
+  const inbound: InboundRequest = { ...base, check: checkOf(req, base, options.trustedProxies) };
+  if (body.length > 0) inbound.body = body;
+  withBody(inbound.check, view);
+  return inbound;
+}
+
+/** The parts of a request every entry point reads the same way: target and headers. */
+export function readHead(
+  req: IncomingMessage,
+  uri: string,
+  trusted: TrustedProxies,
+): Omit<InboundRequest, 'check'> | RequestRefusal {
+  const target = parseRequestTarget(uri);
+  if (isRefusal(target)) return target;
+  const canonical = canonicalHeaders(req.headersDistinct);
+  if (isRefusal(canonical)) return canonical;
+  if ((canonical['content-type']?.length ?? 0) > 1) {
+    return refuse('header_ambiguous', 'the request carries more than one Content-Type header');
+  }
+  const trustedPeer = trusted.trusts(req.socket.remoteAddress);
+  const connection = new Set(
+    joined(canonical.connection)
+      ?.toLowerCase()
+      .split(/\s*,\s*/),
+  );
+  const headers: RequestHeaders = {};
+  for (const name in canonical) {
+    if (HOP_BY_HOP.has(name) || connection.has(name)) continue;
+    // DESIGN §10: forwarding headers from an untrusted peer are neither believed nor passed on.
+    if (!trustedPeer && FORWARDED_HEADERS.has(name)) continue;
+    const values = canonical[name] as string[];
+    headers[name] = values.length === 1 ? (values[0] as string) : values;
+  }
+  return { target, headers, trustedPeer };
+}
+
+/** The check request for a proxied request (its body is added by the caller). */
+function checkOf(
+  req: IncomingMessage,
+  head: Omit<InboundRequest, 'check'>,
+  trusted: TrustedProxies,
+): CheckRequest {
+  return {
+    method: req.method ?? 'GET',
+    uri: head.target.raw,
+    headers: head.headers,
+    remote_addr: remoteAddress(req, trusted),
+    scheme: schemeOf(req, head),
+  };
+}
+
+/** DESIGN §10: the rightmost X-Forwarded-For hop that is not a trusted proxy (the peer when untrusted). */
+export function remoteAddress(req: IncomingMessage, trusted: TrustedProxies): string {
+  return trusted.clientAddress(req.socket.remoteAddress ?? '', req.headersDistinct['x-forwarded-for']);
+}
+
+/** `https` on a TLS socket; else a trusted proxy's X-Forwarded-Proto (http or https); else `http`. */
+export function schemeOf(
+  req: IncomingMessage,
+  head: Pick<InboundRequest, 'headers' | 'trustedPeer'>,
+): string {
+  if ('encrypted' in req.socket && req.socket.encrypted) return 'https';
+  const proto = head.trustedPeer
+    ? single(head.headers['x-forwarded-proto'])?.trim().toLowerCase()
+    : undefined;
+  return proto === 'https' ? 'https' : 'http';
+}
+
+/** Puts what policies may see of the body into the check request. */
+export function withBody(check: CheckRequest, view: BodyView | undefined): void {
+  if (view === undefined) return;
+  if ('json' in view) check.body = view.json;
+  else check.body_unavailable = view.unavailable;
+}
+
+/**
+ * Reads a request's whole body as policies may see it (for entry points that get the body as
+ * their own request's, like Envoy's HTTP ext_authz): `undefined` when there is none.
+ */
+export async function readBodyView(
+  req: IncomingMessage,
+  maxBytes: number,
+): Promise<BodyView | RequestRefusal | undefined> {
+  const body = await readBody(req, maxBytes);
+  if (body === undefined) return tooLarge(maxBytes);
+  const h = req.headersDistinct;
+  return readRequestBody(body, h['content-type']?.[0], h['content-encoding']?.join(', '));
+}
+
+/** The whole body, or `undefined` once it grows past `max` bytes (the rest is not read). */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+function tooLarge(max: number): RequestRefusal {
+  return refuse(
+    'body_too_large',
+    `the request body is larger than ${max} bytes (GATEWAY_MAX_CHECK_BODY_BYTES); the gateway forwards only bodies it has read whole`,
+    413,
+  );
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
