@@ -17,6 +17,11 @@ export const CheckRequest = Type.Object(
     scheme: Type.Optional(Type.String({ maxLength: 16 })),
     body: Type.Optional(Type.Unknown()),
     explain: Type.Optional(Type.Boolean()),
+    /**
+     * The caller checks the upstream's response when the reply asks (`response_check`): the
+     * gateway in proxy mode. Without it, a read that needs one is denied (DESIGN §13).
+     */
+    can_check_response: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: true },
 );

@@ -8,6 +8,7 @@ import { forwardedCheck, proxiedCheck } from './check-request.js';
 import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/http-check.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { UpstreamProxy } from './proxy.js';
+import { checkedResponder } from './response-check.js';
 import { sendDenial, sendOutcome } from './responses.js';
 
 /** What the gateway's HTTP handler needs. */
@@ -17,6 +18,8 @@ export interface GatewayDeps {
   /** unset → allowed requests are answered with the decision JSON */
   proxy?: UpstreamProxy;
   maxCheckBodyBytes: number;
+  /** Largest upstream response checked for SMART scopes (`GATEWAY_MAX_CHECKED_RESPONSE_BYTES`). */
+  maxCheckedResponseBytes: number;
   ready: () => boolean;
   /** signs `X-Authz-Assertion` for allowed requests (GATEWAY_ASSERTION_KEY_FILE) */
   assertion?: AssertionSigner;
@@ -48,6 +51,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
 
   const bufferedBody = await readCheckBody(req, deps.maxCheckBodyBytes);
   const checkRequest = proxiedCheck(req, bufferedBody?.json);
+  // DESIGN §13: only a gateway that proxies can check a response before the client sees it.
+  if (deps.proxy) checkRequest.can_check_response = true;
   const reply = await check(deps, checkRequest, req, requestId);
   deps.metrics.answered('proxy', reply.status);
   if (!reply.allow) return sendDenial(res, reply, requestId);
@@ -67,6 +72,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
     { ...identity, 'x-request-id': requestId },
     bufferedBody?.raw,
     (status, message) => sendOutcome(res, status, 'transient', message, requestId),
+    reply.response_check &&
+      checkedResponder(res, reply.response_check, deps.maxCheckedResponseBytes, requestId),
   );
 }
 
@@ -158,6 +165,11 @@ async function answerForwardAuth(
   const reply = await check(deps, checkRequest, req, requestId);
   deps.metrics.answered(route, reply.status);
   if (!reply.allow) return sendDenial(res, reply, requestId);
+  // Fail closed: an allow conditional on the response (DESIGN §13) cannot be honoured here.
+  if (reply.response_check) {
+    const why = 'the decision requires a response check, which forward-auth cannot make';
+    return sendOutcome(res, 403, 'forbidden', why, requestId);
+  }
   const headers = checkRequest.headers ?? {};
   const host = single(headers['x-forwarded-host']) ?? single(headers.host);
   const identity = await allowedHeaders(reply, deps.assertion, {

@@ -39,6 +39,9 @@ export class UpstreamProxy {
   /**
    * Proxies `req` (whose body is `bufferedBody` when the gateway already read it) with the
    * identity headers added. Resolves when the response is done; `onError` answers failures.
+   * `onResponse`, when given, answers the client instead of streaming the upstream's response
+   * (the SMART response check, `response-check.ts`); the upstream is then asked for an
+   * uncompressed body.
    */
   forward(
     req: IncomingMessage,
@@ -46,6 +49,7 @@ export class UpstreamProxy {
     identity: Record<string, string>,
     bufferedBody: Buffer | undefined,
     onError: (status: number, message: string) => void,
+    onResponse?: (upstream: IncomingMessage, headers: Record<string, string | string[]>) => void,
   ): void {
     const headers: Record<string, string | string[]> = {};
     for (const name in req.headers) {
@@ -66,6 +70,7 @@ export class UpstreamProxy {
     headers['x-forwarded-proto'] ??= 'http';
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     if (bufferedBody) headers['content-length'] = String(bufferedBody.length);
+    if (onResponse) headers['accept-encoding'] = 'identity';
 
     const path = joinPath(this.upstream.pathname, req.url ?? '/');
     const upstreamReq = this.send(
@@ -85,6 +90,7 @@ export class UpstreamProxy {
           const value = upstreamRes.headers[name];
           if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
         }
+        if (onResponse) return onResponse(upstreamRes, out);
         res.writeHead(upstreamRes.statusCode ?? 502, out);
         upstreamRes.pipe(res);
       },
