@@ -297,10 +297,12 @@ function alternatives(
   for (const scope of scopes) {
     const needsPatient = scope.level === 'patient' && isCompartmentType(type);
     if (needsPatient && !grant.patient) continue;
+    // Copies: the wire shape is mutable, the grant is frozen and shared.
+    const constraints = scope.constraints.map(({ param, value }) => ({ param, value }));
     anyOf.push(
       needsPatient && grant.patient
-        ? { patient: { ids: grant.patient.ids, urls: grant.patient.urls }, constraints: scope.constraints }
-        : { constraints: scope.constraints },
+        ? { patient: { ids: [...grant.patient.ids], urls: [...grant.patient.urls] }, constraints }
+        : { constraints },
     );
   }
   return anyOf;
