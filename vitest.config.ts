@@ -13,6 +13,7 @@ const alias = {
   '@authz/runtime': src('packages/runtime'),
   '@authz/harness': src('packages/harness'),
   '@authz/cli': src('packages/cli'),
+  '@authz/smart': src('packages/smart'),
   '@authz/test-support': fileURLToPath(new URL('test/support/index.ts', import.meta.url)),
 };
 

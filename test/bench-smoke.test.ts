@@ -53,6 +53,7 @@ describe('npm run bench -- --quick', () => {
       'jwt_rs256_unique',
       'jwt_es256_unique',
       'opaque_cached',
+      'smart_scoped',
       'policies_1',
       'policies_100',
       'policies_10000',

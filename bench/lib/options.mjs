@@ -9,6 +9,7 @@ export const SCENARIOS = [
   'jwt_rs256_unique',
   'jwt_es256_unique',
   'opaque_cached',
+  'smart_scoped',
   'http_bare',
   'gateway_forward',
   'gateway_forward_assertion',

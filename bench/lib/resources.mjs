@@ -14,6 +14,23 @@ export const BENCH_USER = 'bench-user';
 /** The request every throughput scenario checks: a FHIR read the allowing policy permits. */
 export const PROBE = { method: 'GET', uri: '/fhir/Patient/pt-1?_elements=name' };
 
+/**
+ * `smart_scoped` (DESIGN §13): a cached token with ten SMART scopes (`atv: 2`, a patient in
+ * context) asking for a compartment-constrained search that also carries its scope's v2
+ * constraint (`gender=female`), so the scope step runs in full before the allowing policy.
+ */
+export const SMART_PROBE = { method: 'GET', uri: '/fhir/Patient?_id=pt-1&gender=female' };
+export const SMART_CLAIMS = {
+  atv: 2,
+  context: { patient: 'pt-1' },
+  scope: [
+    'openid fhirUser launch/patient offline_access',
+    'patient/Patient.rs?gender=female patient/Observation.rs?category=laboratory patient/Condition.rs',
+    'patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Immunization.rs',
+    'patient/Procedure.rs patient/Encounter.rs patient/DiagnosticReport.rs patient/Observation.c',
+  ].join(' '),
+};
+
 /** The request the config-propagation probes check (allowed only while `flip` is on). */
 export const FLIP_URI = '/bench/flip';
 

@@ -10,7 +10,7 @@ import { httpLoad } from './http-load.mjs';
 import { Measurement, slice } from './measure.mjs';
 import { natsLoad } from './nats-load.mjs';
 import { cpuMicros, freePort, sleep, startChild, startService } from './procs.mjs';
-import { ALLOW_POLICY, fillerId, fillerPolicy, ISS, PROBE } from './resources.mjs';
+import { ALLOW_POLICY, fillerId, fillerPolicy, ISS, PROBE, SMART_CLAIMS, SMART_PROBE } from './resources.mjs';
 import { claimsFor, mintJwt, mintSeries, mintSeriesParallel } from './tokens.mjs';
 
 const repeat = (payload, n) => new Array(n).fill(payload);
@@ -26,6 +26,7 @@ const SETTLE_MS = 1000;
 export async function mintTokens(keys, sizes, want, log) {
   const started = performance.now();
   const cached = mintJwt('HS256', keys.hsSecret, claimsFor(ISS.hs, 'cached', 0));
+  const smart = mintJwt('HS256', keys.hsSecret, { ...claimsFor(ISS.hs, 'smart', 0), ...SMART_CLAIMS });
   const n = sizes.warmup + sizes.requests;
   const hs = want('jwt_hs256_unique') ? mintSeries('HS256', keys.hsSecret, ISS.hs, 'hs', n) : [];
   const esKey = createPrivateKey(keys.esPrivatePem);
@@ -36,7 +37,7 @@ export async function mintTokens(keys, sizes, want, log) {
     : [];
   const total = 1 + hs.length + es.length + rs.length;
   log(`minted ${total} tokens in ${Math.round(performance.now() - started)} ms`);
-  return { cached, hs, es, rs };
+  return { cached, smart, hs, es, rs };
 }
 
 /** Each token kind once, so a misconfiguration stops the run before any number is taken. */
@@ -53,8 +54,10 @@ export async function smokeCheck(b) {
     // The last token of a series is then never sent again.
     if (b.tokens[series].length > 0) samples.push([label, b.tokens[series].pop()]);
   }
-  for (const [label, token] of samples) {
-    const reply = await b.cluster.nc.request(SUBJECTS.check, checkPayload(token), { timeout: 5000 });
+  const payloads = samples.map(([label, token]) => [label, checkPayload(token)]);
+  payloads.push(['SMART-scoped', checkPayload(b.tokens.smart, SMART_PROBE)]);
+  for (const [label, payload] of payloads) {
+    const reply = await b.cluster.nc.request(SUBJECTS.check, payload, { timeout: 5000 });
     const problem = expectAllowed(reply);
     if (problem)
       throw new Error(`${label} token is not allowed (${problem}); the benchmark would be meaningless`);
@@ -107,6 +110,7 @@ export async function tokenScenarios(b) {
   }
   const encode = (tokens) => tokens.map((t) => checkPayload(t));
   const opaque = checkPayload(b.cluster.opaqueToken);
+  const smart = checkPayload(b.tokens.smart, SMART_PROBE);
   const plan = [
     ['echo', echoSubject, repeat(cached, warmup), repeat(cached, requests)],
     ['jwt_cached', SUBJECTS.check, repeat(cached, warmup), repeat(cached, requests)],
@@ -129,6 +133,7 @@ export async function tokenScenarios(b) {
       encode(b.tokens.es.slice(warmup)),
     ],
     ['opaque_cached', SUBJECTS.check, repeat(opaque, warmup), repeat(opaque, requests)],
+    ['smart_scoped', SUBJECTS.check, repeat(smart, warmup), repeat(smart, requests)],
   ].filter(([name, , , measured]) => b.opts.want(name) && measured.length > 0);
   for (let round = 0; round < rounds; round++) {
     for (const [name, subject, warm, measured] of plan) {

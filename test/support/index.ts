@@ -19,6 +19,13 @@ export {
   type IntrospectionServerOptions,
   startIntrospectionServer,
 } from './introspection-server.js';
+export {
+  type FhirUpstream,
+  r4Observation,
+  startFhirUpstream,
+  UPSTREAM_RESOURCES,
+  type UpstreamRecord,
+} from './fhir-upstream.js';
 export { startNatsCluster, type TestNatsCluster, type TestNatsNode } from './nats-cluster.js';
 export { freePort, waitForPort } from './ports.js';
 export { hsReaders } from './resources.js';

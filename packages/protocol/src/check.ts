@@ -19,6 +19,11 @@ export const CheckRequest = Type.Object(
     /** Why policies cannot see the body (DESIGN §10); no policy allows by reading `body` then. */
     body_unavailable: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     explain: Type.Optional(Type.Boolean()),
+    /**
+     * The caller checks the upstream's response when the reply asks (`response_check`): the
+     * gateway in proxy mode. Without it, a read that needs one is denied (DESIGN §13).
+     */
+    can_check_response: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: true },
 );

@@ -13,7 +13,15 @@ export {
   MAX_TOKEN_BYTES,
 } from './limits.js';
 export { type IssueCode, type OperationOutcome, type OutcomeIssue, operationOutcome } from './outcome.js';
-export { BearerErrorCode, CheckReply, CheckStatus, ErrorCode, ExplainEntry, Identity } from './reply.js';
+export {
+  BearerErrorCode,
+  CheckReply,
+  CheckStatus,
+  ErrorCode,
+  ExplainEntry,
+  Identity,
+  ResponseCheck,
+} from './reply.js';
 export { DEFAULT_REDACT_PARAMS, parseRedactParams, queryRedactor, REDACTED } from './redact.js';
 export * from './request/index.js';
 export {

@@ -89,6 +89,38 @@ export const VERDICT_FIELDS = {
   policy: Type.Optional(Type.String()),
 };
 
+/**
+ * What the upstream's response to an allowed read must satisfy before its body reaches the
+ * client (SMART patient compartment and v2 scope constraints, DESIGN §13): a resource of
+ * `resourceType` (or a Bundle of them, for instance history) for which any alternative holds.
+ */
+export const ResponseCheck = Type.Object(
+  {
+    resourceType: Type.String({ maxLength: 64 }),
+    anyOf: Type.Array(
+      Type.Object(
+        {
+          /** in the compartment of one of these patients (`Patient/<id>` or an exact absolute URL) */
+          patient: Type.Optional(
+            Type.Object(
+              { ids: Type.Array(Type.String()), urls: Type.Array(Type.String()) },
+              { additionalProperties: false },
+            ),
+          ),
+          /** matching every `param=value` (FHIR search semantics of the R4 parameter) */
+          constraints: Type.Array(
+            Type.Object({ param: Type.String(), value: Type.String() }, { additionalProperties: false }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 256 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ResponseCheck = Static<typeof ResponseCheck>;
+
 /** The answer to a check request (DESIGN §5). `allow` is true only with status 200. */
 export const CheckReply = Type.Object(
   {
@@ -98,6 +130,8 @@ export const CheckReply = Type.Object(
     revision: Type.Optional(Type.Integer({ minimum: 0 })),
     explain: Type.Optional(Type.Array(ExplainEntry)),
     request_id: Type.Optional(Type.String()),
+    /** On an allow: the caller must check the upstream's response first ({@link ResponseCheck}). */
+    response_check: Type.Optional(ResponseCheck),
   },
   { additionalProperties: false },
 );

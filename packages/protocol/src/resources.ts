@@ -101,6 +101,8 @@ export const TokenIntrospector = Type.Object(
       ),
     ),
     cache_ttl: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+    /** Enforce SMART on FHIR scopes for every token of this introspector, `atv` or not (DESIGN §13). */
+    smart_scopes: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

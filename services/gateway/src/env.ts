@@ -22,6 +22,8 @@ export interface GatewayEnv extends CommonEnv {
   grpcPort: number;
   /** Signed identity assertions (`GATEWAY_ASSERTION_*`), when a key file is given. */
   assertion?: AssertionSettings & { key: AssertionKey };
+  /** Largest upstream response buffered for a SMART scope check; larger ones are refused (502). */
+  maxCheckedResponseBytes: number;
 }
 
 /** Reads the gateway environment; throws EnvError listing every problem. */
@@ -59,6 +61,10 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
     maxInFlightChecks: env.int('GATEWAY_MAX_INFLIGHT_CHECKS', 1024, { min: 1, max: 1_000_000 }),
     grpcPort: env.port('GATEWAY_GRPC_PORT', 9191),
     assertion: readAssertionEnv(env),
+    maxCheckedResponseBytes: env.int('GATEWAY_MAX_CHECKED_RESPONSE_BYTES', 1024 * 1024, {
+      min: 1024,
+      max: 64 * 1024 * 1024,
+    }),
   };
   env.done();
   return result;

@@ -9,6 +9,7 @@ import { forwardedCheck } from './forward-auth.js';
 import { readBodyView, readProxiedRequest, withBody } from './inbound.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { UpstreamProxy } from './proxy.js';
+import { checkedResponder } from './response-check.js';
 import { sendDenial, sendOutcome } from './responses.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
@@ -22,6 +23,8 @@ export interface GatewayDeps {
   maxCheckBodyBytes: number;
   /** GATEWAY_TRUSTED_PROXIES */
   trustedProxies: TrustedProxies;
+  /** Largest upstream response checked for SMART scopes (`GATEWAY_MAX_CHECKED_RESPONSE_BYTES`). */
+  maxCheckedResponseBytes: number;
   ready: () => boolean;
   /** signs `X-Authz-Assertion` for allowed requests (GATEWAY_ASSERTION_KEY_FILE) */
   assertion?: AssertionSigner;
@@ -61,6 +64,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
     if (inbound.status === 413) res.setHeader('connection', 'close');
     return sendOutcome(res, inbound.status, 'invalid', inbound.reason, requestId);
   }
+  // DESIGN §13: only a gateway that proxies can check a response before the client sees it.
+  if (deps.proxy) inbound.check.can_check_response = true;
   const reply = await check(deps, inbound.check, req, requestId);
   const checkRequest = inbound.check;
   deps.metrics.answered('proxy', reply.status);
@@ -75,8 +80,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
       .end(JSON.stringify(reply));
     return;
   }
-  deps.proxy.forward(req, inbound, res, { ...identity, 'x-request-id': requestId }, (status, message) =>
-    sendOutcome(res, status, 'transient', message, requestId),
+  deps.proxy.forward(
+    req,
+    inbound,
+    res,
+    { ...identity, 'x-request-id': requestId },
+    (status, message) => sendOutcome(res, status, 'transient', message, requestId),
+    reply.response_check &&
+      checkedResponder(res, reply.response_check, deps.maxCheckedResponseBytes, requestId),
   );
 }
 
@@ -175,6 +186,11 @@ async function answerForwardAuth(
   const reply = await check(deps, checkRequest, req, requestId);
   deps.metrics.answered(route, reply.status);
   if (!reply.allow) return sendDenial(res, reply, requestId);
+  // Fail closed: an allow conditional on the response (DESIGN §13) cannot be honoured here.
+  if (reply.response_check) {
+    const why = 'the decision requires a response check, which forward-auth cannot make';
+    return sendOutcome(res, 403, 'forbidden', why, requestId);
+  }
   const headers = checkRequest.headers ?? {};
   const host = single(headers['x-forwarded-host']) ?? single(headers.host);
   const identity = await allowedHeaders(reply, deps.assertion, {

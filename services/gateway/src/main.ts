@@ -8,6 +8,7 @@ import {
   runService,
   type StartedService,
 } from '@authz/runtime';
+import { loadFhirDefinitions } from '@authz/smart';
 import { loadAssertionSigner } from './assertion.js';
 import { type GatewayEnv, readGatewayEnv } from './env.js';
 import { startExtAuthzServer } from './envoy/grpc-server.js';
@@ -28,6 +29,8 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
   });
   const proxy = env.upstreamUrl ? new UpstreamProxy(env.upstreamUrl, env.upstreamTimeoutMs) : undefined;
   const assertion = env.assertion ? await loadAssertionSigner(env.assertion, env.assertion.key) : undefined;
+  // The R4 definitions responses are checked with (SMART scopes): loaded once, before serving.
+  loadFhirDefinitions();
   const server = createGatewayServer({
     client,
     metrics,
@@ -35,6 +38,7 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
     assertion,
     maxCheckBodyBytes: env.maxCheckBodyBytes,
     trustedProxies: env.trustedProxies,
+    maxCheckedResponseBytes: env.maxCheckedResponseBytes,
     ready: natsHealth(nc),
   });
   const port = await listen(server, env.port, env.host);

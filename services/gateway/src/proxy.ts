@@ -31,6 +31,9 @@ export class UpstreamProxy {
    * (DESIGN §10: the upstream gets what was checked), with the identity headers and the
    * gateway's own forwarding headers added. Resolves when the response is done; `onError`
    * answers failures.
+   * `onResponse`, when given, answers the client instead of streaming the upstream's response
+   * (the SMART response check, `response-check.ts`); the upstream is then asked for an
+   * uncompressed body.
    */
   forward(
     req: IncomingMessage,
@@ -38,6 +41,7 @@ export class UpstreamProxy {
     res: ServerResponse,
     identity: Record<string, string>,
     onError: (status: number, message: string) => void,
+    onResponse?: (upstream: IncomingMessage, headers: Record<string, string | string[]>) => void,
   ): void {
     const headers: Record<string, string | string[]> = {};
     for (const name in inbound.headers) {
@@ -54,6 +58,7 @@ export class UpstreamProxy {
     const body = inbound.body;
     if (body !== undefined) headers['content-length'] = String(body.length);
     else if (headers['content-length'] !== undefined) headers['content-length'] = '0';
+    if (onResponse) headers['accept-encoding'] = 'identity';
 
     const path = joinPath(this.upstream.pathname, inbound.target.raw);
     const upstreamReq = this.send(
@@ -73,6 +78,7 @@ export class UpstreamProxy {
           const value = upstreamRes.headers[name];
           if (value !== undefined && !NOT_FORWARDED.has(name)) out[name] = value;
         }
+        if (onResponse) return onResponse(upstreamRes, out);
         res.writeHead(upstreamRes.statusCode ?? 502, out);
         upstreamRes.pipe(res);
       },

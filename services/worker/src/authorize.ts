@@ -12,6 +12,7 @@ import type { DecisionDeps } from './decide.js';
 import { includedTypes } from './inline.js';
 import { replies } from './replies.js';
 import { withoutSecret } from './secret-fields.js';
+import { decideLinkedOperation } from './smart-scopes.js';
 
 /**
  * Who a check is authenticated as, in the shapes policies and the candidate index read: built
@@ -20,6 +21,8 @@ import { withoutSecret } from './secret-fields.js';
  */
 export interface Who {
   identity?: Identity;
+  /** the verified token, when there is one (its SMART grant rides with it, DESIGN §13) */
+  verified?: VerifiedIdentity;
   context: ContextIdentity;
   subject: Omit<Subject, 'operation'>;
 }
@@ -51,6 +54,7 @@ export function whoIs(
   if (client) context.client = client;
   return {
     identity,
+    ...(verified ? { verified } : {}),
     context,
     subject: {
       user: identity?.user,
@@ -84,11 +88,17 @@ export function authorize(
   path: string,
   explain: boolean,
   canonical?: CanonicalCheck,
+  operationLink?: string,
 ): Authorization {
   const operation = deps.operations.resolve(request.method, path, queryOf(request.uri) !== '');
   // The check's canonical form (DESIGN §10) when given; a dependent request is checked here.
   const ctx = buildRequestContext(request, who.context, operation?.ref, canonical);
   const subject: Subject = { ...who.subject, operation: operation?.id };
+  if (operationLink !== undefined) {
+    // DESIGN §13: under SMART scopes an $operation is allowed only by policies that name it.
+    const policy = decideLinkedOperation(operationLink, deps.config.allPolicies(), ctx, subject.roles);
+    return { decision: { policy }, operation };
+  }
   return { decision: deps.config.policySet.decide(ctx, subject, { explain }), operation };
 }
 

@@ -90,6 +90,16 @@ export class ConfigState {
     return this.clients.get(id);
   }
 
+  /** Every compiled AccessPolicy (the SMART `$operation` step evaluates the linked ones). */
+  allPolicies(): Iterable<CompiledPolicy> {
+    return this.policies.values();
+  }
+
+  /** A TokenIntrospector resource by id; a changed one is a new object. */
+  introspector(id: string): TokenIntrospector | undefined {
+    return this.introspectors.get(id);
+  }
+
   get counts(): Record<string, number> {
     return {
       TokenIntrospector: this.introspectors.size,

@@ -12,6 +12,7 @@ import { authorize, envelopeReply, type Who, whoIs } from './authorize.js';
 import type { ConfigState } from './config-state.js';
 import { replies } from './replies.js';
 import { bearerToken, type ParsedCheck } from './request.js';
+import { applyScopeStep, refusedEntry, scopeStepOf } from './smart-scopes.js';
 import { type UserDirectory, UserLookupError } from './users.js';
 
 /** What a decision needs from the worker. */
@@ -99,7 +100,14 @@ function evaluate(
 function decideAs(check: ParsedCheck, deps: DecisionDeps, who: Who): CheckReply {
   const { request, method, path } = check;
   const explain = request.explain === true;
-  const authorization = authorize(deps, who, request, path, explain, check.canonical);
+  // DESIGN §13: SMART scopes first, then the AccessPolicies (scopes never allow by themselves).
+  const scopes = scopeStepOf(check, who.verified, who.identity, deps.config, deps.operations);
+  if (scopes && 'deny' in scopes) {
+    const reply = scopes.deny;
+    if (explain) reply.explain = [refusedEntry(reply.reason)];
+    return reply;
+  }
+  const authorization = authorize(deps, who, request, path, explain, check.canonical, scopes?.operationLink);
   const { decision } = authorization;
   let reply: CheckReply;
   if (decision.policy !== undefined)
@@ -113,6 +121,7 @@ function decideAs(check: ParsedCheck, deps: DecisionDeps, who: Who): CheckReply 
   else if (who.identity) reply = replies.forbidden(method, path, who.identity);
   else reply = replies.anonymousDenied(method, path);
   if (explain) reply.explain = decision.explain ?? [];
+  if (scopes) applyScopeStep(reply, scopes);
   return reply;
 }
 

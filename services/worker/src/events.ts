@@ -58,6 +58,7 @@ export function checkReplyJson(reply: CheckReply, identityJson?: string): string
   if (reply.revision !== undefined) json += `,"revision":${reply.revision}`;
   if (reply.request_id !== undefined) json += `,"request_id":${str(reply.request_id)}`;
   if (reply.explain !== undefined) json += `,"explain":${str(reply.explain)}`;
+  if (reply.response_check !== undefined) json += `,"response_check":${str(reply.response_check)}`;
   return `${json}}`;
 }
 

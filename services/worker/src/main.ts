@@ -15,6 +15,7 @@ import {
   runService,
   type StartedService,
 } from '@authz/runtime';
+import { loadFhirDefinitions } from '@authz/smart';
 import { ClientAuthenticator, RedisSharedCache, TokenVerifier } from '@authz/verifier';
 import { CheckService } from './check-service.js';
 import { ConfigState } from './config-state.js';
@@ -106,6 +107,8 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
     },
   });
 
+  // The R4 definitions SMART scopes are checked with (~100 ms, once): never on a request's path.
+  loadFhirDefinitions();
   const service = new CheckService(
     nc,
     {
