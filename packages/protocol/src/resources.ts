@@ -101,6 +101,8 @@ export const TokenIntrospector = Type.Object(
       ),
     ),
     cache_ttl: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+    /** DESIGN §13: `required` refuses this introspector's tokens unless DPoP-bound and proven. */
+    dpop: Type.Optional(literals(['required', 'optional'] as const)),
   },
   { additionalProperties: false },
 );

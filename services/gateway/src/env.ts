@@ -1,5 +1,8 @@
+import { BlockList } from 'node:net';
+import { DEFAULT_CLIENT_CERT_HEADER } from '@authz/protocol';
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
 import { type AssertionKey, type AssertionSettings, readAssertionKey } from './assertion.js';
+import { parseTrustedProxies, type SenderOptions } from './sender.js';
 
 /** Gateway settings, parsed once at start-up. */
 export interface GatewayEnv extends CommonEnv {
@@ -19,6 +22,8 @@ export interface GatewayEnv extends CommonEnv {
   grpcPort: number;
   /** Signed identity assertions (`GATEWAY_ASSERTION_*`), when a key file is given. */
   assertion?: AssertionSettings & { key: AssertionKey };
+  /** `GATEWAY_PUBLIC_URL`, `GATEWAY_CLIENT_CERT_HEADER`, `GATEWAY_TRUSTED_PROXIES` (DESIGN §13, §10). */
+  sender: SenderOptions;
 }
 
 /** Reads the gateway environment; throws EnvError listing every problem. */
@@ -37,6 +42,7 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
       env.problem(`UPSTREAM_URL=${JSON.stringify(upstream)} is not a valid URL`);
     }
   }
+  const sender = readSenderEnv(env);
   const result: GatewayEnv = {
     ...common,
     port: env.port('GATEWAY_PORT', 8080),
@@ -48,6 +54,7 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
     maxInFlightChecks: env.int('GATEWAY_MAX_INFLIGHT_CHECKS', 1024, { min: 1, max: 1_000_000 }),
     grpcPort: env.port('GATEWAY_GRPC_PORT', 9191),
     assertion: readAssertionEnv(env),
+    sender,
   };
   env.done();
   return result;
@@ -65,4 +72,38 @@ function readAssertionEnv(env: EnvReader): GatewayEnv['assertion'] {
     env.problem(`GATEWAY_ASSERTION_KEY_FILE: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+function readSenderEnv(env: EnvReader): SenderOptions {
+  const trusted = parseTrustedProxies(env.string('GATEWAY_TRUSTED_PROXIES', '127.0.0.1/32,::1/128'));
+  const header = env.string('GATEWAY_CLIENT_CERT_HEADER', DEFAULT_CLIENT_CERT_HEADER).toLowerCase();
+  if (!/^[a-z0-9-]+$/.test(header))
+    env.problem(`GATEWAY_CLIENT_CERT_HEADER=${JSON.stringify(header)} is not a header name`);
+  const publicUrl = env.string('GATEWAY_PUBLIC_URL');
+  let publicOrigin: string | undefined;
+  if (publicUrl !== undefined) {
+    // DPoP htu = this origin + the request path, so it must be an origin and nothing more.
+    const url = URL.canParse(publicUrl) ? new URL(publicUrl) : undefined;
+    if (
+      url &&
+      /^https?:$/.test(url.protocol) &&
+      url.pathname === '/' &&
+      !url.search &&
+      !url.hash &&
+      !url.username
+    ) {
+      publicOrigin = url.origin;
+    } else {
+      env.problem(
+        `GATEWAY_PUBLIC_URL=${JSON.stringify(publicUrl)} must be an origin such as https://api.example.com (no path, query or credentials)`,
+      );
+    }
+  }
+  if (typeof trusted === 'string') env.problem(trusted);
+  return {
+    publicOrigin,
+    clientCertHeader: header,
+    // On a bad list env.done() throws before anything is served; the empty list is never used.
+    trustedProxies: typeof trusted === 'string' ? new BlockList() : trusted,
+  };
 }

@@ -9,6 +9,7 @@ import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/ht
 import type { GatewayMetrics } from './metrics.js';
 import type { UpstreamProxy } from './proxy.js';
 import { sendDenial, sendOutcome } from './responses.js';
+import { addSenderFacts, type SenderOptions } from './sender.js';
 
 /** What the gateway's HTTP handler needs. */
 export interface GatewayDeps {
@@ -20,6 +21,8 @@ export interface GatewayDeps {
   ready: () => boolean;
   /** signs `X-Authz-Assertion` for allowed requests (GATEWAY_ASSERTION_KEY_FILE) */
   assertion?: AssertionSigner;
+  /** who the client is beyond its token: origin addressed, client certificate (DESIGN §13) */
+  sender: SenderOptions;
 }
 
 /** The reserved prefix: nothing under it is ever proxied. */
@@ -48,6 +51,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
 
   const bufferedBody = await readCheckBody(req, deps.maxCheckBodyBytes);
   const checkRequest = proxiedCheck(req, bufferedBody?.json);
+  const senderProblem = addSenderFacts(checkRequest, req, deps.sender);
+  if (senderProblem !== undefined) {
+    deps.metrics.answered('proxy', 400);
+    return sendOutcome(res, 400, 'invalid', senderProblem, requestId);
+  }
   const reply = await check(deps, checkRequest, req, requestId);
   deps.metrics.answered('proxy', reply.status);
   if (!reply.allow) return sendDenial(res, reply, requestId);
@@ -83,9 +91,11 @@ async function reserved(
     case '/_authz/forward': {
       const checkRequest = forwardedCheck(req);
       req.resume();
-      if (typeof checkRequest === 'string') {
+      const problem =
+        typeof checkRequest === 'string' ? checkRequest : addSenderFacts(checkRequest, req, deps.sender);
+      if (problem !== undefined || typeof checkRequest === 'string') {
         deps.metrics.answered('forward', 400);
-        return sendOutcome(res, 400, 'invalid', checkRequest, requestId);
+        return sendOutcome(res, 400, 'invalid', problem ?? String(checkRequest), requestId);
       }
       return answerForwardAuth(req, res, deps, 'forward', checkRequest, requestId, []);
     }
@@ -134,10 +144,11 @@ async function envoyHttp(
   requestId: string,
 ): Promise<void> {
   const mapped = envoyHttpCheck(req, url);
-  if (typeof mapped === 'string') {
+  const problem = typeof mapped === 'string' ? mapped : addSenderFacts(mapped.check, req, deps.sender);
+  if (problem !== undefined || typeof mapped === 'string') {
     req.resume();
     deps.metrics.answered('envoy', 400);
-    return sendOutcome(res, 400, 'invalid', mapped, requestId);
+    return sendOutcome(res, 400, 'invalid', problem ?? String(mapped), requestId);
   }
   const body = await readCheckBody(req, deps.maxCheckBodyBytes);
   if (body?.json !== undefined) mapped.check.body = body.json;

@@ -34,6 +34,7 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
     proxy,
     assertion,
     maxCheckBodyBytes: env.maxCheckBodyBytes,
+    sender: env.sender,
     ready: natsHealth(nc),
   });
   const port = await listen(server, env.port, env.host);

@@ -90,6 +90,11 @@ export class ConfigState {
     return this.clients.get(id);
   }
 
+  /** A TokenIntrospector by id (its `dpop` setting is read per request, DESIGN §13). */
+  introspector(id: string): TokenIntrospector | undefined {
+    return this.introspectors.get(id);
+  }
+
   get counts(): Record<string, number> {
     return {
       TokenIntrospector: this.introspectors.size,

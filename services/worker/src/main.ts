@@ -15,7 +15,14 @@ import {
   runService,
   type StartedService,
 } from '@authz/runtime';
-import { ClientAuthenticator, RedisSharedCache, TokenVerifier } from '@authz/verifier';
+import {
+  ClientAuthenticator,
+  MemoryReplayStore,
+  RedisReplayStore,
+  RedisSharedCache,
+  SenderConstraints,
+  TokenVerifier,
+} from '@authz/verifier';
 import { CheckService } from './check-service.js';
 import { ConfigState } from './config-state.js';
 import { ConfigWatcher } from './config-watch.js';
@@ -106,6 +113,13 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
     },
   });
 
+  // DPoP jti replay (DESIGN §13): one store for the cluster in Redis, failing closed (503) while
+  // Redis is down; without REDIS_URL the window is this worker's own (README "Sender-constrained tokens").
+  const sender = new SenderConstraints(redis ? new RedisReplayStore(redis) : new MemoryReplayStore());
+  if (!redis)
+    logger.warn(
+      'no REDIS_URL: DPoP proof replay is detected per worker only; run one worker or configure Redis',
+    );
   const service = new CheckService(
     nc,
     {
@@ -115,6 +129,7 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
       operations: compileOperationResolver({ fhirBase: env.fhirBase }),
       clients: new ClientAuthenticator({ client: (id) => config.client(id) }),
       inlineRequests: env.inlineRequests,
+      sender,
     },
     {
       subjects,
