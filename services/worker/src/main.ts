@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { compileOperationResolver } from '@authz/policy';
-import { queryRedactor, subjects as subjectsFor, wire } from '@authz/protocol';
+import { DPOP_PROOF_MAX_AGE_SECONDS, queryRedactor, subjects as subjectsFor, wire } from '@authz/protocol';
 import {
   connectNats,
   connectRedis,
@@ -115,7 +115,9 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
 
   // DPoP jti replay (DESIGN §13): one store for the cluster in Redis, failing closed (503) while
   // Redis is down; without REDIS_URL the window is this worker's own (README "Sender-constrained tokens").
-  const sender = new SenderConstraints(redis ? new RedisReplayStore(redis) : new MemoryReplayStore());
+  const sender = new SenderConstraints(
+    redis ? new RedisReplayStore(redis, DPOP_PROOF_MAX_AGE_SECONDS * 1000) : new MemoryReplayStore(),
+  );
   if (!redis)
     logger.warn(
       'no REDIS_URL: DPoP proof replay is detected per worker only; run one worker or configure Redis',

@@ -150,7 +150,7 @@ export class SenderConstraints {
     }
     // Remembered until the proof's iat leaves the acceptance window (RFC 9449 §11.1).
     const ttlMs = (proof.iat + DPOP_PROOF_MAX_AGE_SECONDS) * 1000 - now + 1000;
-    const seen = await this.replay.claim(hashToken(`${proof.jkt}.${proof.jti}`), ttlMs);
+    const seen = await this.replay.claim(hashToken(`${proof.jkt}.${proof.jti}`), ttlMs, proof.iat * 1000);
     if (seen === 'replayed') {
       throw new DpopProofError(
         'ERR_DPOP_PROOF_REPLAYED',
