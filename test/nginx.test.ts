@@ -188,11 +188,12 @@ describe('nginx forward-auth (infra/nginx) against a real cluster', () => {
     expect(seen[0]!.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
     const jwks = createRemoteJWKSet(new URL(`${cluster.gatewayUrl}/_authz/jwks.json`));
     const { payload } = await jwtVerify(seen[0]!.headers['x-authz-assertion'] as string, jwks);
-    // nginx's $host (what the application gets as Host) has no port.
+    // htu is the URL the client addressed: authz.conf forwards X-Forwarded-Host as $http_host,
+    // with the port (DESIGN §13, as a DPoP proof's htu), while the application's Host is $host.
     expect(payload).toMatchObject({
       sub: 'some-user-id',
       htm: 'GET',
-      htu: `http://${new URL(base).hostname}/fhir/Patient`,
+      htu: `http://${new URL(base).host}/fhir/Patient`,
     });
     expect(seen[0]!.headers.host).toBe(new URL(base).hostname);
   });
