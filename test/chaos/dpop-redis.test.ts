@@ -31,7 +31,12 @@ describe('chaos: Redis stopped during DPoP load (2 workers)', () => {
   beforeAll(async () => {
     // The fault here is Redis stopped, not Redis slow: a command timeout that a loaded 2-core box
     // cannot trip keeps the before/after phases about the outage alone.
-    cluster = await startCluster({ workers: 2, env: { REDIS_COMMAND_TIMEOUT_MS: '1000' } });
+    // Likewise the gateway's check deadline: a 503 here must be the replay store's, not a timeout.
+    cluster = await startCluster({
+      workers: 2,
+      env: { REDIS_COMMAND_TIMEOUT_MS: '1000' },
+      gatewayEnv: { GATEWAY_CHECK_TIMEOUT_MS: '10000' },
+    });
     keys = await generateKeyPair('ES256');
     const jkt = await calculateThumbprint(keys.publicKey);
     const puts: Array<[string, unknown]> = [
