@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { compileOperationResolver } from '../packages/policy/dist/index.js';
 import { createLogger } from '../packages/runtime/dist/index.js';
-import { ClientAuthenticator, TokenVerifier } from '../packages/verifier/dist/index.js';
+import { ClientAuthenticator, MemoryReplayStore, SenderConstraints, TokenVerifier } from '../packages/verifier/dist/index.js';
 import { CheckService } from '../services/worker/dist/check-service.js';
 import { redactUri } from '../services/worker/dist/events.js';
 import { ConfigState } from '../services/worker/dist/config-state.js';
@@ -58,6 +58,7 @@ const service = new CheckService(
     operations: compileOperationResolver(),
     clients: new ClientAuthenticator({ client: (id) => config.client(id) }),
     inlineRequests: false,
+    sender: new SenderConstraints(new MemoryReplayStore()),
   },
   {
     subjects: { check: 'authz.v1.check', decisions: 'authz.v1.decisions', revoke: 'authz.v1.revoke' },

@@ -1,63 +1,26 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { freePort, mintJwt, startCluster, type TestCluster, waitForPort } from '@authz/test-support';
+import {
+  ensureNginx,
+  freePort,
+  mintJwt,
+  startCluster,
+  type TestCluster,
+  waitForPort,
+} from '@authz/test-support';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-
-const execFileAsync = promisify(execFile);
 
 // A real nginx (the Debian package) runs infra/nginx/nginx.conf — only Docker's DNS names and
 // ports swapped for loopback ones — in front of a real gateway, worker, config service, NATS
 // and Redis, with a recording upstream behind it.
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const NGINX_PATHS = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'];
-const findNginx = () => NGINX_PATHS.find((p) => existsSync(p));
-
-/**
- * The nginx binary, installing Debian's `nginx-light` (it has auth_request) when it is missing
- * and the tests run as root — as `npm test`'s bootstrap does. Anything else is a reason to skip,
- * said out loud: these tests never pass silently without nginx.
- */
-async function ensureNginx(): Promise<{ binary: string } | { skip: string }> {
-  const found = findNginx();
-  if (found) return { binary: found };
-  if (process.getuid?.() !== 0) {
-    return {
-      skip: 'nginx is not installed and the tests are not running as root: apt-get install nginx-light to run them',
-    };
-  }
-  if (!existsSync('/usr/bin/apt-get'))
-    return { skip: 'nginx is not installed and there is no apt-get to install it' };
-  const apt = (args: string[]) =>
-    execFileAsync('apt-get', args, {
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      timeout: 240_000,
-    });
-  const install = ['install', '-y', '--no-install-recommends', 'nginx-light'];
-  try {
-    await apt(install).catch(async () => {
-      // Fresh machines have no package lists yet.
-      await apt(['update']);
-      await apt(install);
-    });
-  } catch (err) {
-    return {
-      skip: `nginx is not installed and apt-get install nginx-light failed: ${(err as Error).message.split('\n')[0]}`,
-    };
-  }
-  const installed = findNginx();
-  return installed
-    ? { binary: installed }
-    : { skip: 'apt-get installed nginx-light, yet no nginx binary was found' };
-}
-
 const ISSUER = 'https://auth.example.com';
 const SECRET = 'nginx-test-secret';
 const token = (claims: Record<string, unknown> = {}) =>
@@ -225,11 +188,12 @@ describe('nginx forward-auth (infra/nginx) against a real cluster', () => {
     expect(seen[0]!.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
     const jwks = createRemoteJWKSet(new URL(`${cluster.gatewayUrl}/_authz/jwks.json`));
     const { payload } = await jwtVerify(seen[0]!.headers['x-authz-assertion'] as string, jwks);
-    // nginx's $host (what the application gets as Host) has no port.
+    // htu is the URL the client addressed: authz.conf forwards X-Forwarded-Host as $http_host,
+    // with the port (DESIGN §13, as a DPoP proof's htu), while the application's Host is $host.
     expect(payload).toMatchObject({
       sub: 'some-user-id',
       htm: 'GET',
-      htu: `http://${new URL(base).hostname}/fhir/Patient`,
+      htu: `http://${new URL(base).host}/fhir/Patient`,
     });
     expect(seen[0]!.headers.host).toBe(new URL(base).hostname);
   });

@@ -27,6 +27,7 @@ export {
   type UpstreamRecord,
 } from './fhir-upstream.js';
 export { startNatsCluster, type TestNatsCluster, type TestNatsNode } from './nats-cluster.js';
+export { ensureNginx, startNginx, type TestNginx } from './nginx.js';
 export { freePort, waitForPort } from './ports.js';
 export { hsReaders } from './resources.js';
 export * from './seed.js';

@@ -24,6 +24,14 @@ export const CheckRequest = Type.Object(
      * gateway in proxy mode. Without it, a read that needs one is denied (DESIGN §13).
      */
     can_check_response: Type.Optional(Type.Boolean()),
+    /**
+     * `scheme://host[:port]` the client addressed (DESIGN §13: `GATEWAY_PUBLIC_URL`, else the
+     * trusted Host / X-Forwarded-Host / X-Forwarded-Proto); a DPoP proof's `htu` must match it
+     * plus the path. Absent: `scheme` and the `host` header.
+     */
+    origin: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    /** SHA-256 of the client certificate's DER, base64url (RFC 8705 §3.1), from a trusted proxy. */
+    client_cert_sha256: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
   },
   { additionalProperties: true },
 );

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { VERDICT_FIELDS } from './reply.js';
+import { TokenBinding, VERDICT_FIELDS } from './reply.js';
 
 /** One event per decision on `authz.v1.decisions` (DESIGN §5, §14). Never a token or secret. */
 export const DecisionEvent = Type.Object(
@@ -16,6 +16,8 @@ export const DecisionEvent = Type.Object(
     /** The OAuth client the token was issued to, when known (DESIGN §14). */
     client: Type.Optional(Type.String()),
     introspector: Type.Optional(Type.String()),
+    /** sender binding of the token (DESIGN §13): `dpop`, `mtls`; never the proof */
+    binding: Type.Optional(TokenBinding),
     /** worker-side decision latency, milliseconds */
     latency: Type.Number({ minimum: 0 }),
     revision: Type.Optional(Type.Integer({ minimum: 0 })),

@@ -54,6 +54,13 @@ export {
   type TokenRevocation,
 } from './revocation.js';
 export {
+  DEFAULT_CLIENT_CERT_HEADER,
+  DPOP_ALGORITHMS,
+  DPOP_PROOF_MAX_AGE_SECONDS,
+  MAX_DPOP_PROOF_BYTES,
+  type TokenBinding,
+} from './sender.js';
+export {
   CONFIG_BUCKET,
   DEFAULT_SUBJECT_PREFIX,
   REQUEST_ID_HEADER,

@@ -11,7 +11,12 @@ export const CheckStatus = Type.Union([
 export type CheckStatus = Static<typeof CheckStatus>;
 
 /** RFC 6750 §3.1 error codes carried on 401. */
-export const BearerErrorCode = Type.Union([Type.Literal('invalid_token'), Type.Literal('invalid_request')]);
+export const BearerErrorCode = Type.Union([
+  Type.Literal('invalid_token'),
+  Type.Literal('invalid_request'),
+  // RFC 9449 §7.1: a DPoP proof is missing, invalid or does not fit (DESIGN §13)
+  Type.Literal('invalid_dpop_proof'),
+]);
 export type BearerErrorCode = Static<typeof BearerErrorCode>;
 
 /**
@@ -19,6 +24,13 @@ export type BearerErrorCode = Static<typeof BearerErrorCode>;
  * the verifier's `VerifierErrorCode`), unchanged from where it was born (STYLE "Error codes travel").
  */
 export const ErrorCode = Type.String({ pattern: '^ERR_[A-Z0-9_]+$', maxLength: 64 });
+
+/** How a token is bound to its sender (DESIGN §13), never the proof or the key. */
+export const TokenBinding = Type.Union([
+  Type.Literal('dpop'),
+  Type.Literal('mtls'),
+  Type.Literal('dpop+mtls'),
+]);
 
 /** Who the request was authenticated as. Never contains the token itself. */
 export const Identity = Type.Object(
@@ -35,6 +47,8 @@ export const Identity = Type.Object(
     client: Type.Optional(Type.String()),
     /** expiry, seconds since the epoch */
     exp: Type.Optional(Type.Number()),
+    /** how the token is bound to its sender (`cnf.jkt` → dpop, `cnf["x5t#S256"]` → mtls; DESIGN §13) */
+    binding: Type.Optional(TokenBinding),
   },
   { additionalProperties: false },
 );
@@ -125,6 +139,8 @@ export type ResponseCheck = Static<typeof ResponseCheck>;
 export const CheckReply = Type.Object(
   {
     ...VERDICT_FIELDS,
+    /** On 401: the challenge scheme (RFC 9449 §7.1 `DPoP`); absent means `Bearer`. */
+    auth_scheme: Type.Optional(Type.Literal('DPoP')),
     identity: Type.Optional(Identity),
     /** KV revision of the configuration the decision used. */
     revision: Type.Optional(Type.Integer({ minimum: 0 })),

@@ -103,6 +103,8 @@ export const TokenIntrospector = Type.Object(
     cache_ttl: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
     /** Enforce SMART on FHIR scopes for every token of this introspector, `atv` or not (DESIGN §13). */
     smart_scopes: Type.Optional(Type.Boolean()),
+    /** DESIGN §13: `required` refuses this introspector's tokens unless DPoP-bound and proven. */
+    dpop: Type.Optional(literals(['required', 'optional'] as const)),
   },
   { additionalProperties: false },
 );

@@ -20,9 +20,15 @@ export type VerifierErrorCode =
   | 'ERR_TOKEN_ISSUER_UNTRUSTED'
   | 'ERR_TOKEN_INACTIVE'
   | 'ERR_TOKEN_REVOKED'
+  // 401 sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mTLS): see src/sender/
+  | 'ERR_DPOP_PROOF_INVALID'
+  | 'ERR_DPOP_PROOF_REPLAYED'
+  | 'ERR_TOKEN_BINDING_REQUIRED'
+  | 'ERR_TOKEN_CERT_MISMATCH'
   // 503: verification could not be attempted
   | 'ERR_KEY_SOURCE_UNAVAILABLE'
   | 'ERR_INTROSPECTION_UNAVAILABLE'
+  | 'ERR_DPOP_REPLAY_CHECK_UNAVAILABLE'
   // configuration (config service PUT → 422)
   | 'ERR_INTROSPECTOR_INVALID';
 
@@ -46,6 +52,22 @@ export class VerifierError extends Error {
 
 /** The token was examined and refused: answer 401 `invalid_token`. */
 export class InvalidTokenError extends VerifierError {}
+
+/**
+ * A DPoP proof (RFC 9449 §4.3) is missing, malformed or does not fit the request or the token:
+ * answer 401 with `WWW-Authenticate: DPoP error="invalid_dpop_proof"`. `check` names the rule
+ * that failed (`htm`, `htu`, `iat`, `jti`, `ath`, `jkt`, `typ`, `alg`, `jwk`, `signature`, …).
+ */
+export class DpopProofError extends InvalidTokenError {
+  constructor(
+    code: 'ERR_DPOP_PROOF_INVALID' | 'ERR_DPOP_PROOF_REPLAYED',
+    readonly check: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
 
 /** Verification could not be attempted (key source or introspection endpoint down, nothing cached): answer 503. */
 export class VerifierUnavailableError extends VerifierError {}

@@ -16,6 +16,7 @@ export {
 } from './cache/shared-cache.js';
 export {
   type ConfigIssue,
+  DpopProofError,
   IntrospectorConfigError,
   InvalidTokenError,
   VerifierError,
@@ -37,5 +38,20 @@ export {
   type OpaqueIntrospectorConfig,
 } from './opaque/index.js';
 export { hashSecret, isHashedSecret, verifySecret } from './secrets/scrypt.js';
+export {
+  bindingOf,
+  confirmationOf,
+  type DpopReplayStore,
+  type DpopRequest,
+  htuOf,
+  MemoryReplayStore,
+  type PresentedToken,
+  RedisReplayStore,
+  SenderConstraints,
+  type SenderFacts,
+  type TokenConfirmation,
+  type VerifiedDpopProof,
+  verifyDpopProof,
+} from './sender/index.js';
 export { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
 export { MAX_JWKS_BYTES, TokenVerifier, type TokenVerifierOptions } from './verifier.js';

@@ -1,6 +1,8 @@
+import { DEFAULT_CLIENT_CERT_HEADER } from '@authz/protocol';
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
 import { type AssertionKey, type AssertionSettings, readAssertionKey } from './assertion.js';
 import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from './trusted-proxies.js';
+import type { SenderOptions } from './sender.js';
 
 /** Gateway settings, parsed once at start-up. */
 export interface GatewayEnv extends CommonEnv {
@@ -24,6 +26,8 @@ export interface GatewayEnv extends CommonEnv {
   assertion?: AssertionSettings & { key: AssertionKey };
   /** Largest upstream response buffered for a SMART scope check; larger ones are refused (502). */
   maxCheckedResponseBytes: number;
+  /** `GATEWAY_PUBLIC_URL`, `GATEWAY_CLIENT_CERT_HEADER`, `GATEWAY_TRUSTED_PROXIES` (DESIGN §13, §10). */
+  sender: SenderOptions;
 }
 
 /** Reads the gateway environment; throws EnvError listing every problem. */
@@ -49,6 +53,7 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
   } catch (err) {
     env.problem(`GATEWAY_TRUSTED_PROXIES: ${(err as Error).message}`);
   }
+  const sender = readSenderEnv(env, trustedProxies);
   const result: GatewayEnv = {
     ...common,
     port: env.port('GATEWAY_PORT', 8080),
@@ -65,6 +70,7 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
       min: 1024,
       max: 64 * 1024 * 1024,
     }),
+    sender,
   };
   env.done();
   return result;
@@ -82,4 +88,31 @@ function readAssertionEnv(env: EnvReader): GatewayEnv['assertion'] {
     env.problem(`GATEWAY_ASSERTION_KEY_FILE: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+function readSenderEnv(env: EnvReader, trustedProxies: TrustedProxies): SenderOptions {
+  const header = env.string('GATEWAY_CLIENT_CERT_HEADER', DEFAULT_CLIENT_CERT_HEADER).toLowerCase();
+  if (!/^[a-z0-9-]+$/.test(header))
+    env.problem(`GATEWAY_CLIENT_CERT_HEADER=${JSON.stringify(header)} is not a header name`);
+  const publicUrl = env.string('GATEWAY_PUBLIC_URL');
+  let publicOrigin: string | undefined;
+  if (publicUrl !== undefined) {
+    // DPoP htu = this origin + the request path, so it must be an origin and nothing more.
+    const url = URL.canParse(publicUrl) ? new URL(publicUrl) : undefined;
+    if (
+      url &&
+      /^https?:$/.test(url.protocol) &&
+      url.pathname === '/' &&
+      !url.search &&
+      !url.hash &&
+      !url.username
+    ) {
+      publicOrigin = url.origin;
+    } else {
+      env.problem(
+        `GATEWAY_PUBLIC_URL=${JSON.stringify(publicUrl)} must be an origin such as https://api.example.com (no path, query or credentials)`,
+      );
+    }
+  }
+  return { publicOrigin, clientCertHeader: header, trustedProxies };
 }

@@ -12,6 +12,7 @@ import type { UpstreamProxy } from './proxy.js';
 import { checkedResponder } from './response-check.js';
 import { sendDenial, sendOutcome } from './responses.js';
 import type { TrustedProxies } from './trusted-proxies.js';
+import { addSenderFacts, type SenderOptions } from './sender.js';
 
 /** What the gateway's HTTP handler needs. */
 export interface GatewayDeps {
@@ -28,6 +29,8 @@ export interface GatewayDeps {
   ready: () => boolean;
   /** signs `X-Authz-Assertion` for allowed requests (GATEWAY_ASSERTION_KEY_FILE) */
   assertion?: AssertionSigner;
+  /** who the client is beyond its token: origin addressed, client certificate (DESIGN §13) */
+  sender: SenderOptions;
 }
 
 /** The reserved prefix: nothing under it is ever proxied. */
@@ -63,6 +66,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
     // An unread body (413) cannot be skipped safely on a kept-alive connection.
     if (inbound.status === 413) res.setHeader('connection', 'close');
     return sendOutcome(res, inbound.status, 'invalid', inbound.reason, requestId);
+  }
+  const senderProblem = addSenderFacts(inbound.check, req, deps.sender);
+  if (senderProblem !== undefined) {
+    deps.metrics.answered('proxy', 400);
+    return sendOutcome(res, 400, 'invalid', senderProblem, requestId);
   }
   // DESIGN §13: only a gateway that proxies can check a response before the client sees it.
   if (deps.proxy) inbound.check.can_check_response = true;
@@ -107,6 +115,11 @@ async function reserved(
       if (isRefusal(checkRequest)) {
         deps.metrics.answered('forward', checkRequest.status);
         return sendOutcome(res, checkRequest.status, 'invalid', checkRequest.reason, requestId);
+      }
+      const senderProblem = addSenderFacts(checkRequest, req, deps.sender);
+      if (senderProblem !== undefined) {
+        deps.metrics.answered('forward', 400);
+        return sendOutcome(res, 400, 'invalid', senderProblem, requestId);
       }
       return answerForwardAuth(req, res, deps, 'forward', checkRequest, requestId, []);
     }
@@ -155,10 +168,11 @@ async function envoyHttp(
   requestId: string,
 ): Promise<void> {
   const mapped = envoyHttpCheck(req, url, deps.trustedProxies);
-  if (typeof mapped === 'string') {
+  const problem = typeof mapped === 'string' ? mapped : addSenderFacts(mapped.check, req, deps.sender);
+  if (problem !== undefined || typeof mapped === 'string') {
     req.resume();
     deps.metrics.answered('envoy', 400);
-    return sendOutcome(res, 400, 'invalid', mapped, requestId);
+    return sendOutcome(res, 400, 'invalid', problem ?? String(mapped), requestId);
   }
   const body = await readBodyView(req, deps.maxCheckBodyBytes);
   if (isRefusal(body)) {

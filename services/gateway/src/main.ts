@@ -39,6 +39,7 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
     maxCheckBodyBytes: env.maxCheckBodyBytes,
     trustedProxies: env.trustedProxies,
     maxCheckedResponseBytes: env.maxCheckedResponseBytes,
+    sender: env.sender,
     ready: natsHealth(nc),
   });
   const port = await listen(server, env.port, env.host);

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type CheckReply, type IssueCode, operationOutcome } from '@authz/protocol';
+import { type CheckReply, DPOP_ALGORITHMS, type IssueCode, operationOutcome } from '@authz/protocol';
 
 /** Identity headers the gateway sets; copies sent by clients are always stripped. */
 export const IDENTITY_HEADERS = [
@@ -73,10 +73,20 @@ export function sendOutcome(
     .end(JSON.stringify(operationOutcome([{ code, diagnostics }])));
 }
 
-/** `Bearer realm="authz", error="…", error_description="…"` with the description made quoted-string safe. */
+const DPOP_ALGS = DPOP_ALGORITHMS.join(' ');
+
+/**
+ * `Bearer realm="authz", error="…", error_description="…"` with the description made
+ * quoted-string safe; `DPoP algs="…", error="…", …` when the reply asks for a DPoP challenge
+ * (RFC 9449 §7.1: a DPoP request, or a DPoP-bound token sent as Bearer).
+ */
 export function bearerChallenge(reply: CheckReply): string {
   const error = reply.error ?? 'invalid_token';
-  return `Bearer realm="authz", error="${error}", error_description="${headerSafe(reply.reason).replace(/["\\]/g, "'")}"`;
+  const description = headerSafe(reply.reason).replace(/["\\]/g, "'");
+  if (reply.auth_scheme === 'DPoP') {
+    return `DPoP realm="authz", algs="${DPOP_ALGS}", error="${error}", error_description="${description}"`;
+  }
+  return `Bearer realm="authz", error="${error}", error_description="${description}"`;
 }
 
 /** Printable ASCII only: header values must never let a claim inject a header line. */

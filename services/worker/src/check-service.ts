@@ -111,7 +111,7 @@ export class CheckService {
     let replied = false;
     try {
       const { reply } = decision;
-      if (reply.explain) reply.explain = scrubExplain(reply.explain, decision.token);
+      if (reply.explain) reply.explain = scrubExplain(reply.explain, decision.token, decision.proof);
       reply.revision = this.deps.config.revision;
       reply.request_id = requestId;
       const latencyMs = performance.now() - started;

@@ -95,7 +95,7 @@ export class ConfigState {
     return this.policies.values();
   }
 
-  /** A TokenIntrospector resource by id; a changed one is a new object. */
+  /** A TokenIntrospector resource by id (its `dpop` setting is read per request, DESIGN §13); a changed one is a new object. */
   introspector(id: string): TokenIntrospector | undefined {
     return this.introspectors.get(id);
   }

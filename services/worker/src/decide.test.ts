@@ -8,7 +8,7 @@ import {
   openConfigBucket,
 } from '@authz/runtime';
 import { mintJwt, startNats, type TestServer } from '@authz/test-support';
-import { ClientAuthenticator, TokenVerifier } from '@authz/verifier';
+import { ClientAuthenticator, MemoryReplayStore, SenderConstraints, TokenVerifier } from '@authz/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigState } from './config-state.js';
 import { decide } from './decide.js';
@@ -44,6 +44,7 @@ function deps(kv: KV) {
     operations: compileOperationResolver(),
     clients: new ClientAuthenticator({ client: (id) => config.client(id) }),
     inlineRequests: false,
+    sender: new SenderConstraints(new MemoryReplayStore()),
   };
 }
 

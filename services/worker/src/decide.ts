@@ -3,8 +3,12 @@ import type { CheckReply, Identity, User } from '@authz/protocol';
 import {
   type BasicCredentials,
   basicCredentials,
+  bindingOf,
   type ClientAuthenticator,
   type ClientAuthResult,
+  confirmationOf,
+  type PresentedToken,
+  type SenderConstraints,
   type TokenVerifier,
   type VerifiedIdentity,
 } from '@authz/verifier';
@@ -13,6 +17,7 @@ import type { ConfigState } from './config-state.js';
 import { replies } from './replies.js';
 import { bearerToken, type ParsedCheck } from './request.js';
 import { applyScopeStep, refusedEntry, scopeStepOf } from './smart-scopes.js';
+import { dpopCredential, senderFacts } from './sender.js';
 import { type UserDirectory, UserLookupError } from './users.js';
 
 /** What a decision needs from the worker. */
@@ -26,6 +31,8 @@ export interface DecisionDeps {
   clients: ClientAuthenticator;
   /** `AUTHZ_AUTHORIZE_INLINE_REQUESTS`: `_include` / `_revinclude` need each included type's search allowed. */
   inlineRequests: boolean;
+  /** DPoP and mTLS binding checks (DESIGN §13), with the cluster's DPoP replay store */
+  sender: SenderConstraints;
 }
 
 /** A decision plus what the decision event needs and the reply does not carry. */
@@ -33,6 +40,8 @@ export interface Decision {
   reply: CheckReply;
   /** the bearer token, kept only to scrub it out of `explain` */
   token?: string;
+  /** the DPoP proof, kept only to scrub it out of `explain` */
+  proof?: string;
   /** JSON of `reply.identity`, when a cached token already had it written */
   identityJson?: string;
 }
@@ -49,16 +58,44 @@ export function decide(check: ParsedCheck, deps: DecisionDeps): Decision | Promi
     if (typeof basic === 'string') return { reply: replies.badCredentials(basic) };
     if (basic !== undefined) return decideBasic(check, deps, basic);
   }
-  const bearer = bearerToken(check.request.headers);
+  const dpop = dpopCredential(check.request.headers);
+  if (dpop !== undefined && 'problem' in dpop) return { reply: replies.badCredentials(dpop.problem, 'dpop') };
+  const bearer = dpop ?? bearerToken(check.request.headers);
   if ('problem' in bearer) return { reply: replies.badCredentials(bearer.problem) };
   if ('none' in bearer) return decideFor(check, deps, undefined, undefined);
-  const { token } = bearer;
+  const presented: PresentedToken = dpop ?? { scheme: 'bearer', token: bearer.token };
+  const { token } = presented;
   const cached = deps.verifier.cached(token);
-  if (cached) return decideFor(check, deps, describedOnce(cached), token);
+  if (cached) return decideBound(check, deps, describedOnce(cached), presented);
   return deps.verifier.verify(token).then(
-    (verified) => decideFor(check, deps, { verified, identity: describeIdentity(verified) }, token),
+    (verified) => decideBound(check, deps, { verified, identity: describeIdentity(verified) }, presented),
     // A presented token that fails is never downgraded to an anonymous request (§6 step 3).
-    (err: unknown) => ({ reply: replies.verificationFailed(err), token }),
+    (err: unknown) => ({
+      reply: replies.verificationFailed(err, presented.scheme),
+      token,
+      proof: presented.proof,
+    }),
+  );
+}
+
+/** §13: a verified token is used only by the sender it is bound to (DPoP key, client certificate). */
+function decideBound(
+  check: ParsedCheck,
+  deps: DecisionDeps,
+  described: Described,
+  presented: PresentedToken,
+): Decision | Promise<Decision> {
+  const facts = senderFacts(check, described.verified.introspector, deps.config, presented.scheme === 'dpop');
+  const refusal = deps.sender.check(described.verified, presented, facts);
+  if (refusal === undefined) return decideFor(check, deps, described, presented.token, presented.proof);
+  const refused = (err: unknown): Decision => ({
+    reply: replies.verificationFailed(err, presented.scheme),
+    token: presented.token,
+    proof: presented.proof,
+  });
+  if (!(refusal instanceof Promise)) return refused(refusal);
+  return refusal.then((err) =>
+    err === undefined ? decideFor(check, deps, described, presented.token, presented.proof) : refused(err),
   );
 }
 
@@ -68,20 +105,22 @@ function decideFor(
   deps: DecisionDeps,
   described: Described | undefined,
   token: string | undefined,
+  proof?: string,
 ): Decision | Promise<Decision> {
   const userId = described?.identity.user;
-  if (!userId) return evaluate(check, deps, described, undefined, token);
+  if (!userId) return evaluate(check, deps, described, undefined, token, proof);
   const user = deps.users.get(userId);
   return user instanceof Promise
     ? user.then(
-        (found) => evaluate(check, deps, described, found, token),
+        (found) => evaluate(check, deps, described, found, token, proof),
         (err: unknown): Decision => {
           // Not knowing the User is "cannot decide now" (503), with a reason; anything else is internal.
-          if (err instanceof UserLookupError) return { reply: replies.unavailable(err.message), token };
+          if (err instanceof UserLookupError)
+            return { reply: replies.unavailable(err.message), token, proof };
           throw err;
         },
       )
-    : evaluate(check, deps, described, user, token);
+    : evaluate(check, deps, described, user, token, proof);
 }
 
 function evaluate(
@@ -90,10 +129,11 @@ function evaluate(
   described: Described | undefined,
   user: User | undefined,
   token: string | undefined,
+  proof: string | undefined,
 ): Decision {
   const identity = described?.identity;
   const who = whoIs(deps, identity, described?.verified, described?.json !== undefined, user);
-  return { reply: decideAs(check, deps, who), token, identityJson: described?.json };
+  return { reply: decideAs(check, deps, who), token, proof, identityJson: described?.json };
 }
 
 /** The policies' answer for `who` (the envelope's, then a Bundle's entries). */
@@ -178,5 +218,7 @@ export function describeIdentity(verified: VerifiedIdentity): Identity {
   if (client) identity.client = client;
   const exp = verified.exp ?? (typeof c.exp === 'number' ? c.exp : undefined);
   if (exp !== undefined) identity.exp = exp;
+  const binding = c.cnf === undefined ? undefined : bindingOf(confirmationOf(c));
+  if (binding) identity.binding = binding;
   return identity;
 }

@@ -71,6 +71,28 @@ describe('decisionEventJson', () => {
     expect(event.user).toBeUndefined();
   });
 
+  it('names the binding kind of a sender-constrained token (DESIGN §13), nothing of the proof', () => {
+    const event = JSON.parse(
+      decisionEventJson(fields, {
+        allow: true,
+        status: 200,
+        reason: 'allowed by AccessPolicy/p',
+        identity: { kind: 'jwt', introspector: 'i', binding: 'dpop' },
+      }),
+    );
+    expect(event.binding).toBe('dpop');
+  });
+
+  it('scrubs the DPoP proof from explain like the token', () => {
+    const entries = [
+      { policy: 'p', engine: 'matcho', result: false, actual: { dpop: 'proof.jws.sig', a: 'DPoP tok' } },
+    ];
+    expect(scrubExplain(entries, 'tok', 'proof.jws.sig')[0]!.actual).toEqual({
+      dpop: '[redacted]',
+      a: 'DPoP [redacted]',
+    });
+  });
+
   it('is valid JSON whatever the strings hold, and omits what a denial does not have', () => {
     const awkward = 'quote " backslash \\ newline \n tab \t nul \u0000 emoji 🔑 \u2028';
     const event = JSON.parse(
@@ -138,6 +160,18 @@ describe('checkReplyJson', () => {
         explain: [
           { policy: 'p', engine: 'matcho', result: false, path: 'uri', expected: '#^/a', actual: '/x\u2028' },
         ],
+      },
+    ],
+    [
+      '401 with a DPoP challenge',
+      {
+        allow: false,
+        status: 401,
+        error: 'invalid_dpop_proof',
+        auth_scheme: 'DPoP',
+        reason: 'The DPoP proof was already used',
+        revision: 1,
+        request_id: 'r',
       },
     ],
     [

@@ -39,6 +39,8 @@ export function decisionEventJson(
     // DESIGN §14: the audit trail names the Client as an agent.
     if (identity.client) json += `,"client":${str(identity.client)}`;
     if (identity.introspector) json += `,"introspector":${str(identity.introspector)}`;
+    // The kind of sender binding only (DESIGN §13): never the proof or the key.
+    if (identity.binding) json += `,"binding":${str(identity.binding)}`;
   }
   if (reply.revision !== undefined) json += `,"revision":${reply.revision}`;
   return `${json}}`;
@@ -52,6 +54,7 @@ export function checkReplyJson(reply: CheckReply, identityJson?: string): string
   let json = `{"allow":${reply.allow},"status":${reply.status}`;
   if (reply.error !== undefined) json += `,"error":${str(reply.error)}`;
   if (reply.error_code !== undefined) json += `,"error_code":${str(reply.error_code)}`;
+  if (reply.auth_scheme !== undefined) json += `,"auth_scheme":${str(reply.auth_scheme)}`;
   json += `,"reason":${str(reply.reason)}`;
   if (reply.policy !== undefined) json += `,"policy":${str(reply.policy)}`;
   if (reply.identity !== undefined) json += `,"identity":${identityJson ?? str(reply.identity)}`;
@@ -76,12 +79,22 @@ function isoNow(): string {
 }
 
 /**
- * Removes the bearer token from explain output. A policy may match on the Authorization header,
- * and matcho's `actual` would then echo it; explain must never carry a token.
+ * Removes the bearer token (and a DPoP proof) from explain output. A policy may match on the
+ * Authorization or DPoP header, and matcho's `actual` would then echo it; explain must never
+ * carry a token or a proof.
  */
-export function scrubExplain(entries: ExplainEntry[], token: string | undefined): ExplainEntry[] {
-  if (!token) return entries;
-  return JSON.parse(JSON.stringify(entries), (_key, value: unknown) =>
-    typeof value === 'string' && value.includes(token) ? value.replaceAll(token, '[redacted]') : value,
-  ) as ExplainEntry[];
+export function scrubExplain(
+  entries: ExplainEntry[],
+  token: string | undefined,
+  proof?: string,
+): ExplainEntry[] {
+  const secrets = [token, proof].filter((s): s is string => s !== undefined && s !== '');
+  if (secrets.length === 0) return entries;
+  return JSON.parse(JSON.stringify(entries), (_key, value: unknown) => {
+    if (typeof value !== 'string') return value;
+    let scrubbed = value;
+    for (const secret of secrets)
+      if (scrubbed.includes(secret)) scrubbed = scrubbed.replaceAll(secret, '[redacted]');
+    return scrubbed;
+  }) as ExplainEntry[];
 }

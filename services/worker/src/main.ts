@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { compileOperationResolver } from '@authz/policy';
-import { queryRedactor, subjects as subjectsFor, wire } from '@authz/protocol';
+import { DPOP_PROOF_MAX_AGE_SECONDS, queryRedactor, subjects as subjectsFor, wire } from '@authz/protocol';
 import {
   connectNats,
   connectRedis,
@@ -16,7 +16,14 @@ import {
   type StartedService,
 } from '@authz/runtime';
 import { loadFhirDefinitions } from '@authz/smart';
-import { ClientAuthenticator, RedisSharedCache, TokenVerifier } from '@authz/verifier';
+import {
+  ClientAuthenticator,
+  MemoryReplayStore,
+  RedisReplayStore,
+  RedisSharedCache,
+  SenderConstraints,
+  TokenVerifier,
+} from '@authz/verifier';
 import { CheckService } from './check-service.js';
 import { ConfigState } from './config-state.js';
 import { ConfigWatcher } from './config-watch.js';
@@ -109,6 +116,15 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
 
   // The R4 definitions SMART scopes are checked with (~100 ms, once): never on a request's path.
   loadFhirDefinitions();
+  // DPoP jti replay (DESIGN §13): one store for the cluster in Redis, failing closed (503) while
+  // Redis is down; without REDIS_URL the window is this worker's own (README "Sender-constrained tokens").
+  const sender = new SenderConstraints(
+    redis ? new RedisReplayStore(redis, DPOP_PROOF_MAX_AGE_SECONDS * 1000) : new MemoryReplayStore(),
+  );
+  if (!redis)
+    logger.warn(
+      'no REDIS_URL: DPoP proof replay is detected per worker only; run one worker or configure Redis',
+    );
   const service = new CheckService(
     nc,
     {
@@ -118,6 +134,7 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
       operations: compileOperationResolver({ fhirBase: env.fhirBase }),
       clients: new ClientAuthenticator({ client: (id) => config.client(id) }),
       inlineRequests: env.inlineRequests,
+      sender,
     },
     {
       subjects,

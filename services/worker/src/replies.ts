@@ -1,5 +1,5 @@
 import type { CheckReply, Identity, RequestRefusal } from '@authz/protocol';
-import { VerifierError, VerifierUnavailableError } from '@authz/verifier';
+import { DpopProofError, VerifierError, VerifierUnavailableError } from '@authz/verifier';
 
 /**
  * Every way a check is answered without an allowing policy lives here, so the mapping from a
@@ -15,17 +15,40 @@ export const replies = {
     return { allow: false, status: 400, error: 'invalid_request', reason: refusal.reason };
   },
   /** Authorization header present but not a usable bearer credential (401 invalid_request). */
-  badCredentials(reason: string): CheckReply {
-    return { allow: false, status: 401, error: 'invalid_request', reason };
+  badCredentials(reason: string, scheme: 'bearer' | 'dpop' = 'bearer'): CheckReply {
+    const reply: CheckReply = { allow: false, status: 401, error: 'invalid_request', reason };
+    if (scheme === 'dpop') reply.auth_scheme = 'DPoP';
+    return reply;
   },
-  /** The verifier refused or could not check the token. */
-  verificationFailed(err: unknown): CheckReply {
+  /**
+   * The verifier refused or could not check the token or its sender binding. A DPoP proof fault
+   * is `invalid_dpop_proof` (RFC 9449 §7.1); the challenge is DPoP whenever the client used
+   * DPoP or the token needs it (a DPoP-bound token sent as Bearer, RFC 9449 §7.2).
+   */
+  verificationFailed(err: unknown, scheme: 'bearer' | 'dpop' = 'bearer'): CheckReply {
     // The verifier's stable code travels on the reply, the event and a metric (STYLE "Error codes travel").
     if (err instanceof VerifierUnavailableError) {
       return { allow: false, status: 503, error_code: err.code, reason: err.message };
     }
+    if (err instanceof DpopProofError) {
+      return {
+        allow: false,
+        status: 401,
+        error: 'invalid_dpop_proof',
+        auth_scheme: 'DPoP',
+        reason: err.message,
+      };
+    }
     if (err instanceof VerifierError) {
-      return { allow: false, status: 401, error: 'invalid_token', error_code: err.code, reason: err.message };
+      const reply: CheckReply = {
+        allow: false,
+        status: 401,
+        error: 'invalid_token',
+        error_code: err.code,
+        reason: err.message,
+      };
+      if (scheme === 'dpop' || err.code === 'ERR_TOKEN_BINDING_REQUIRED') reply.auth_scheme = 'DPoP';
+      return reply;
     }
     return internalError();
   },

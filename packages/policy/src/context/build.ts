@@ -44,7 +44,8 @@ export interface ContextIdentity {
  * `scheme`, `uri` (path only), `query-string`, `params` (query parameters, a repeated one as a
  * list, plus `resource/type`, `resource/id`, `resource/vid` from the FHIR route), `headers`
  * (lower-case names), `remote-addr`, `body`, `resource` (`body` of a POST/PUT/PATCH), `operation`
- * (the Aidbox Operation the request resolved to, DESIGN §12), `jwt`, `token`, `user`, `role`, `client`.
+ * (the Aidbox Operation the request resolved to, DESIGN §12), `client-cert` (`{sha256}`, DESIGN §13),
+ * `jwt`, `token`, `user`, `role`, `client`.
  * Empty values are removed recursively (Aidbox does, so `present?` and `required` mean "has a value").
  *
  * Runs per request: one pass over the URI and headers, no copies of unchanged identity objects.
@@ -76,6 +77,8 @@ export function buildRequestContext(
     if (ctx.body !== undefined && WRITES.has(ctx['request-method'] as string)) ctx.resource = ctx.body;
   }
   if (operation !== undefined) ctx.operation = operation;
+  // DESIGN §13: the client certificate a trusted TLS-terminating proxy saw, like cnf x5t#S256.
+  if (request.client_cert_sha256) ctx['client-cert'] = { sha256: request.client_cert_sha256 };
   if (identity !== undefined) {
     const claims = identity.claimsShared ? prunedOnce : pruneEmpty;
     put(ctx, 'jwt', claims(identity.jwt));

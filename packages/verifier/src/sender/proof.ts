@@ -1,0 +1,169 @@
+import {
+  DPOP_ALGORITHMS,
+  DPOP_PROOF_MAX_AGE_SECONDS,
+  hashToken,
+  MAX_DPOP_PROOF_BYTES,
+} from '@authz/protocol';
+import {
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  type JWK,
+  errors as joseErrors,
+  jwtVerify,
+  type ProtectedHeaderParameters,
+} from 'jose';
+import { DpopProofError } from '../errors.js';
+
+/** What a DPoP proof must fit: the request it came with and the access token it travels beside. */
+export interface DpopRequest {
+  /** HTTP method, upper case */
+  method: string;
+  /** the URL the client addressed, without query and fragment (see {@link htuOf}) */
+  url: string;
+  /** the access token of `Authorization: DPoP <token>` */
+  accessToken: string;
+  /** ms since the epoch */
+  now: number;
+}
+
+/** A proof that passed every check of RFC 9449 §4.3 that needs no state. */
+export interface VerifiedDpopProof {
+  /** RFC 7638 SHA-256 thumbprint of the proof's public key (base64url) */
+  jkt: string;
+  jti: string;
+  /** seconds since the epoch */
+  iat: number;
+}
+
+const ALGORITHMS: string[] = [...DPOP_ALGORITHMS];
+const ALGS_TEXT = DPOP_ALGORITHMS.join(', ');
+/** JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4). */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+const MAX_JTI_LENGTH = 256;
+
+const refuse = (check: string, message: string, cause?: unknown) =>
+  new DpopProofError('ERR_DPOP_PROOF_INVALID', check, message, cause === undefined ? undefined : { cause });
+
+/**
+ * Verifies a DPoP proof JWT against the request it came with (RFC 9449 §4.3): `typ: dpop+jwt`,
+ * an asymmetric `alg`, a public `jwk` in the header that verifies the signature (jose), `htm`,
+ * `htu`, `iat` within {@link DPOP_PROOF_MAX_AGE_SECONDS}, a `jti`, and `ath` = SHA-256 of the
+ * access token. Resolves with the key's RFC 7638 thumbprint for the `cnf.jkt` comparison;
+ * `jti` uniqueness is the caller's (it needs the cluster). Rejects with {@link DpopProofError}.
+ *
+ * @example
+ * const proof = await verifyDpopProof(header, { method: 'GET', url: 'https://api.example.com/fhir/Patient', accessToken, now: Date.now() });
+ * if (proof.jkt !== claims.cnf.jkt) refuse();
+ */
+export async function verifyDpopProof(proof: string, request: DpopRequest): Promise<VerifiedDpopProof> {
+  if (proof.length > MAX_DPOP_PROOF_BYTES) {
+    throw refuse(
+      'size',
+      `The DPoP proof is longer than ${MAX_DPOP_PROOF_BYTES} bytes and was refused unread.`,
+    );
+  }
+  const header = protectedHeader(proof);
+  let payload: Record<string, unknown>;
+  try {
+    // RFC 8725 §3.1: the algorithm list is ours, never the proof's; the key is the embedded one.
+    ({ payload } = await jwtVerify(proof, EmbeddedJWK, { algorithms: ALGORITHMS, typ: 'dpop+jwt' }));
+  } catch (err) {
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+      throw refuse('signature', 'The DPoP proof signature does not verify with the jwk in its header.', err);
+    }
+    if (err instanceof joseErrors.JOSEError) {
+      throw refuse('jws', `The DPoP proof is not a valid JWS: ${err.message}.`, err);
+    }
+    throw err;
+  }
+  checkClaims(payload, request);
+  const jkt = await calculateJwkThumbprint(header.jwk as JWK, 'sha256');
+  return { jkt, jti: payload.jti as string, iat: payload.iat as number };
+}
+
+/** Header checks that need no key, each with its own reason (RFC 9449 §4.3 steps 2–6). */
+function protectedHeader(proof: string): ProtectedHeaderParameters {
+  let header: ProtectedHeaderParameters;
+  try {
+    header = decodeProtectedHeader(proof);
+  } catch (err) {
+    throw refuse('jws', 'The DPoP header is not a JWS compact serialization with a JSON header.', err);
+  }
+  if (header.typ !== 'dpop+jwt') {
+    throw refuse('typ', `The DPoP proof's typ is ${JSON.stringify(header.typ)}; it must be "dpop+jwt".`);
+  }
+  if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg)) {
+    throw refuse(
+      'alg',
+      `The DPoP proof is signed with ${JSON.stringify(header.alg)}; DPoP proofs must use an asymmetric algorithm (${ALGS_TEXT}).`,
+    );
+  }
+  const jwk = header.jwk as Record<string, unknown> | undefined;
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
+    throw refuse('jwk', 'The DPoP proof header carries no jwk (the public key that signed it).');
+  }
+  if (PRIVATE_MEMBERS.some((m) => m in jwk)) {
+    throw refuse(
+      'jwk',
+      'The DPoP proof header carries a private or symmetric key; only the public key may be sent (and the private one must now be considered compromised).',
+    );
+  }
+  return header;
+}
+
+/** Payload checks (RFC 9449 §4.3 steps 7–11). */
+function checkClaims(payload: Record<string, unknown>, request: DpopRequest): void {
+  const { htm, htu, iat, jti, ath } = payload;
+  if (htm !== request.method) {
+    throw refuse(
+      'htm',
+      `The DPoP proof's htm is ${JSON.stringify(htm)} but the request method is ${request.method}; sign a proof for this request.`,
+    );
+  }
+  const proofUrl = typeof htu === 'string' ? htuOf(htu) : undefined;
+  if (proofUrl === undefined || proofUrl !== request.url) {
+    throw refuse(
+      'htu',
+      `The DPoP proof's htu is ${JSON.stringify(typeof htu === 'string' ? htu.slice(0, 200) : htu)} but the request was made to ${request.url}; sign a proof for the URL the request is sent to, without query and fragment.`,
+    );
+  }
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) {
+    throw refuse('iat', 'The DPoP proof has no numeric iat (issued-at) claim.');
+  }
+  const age = request.now / 1000 - iat;
+  if (Math.abs(age) > DPOP_PROOF_MAX_AGE_SECONDS) {
+    throw refuse(
+      'iat',
+      `The DPoP proof was issued ${Math.round(Math.abs(age))} s ${age > 0 ? 'ago' : 'in the future'}; proofs are accepted within ${DPOP_PROOF_MAX_AGE_SECONDS} s of the server's clock. Make a fresh proof for each request (and check the client's clock).`,
+    );
+  }
+  if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) {
+    throw refuse('jti', `The DPoP proof needs a jti: a unique string of 1 to ${MAX_JTI_LENGTH} characters.`);
+  }
+  if (ath !== hashToken(request.accessToken)) {
+    throw refuse(
+      'ath',
+      "The DPoP proof's ath is not the base64url SHA-256 of the access token it was sent with; make the proof for this token.",
+    );
+  }
+}
+
+/**
+ * A URL as `htu` comparison sees it (RFC 9449 §4.3 step 9, RFC 3986 §6.2.2–6.2.3): scheme and
+ * host lower-cased, the scheme's default port dropped, query and fragment removed. `undefined`
+ * for anything that is not an absolute http(s) URL.
+ *
+ * @example htuOf('HTTPS://API.example.com:443/fhir/Patient?x=1') // 'https://api.example.com/fhir/Patient'
+ */
+export function htuOf(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return undefined;
+  if (parsed.username !== '' || parsed.password !== '') return undefined;
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+}
