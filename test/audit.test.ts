@@ -6,7 +6,7 @@ import {
   startService,
   type TestCluster,
 } from '@authz/test-support';
-import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -161,12 +161,21 @@ describe('audit trail end to end (gateway → NATS → AUTHZ_DECISIONS → GET /
   });
 
   it('keeps deciding when the stream is gone, and the loss shows in a metric', async () => {
-    const jsm = await jetstreamManager(cluster.nc);
+    // The test before restarted NATS: this connection reconnects on its own schedule, and
+    // JetStream answers only once it has recovered its streams (a first API call could time out).
+    let jsm: JetStreamManager | undefined;
+    await waitUntil(async () => {
+      jsm = await jetstreamManager(cluster.nc, { timeout: 2000 });
+      await jsm.getAccountInfo();
+      return true;
+    }, 30_000);
+    if (!jsm) throw new Error('no JetStream manager');
+    const manager = jsm;
     // Delete the stream and let another stream hold its subject, so the config service cannot
     // re-create it (JetStream refuses overlapping subjects) until the squatter goes away.
     await waitUntil(async () => {
-      await jsm.streams.delete('AUTHZ_DECISIONS').catch(() => false);
-      await jsm.streams.add({
+      await manager.streams.delete('AUTHZ_DECISIONS').catch(() => false);
+      await manager.streams.add({
         name: 'SQUATTER',
         subjects: ['authz.v1.decisions'],
         storage: StorageType.Memory,
@@ -183,7 +192,7 @@ describe('audit trail end to end (gateway → NATS → AUTHZ_DECISIONS → GET /
     expect(await metric('authz_audit_stream_available')).toBe(0);
 
     // The squatter leaves: the config service re-creates the stream and recording resumes.
-    await jsm.streams.delete('SQUATTER');
+    await manager.streams.delete('SQUATTER');
     await waitUntil(async () => (await metric('authz_audit_stream_available')) === 1, 15_000);
     expect((await through('GET', '/fhir/Patient/pt-10', good)).status).toBe(200);
     await waitUntil(async () => (await audit('')).some((e) => summary(e).endsWith('/fhir/Patient/pt-10')));
