@@ -26,7 +26,14 @@ function startRunner(env: Record<string, string>): Runner {
   // Only PATH and HOME from the outside: a developer's NATS_URL must not leak into the test.
   const child = spawn(process.execPath, [join(root, 'infra/local/run.mjs')], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1', ...env },
+    // The gateway's ext_authz gRPC port is a fixed 9191 by default, which the CI box may hold.
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      NO_COLOR: '1',
+      GATEWAY_GRPC_PORT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -368,7 +375,10 @@ describe('local runner (npm start)', () => {
     await expect
       .poll(() => put('/User/u1', { resourceType: 'User' }), { timeout: 15_000, interval: 200 })
       .toBe(201);
-    const restarted = await runner.waitFor(/"msg":"nats-1 restarted".*"pid":(\d+)/, 20_000);
+    // A killed meta leader comes back only after the other two elect a new one and the node has
+    // caught up (7 s on an idle machine, far more under a loaded CI box): wait as long as the
+    // runner itself gives a restart to become ready (30 s) plus its back-off.
+    const restarted = await runner.waitFor(/"msg":"nats-1 restarted".*"pid":(\d+)/, 45_000);
     runner.pids.add(Number(restarted[1]));
     expect(commandLine(Number(restarted[1]))).toMatch(/nats-server -c .*\/nats-1\/nats\.conf$/);
 
