@@ -197,6 +197,24 @@ describe('audit trail end to end (gateway → NATS → AUTHZ_DECISIONS → GET /
     expect((await through('GET', '/fhir/Patient/pt-10', good)).status).toBe(200);
     await waitUntil(async () => (await audit('')).some((e) => summary(e).endsWith('/fhir/Patient/pt-10')));
   });
+  it('with AUTHZ_AUDIT=off keeps no stream, says so on GET /AuditEvent, and decides as before', async () => {
+    const configPort = new URL(cluster.configUrl).port;
+    await cluster.config.stop('SIGTERM');
+    const jsm = await jetstreamManager(cluster.nc, { timeout: 2000 });
+    await jsm.streams.delete('AUTHZ_DECISIONS');
+    // With the trail on, the config service creates the stream before it is ready; off, never.
+    cluster.config = await startService('config', {
+      ...cluster.env,
+      CONFIG_PORT: configPort,
+      CONFIG_ADMIN_PASSWORD: cluster.adminPassword,
+      AUTHZ_AUDIT: 'off',
+    });
+    const res = await cluster.admin('GET', '/AuditEvent');
+    expect(res.status).toBe(404);
+    expect(await res.text()).toContain('AUTHZ_AUDIT=off');
+    expect((await through('GET', '/fhir/Patient/pt-11', cases[0]?.token)).status).toBe(200);
+    await expect(jsm.streams.info('AUTHZ_DECISIONS')).rejects.toThrow(/not found/i);
+  });
 });
 
 async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -13,7 +13,13 @@ describe('readConfigEnv', () => {
       checkTimeoutMs: 2000,
       storeRetryMs: 15_000,
       subjectPrefix: 'authz',
+      audit: true,
     });
+  });
+
+  it('turns the audit trail off only when told exactly', () => {
+    expect(readConfigEnv({ CONFIG_ADMIN_PASSWORD: 'p', AUTHZ_AUDIT: 'off' }).audit).toBe(false);
+    expect(() => readConfigEnv({ CONFIG_ADMIN_PASSWORD: 'p', AUTHZ_AUDIT: 'no' })).toThrow(/AUTHZ_AUDIT/);
   });
 
   it('lists every problem at once', () => {

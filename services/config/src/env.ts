@@ -16,6 +16,11 @@ export interface ConfigEnv extends CommonEnv {
   fhirBase: string;
   /** How long a write keeps retrying across a JetStream leader election (`CONFIG_STORE_RETRY_MS`). */
   storeRetryMs: number;
+  /**
+   * `AUTHZ_AUDIT`: `on` (default) keeps decision events in the `AUTHZ_DECISIONS` stream; `off`
+   * neither creates nor maintains it (the live feed on `authz.v1.decisions` is unchanged).
+   */
+  audit: boolean;
   /** Retention of the `AUTHZ_DECISIONS` audit stream, seconds (`AUTHZ_AUDIT_MAX_AGE`, DESIGN §14). */
   auditMaxAgeSeconds: number;
   /** Disk cap of the audit stream, bytes; oldest dropped first (`AUTHZ_AUDIT_MAX_BYTES`, -1: none). */
@@ -60,6 +65,7 @@ export function readConfigEnv(source: NodeJS.ProcessEnv = process.env): ConfigEn
     checkTimeoutMs: env.int('CONFIG_CHECK_TIMEOUT_MS', 2000, { min: 100, max: 30_000 }),
     fhirBase: env.string('AUTHZ_FHIR_BASE', '/fhir'),
     storeRetryMs: env.int('CONFIG_STORE_RETRY_MS', DEFAULT_STORE_RETRY_MS, { min: 0, max: 60_000 }),
+    audit: env.oneOf('AUTHZ_AUDIT', ['on', 'off'], 'on') === 'on',
     auditMaxAgeSeconds: parseDuration(env, 'AUTHZ_AUDIT_MAX_AGE', AUDIT_MAX_AGE_DEFAULT),
     auditMaxBytes: env.int('AUTHZ_AUDIT_MAX_BYTES', -1, { min: -1 }),
     initBundle: env.string('AUTHZ_INIT_BUNDLE'),

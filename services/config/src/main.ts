@@ -49,26 +49,29 @@ async function startConfig(env: ConfigEnv, logger: Logger): Promise<StartedServi
   const metrics = createConfigMetrics(createRegistry('authz-config'));
   const names = subjects(env.subjectPrefix);
   // DESIGN §14: the audit stream is created (and re-created) here; nats-server writes it.
-  const auditWatch = new AuditStreamWatch(
-    nc,
-    {
-      subject: names.decisions,
-      maxAgeSeconds: env.auditMaxAgeSeconds,
-      maxBytes: env.auditMaxBytes,
-      replicas: env.kvReplicas,
-    },
-    {
-      setAvailable: (up) => metrics.auditAvailable.set(up ? 1 : 0),
-      seen: (n) => metrics.auditSeen.inc(n),
-      lost: (n) => metrics.auditLost.inc(n),
-    },
-    logger,
-  );
-  await auditWatch.start();
-  const audit = new AuditReader(
-    jetstream(nc, { timeout: 2000 }),
-    await jetstreamManager(nc, { timeout: 2000 }),
-  );
+  // AUTHZ_AUDIT=off: no stream is made or kept, and GET /AuditEvent says the trail is off.
+  const auditWatch = env.audit
+    ? new AuditStreamWatch(
+        nc,
+        {
+          subject: names.decisions,
+          maxAgeSeconds: env.auditMaxAgeSeconds,
+          maxBytes: env.auditMaxBytes,
+          replicas: env.kvReplicas,
+        },
+        {
+          setAvailable: (up) => metrics.auditAvailable.set(up ? 1 : 0),
+          seen: (n) => metrics.auditSeen.inc(n),
+          lost: (n) => metrics.auditLost.inc(n),
+        },
+        logger,
+      )
+    : undefined;
+  await auditWatch?.start();
+  const audit = env.audit
+    ? new AuditReader(jetstream(nc, { timeout: 2000 }), await jetstreamManager(nc, { timeout: 2000 }))
+    : undefined;
+  if (!env.audit) logger.warn('AUTHZ_AUDIT=off: decision events are not kept (no AUTHZ_DECISIONS stream)');
 
   const deps: ConfigDeps = {
     store: new ResourceStore(kv, env.storeRetryMs),
@@ -97,7 +100,7 @@ async function startConfig(env: ConfigEnv, logger: Logger): Promise<StartedServi
   const port = await listen(server, env.port, env.host);
   const host = env.host.includes(':') ? `[${env.host}]` : env.host;
   const stop = async () => {
-    auditWatch.stop();
+    auditWatch?.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       // Idle keep-alive sockets and open decision streams would hold close() forever.

@@ -52,9 +52,8 @@ export function whoIs(
   if (user) context.user = withoutSecret(user, 'User');
   if (roles.length > 0) context.role = roles;
   if (client) context.client = client;
-  return {
+  const who: Who = {
     identity,
-    ...(verified ? { verified } : {}),
     context,
     subject: {
       user: identity?.user,
@@ -62,6 +61,9 @@ export function whoIs(
       roles: roles.length > 0 ? new Set(roles.map((r) => String(r.name))) : NO_ROLES,
     },
   };
+  // Set, not spread in: a conditional object spread is a slow runtime call on every check.
+  if (verified) who.verified = verified;
+  return who;
 }
 
 /** The query of a target as sent (`path` may be the decoded path, shorter than the raw one). */
@@ -93,7 +95,9 @@ export function authorize(
   const operation = deps.operations.resolve(request.method, path, queryOf(request.uri) !== '');
   // The check's canonical form (DESIGN §10) when given; a dependent request is checked here.
   const ctx = buildRequestContext(request, who.context, operation?.ref, canonical);
-  const subject: Subject = { ...who.subject, operation: operation?.id };
+  // Fields named, not spread: an object spread here was a slow runtime call on every check.
+  const { user, client, roles } = who.subject;
+  const subject: Subject = { user, client, roles, operation: operation?.id };
   if (operationLink !== undefined) {
     // DESIGN §13: under SMART scopes an $operation is allowed only by policies that name it.
     const policy = decideLinkedOperation(operationLink, deps.config.allPolicies(), ctx, subject.roles);

@@ -44,7 +44,10 @@ export function auditEventRoutes(reader: AuditReader | undefined): Route[] {
 
 function available(reader: AuditReader | undefined): AuditReader {
   if (!reader)
-    throw new ApiError('ERR_UNAVAILABLE', 'the audit trail is not configured on this config service');
+    throw new ApiError(
+      'ERR_NOT_FOUND',
+      'the audit trail is off on this config service (AUTHZ_AUDIT=off): no decision events are kept',
+    );
   return reader;
 }
 
