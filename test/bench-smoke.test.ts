@@ -49,6 +49,7 @@ describe('npm run bench -- --quick', () => {
     const measured = [
       'echo',
       'jwt_cached',
+      'jwt_cached_audit',
       'jwt_hs256_unique',
       'jwt_rs256_unique',
       'jwt_es256_unique',

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 export const SCENARIOS = [
   'echo',
   'jwt_cached',
+  'jwt_cached_audit',
   'jwt_hs256_unique',
   'jwt_rs256_unique',
   'jwt_es256_unique',

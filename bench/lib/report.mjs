@@ -3,6 +3,8 @@
 /** Floors of the ratios (DESIGN §9). */
 export const FLOOR = {
   jwt_cached: 'echo',
+  // The audit stream's cost: the same check with AUTHZ_DECISIONS recording every event, over without.
+  jwt_cached_audit: 'jwt_cached',
   jwt_hs256_unique: 'echo',
   jwt_rs256_unique: 'echo',
   jwt_es256_unique: 'echo',
@@ -25,6 +27,7 @@ const TARGETS = {
     text: '≥0.75× rps, p50≤1.3× echo',
     check: (s, all) => s.ratio >= 0.75 && s.p50_us <= 1.3 * all.echo.p50_us,
   },
+  jwt_cached_audit: { text: '≥0.95× jwt_cached', check: (s) => s.ratio >= 0.95 },
   jwt_hs256_unique: { text: '≥0.5×', check: (s) => s.ratio >= 0.5 },
   jwt_rs256_unique: { text: '≥0.4×', check: (s) => s.ratio >= 0.4 },
   jwt_es256_unique: { text: '≥0.25×', check: (s) => s.ratio >= 0.25 },
@@ -39,6 +42,7 @@ const TARGETS = {
 const ORDER = [
   'echo',
   'jwt_cached',
+  'jwt_cached_audit',
   'jwt_hs256_unique',
   'jwt_rs256_unique',
   'jwt_es256_unique',

@@ -4,6 +4,7 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { auditStreamHooks } from './audit.mjs';
 import { checkPayload, expectAllowed, SUBJECTS } from './cluster.mjs';
 import { putAll } from './config-api.mjs';
 import { httpLoad } from './http-load.mjs';
@@ -114,6 +115,7 @@ export async function tokenScenarios(b) {
   const plan = [
     ['echo', echoSubject, repeat(cached, warmup), repeat(cached, requests)],
     ['jwt_cached', SUBJECTS.check, repeat(cached, warmup), repeat(cached, requests)],
+    ['jwt_cached_audit', SUBJECTS.check, repeat(cached, warmup), repeat(cached, requests)],
     [
       'jwt_hs256_unique',
       SUBJECTS.check,
@@ -135,10 +137,17 @@ export async function tokenScenarios(b) {
     ['opaque_cached', SUBJECTS.check, repeat(opaque, warmup), repeat(opaque, requests)],
     ['smart_scoped', SUBJECTS.check, repeat(smart, warmup), repeat(smart, requests)],
   ].filter(([name, , , measured]) => b.opts.want(name) && measured.length > 0);
+  const audit = plan.some(([name]) => name === 'jwt_cached_audit') ? await auditStreamHooks(nc) : undefined;
   for (let round = 0; round < rounds; round++) {
     for (const [name, subject, warm, measured] of plan) {
       const responders = (name === 'echo' ? echoes : workers).map((p) => p.pid);
-      await natsSlice(b, name, subject, round === 0 ? warm : [], slice(measured, round, rounds), responders);
+      const part = slice(measured, round, rounds);
+      if (name === 'jwt_cached_audit') await audit.before();
+      await natsSlice(b, name, subject, round === 0 ? warm : [], part, responders);
+      if (name !== 'jwt_cached_audit') continue;
+      // The stream must have recorded what was measured, or the number means nothing.
+      const recorded = await audit.after();
+      if (recorded < part.length) throw new Error(`the audit stream recorded ${recorded} of ${part.length} decisions`);
     }
   }
   await Promise.all(echoes.map((e) => e.stop()));
