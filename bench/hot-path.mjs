@@ -11,10 +11,15 @@
 import { randomBytes } from 'node:crypto';
 import { compileOperationResolver } from '../packages/policy/dist/index.js';
 import { createLogger } from '../packages/runtime/dist/index.js';
-import { ClientAuthenticator, MemoryReplayStore, SenderConstraints, TokenVerifier } from '../packages/verifier/dist/index.js';
+import {
+  ClientAuthenticator,
+  MemoryReplayStore,
+  SenderConstraints,
+  TokenVerifier,
+} from '../packages/verifier/dist/index.js';
 import { CheckService } from '../services/worker/dist/check-service.js';
-import { redactUri } from '../services/worker/dist/events.js';
 import { ConfigState } from '../services/worker/dist/config-state.js';
+import { redactUri } from '../services/worker/dist/events.js';
 import { createWorkerMetrics } from '../services/worker/dist/metrics.js';
 import { checkPayload } from './lib/cluster.mjs';
 import { ALLOW_POLICY, BENCH_USER, ISS, introspectors, user } from './lib/resources.mjs';

@@ -89,11 +89,12 @@ describe('npm run bench -- --quick', () => {
         }
       }
     }
-    expect(Object.keys(results.latency_curves)).toEqual(['nats', 'http']);
+    expect(Object.keys(results.latency_curves)).toEqual(['nats', 'http', 'grpc']);
     const svg = readFileSync(join(dir, 'latency.svg'), 'utf8');
     expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg).toContain('jwt_cached vs echo');
     expect(svg).toContain('gateway_proxy vs http_bare');
+    expect(svg).toContain('ext_authz_grpc vs grpc_echo');
     expect(results.scale.one_worker.rps).toBeGreaterThan(0);
     expect(results.scale.two_workers_one_core.predicted_rps).toBeGreaterThan(0);
   }, 300_000);

@@ -9,9 +9,10 @@ import { Measurement } from './measure.mjs';
 import { monotonicUs } from './nats-load.mjs';
 import { freePort, startChild, startService } from './procs.mjs';
 import { PROBE } from './resources.mjs';
+import { CLOSED_LOOP } from './throughput.mjs';
 
 /** The CheckRequest Envoy would send for the probe request with the cached token. */
-function checkRequest(token) {
+export function checkRequest(token) {
   return {
     attributes: {
       source: { address: { socket_address: { address: '203.0.113.9', port_value: 40000 } } },
@@ -29,7 +30,7 @@ function checkRequest(token) {
   };
 }
 
-function clientOf(address) {
+export function clientOf(address) {
   /** @type {any} the generated package tree (grpc-js types it loosely) */
   const pkg = loadPackageDefinition(
     loadSync('envoy/service/auth/v3/external_auth.proto', ENVOY_PROTO_OPTIONS),
@@ -94,6 +95,7 @@ export async function extAuthzScenarios(b) {
       ...b.cluster.env,
       GATEWAY_PORT: String(await freePort()),
       GATEWAY_GRPC_PORT: String(grpcPort),
+      ...CLOSED_LOOP,
     });
     targets.push(['ext_authz_grpc', clientOf(`127.0.0.1:${grpcPort}`)]);
   }

@@ -3,14 +3,15 @@
 // `b` (see throughput.mjs) and records `b.curves`.
 import { AuthzClient } from '../../packages/client/dist/index.js';
 import { checkPayload, SUBJECTS } from './cluster.mjs';
+import { grpcCurves } from './grpc-curves.mjs';
 import { httpLoad } from './http-load.mjs';
+import { LOAD_FRACTIONS } from './load-fractions.mjs';
 import { natsLoad } from './nats-load.mjs';
 import { openLoop } from './open-loop.mjs';
 import { freePort, root, spawnOwned, startChild, startService } from './procs.mjs';
 import { PROBE } from './resources.mjs';
 
-/** Offered load as fractions of the floor's capacity (issue 19). */
-export const LOAD_FRACTIONS = [0.25, 0.5, 0.75, 0.9, 1.1];
+export { LOAD_FRACTIONS };
 
 /**
  * One group of curves: a floor and the path measured against it, one point per fraction.
@@ -24,6 +25,7 @@ export async function latencyScenario(b) {
   b.curves = {};
   b.curves.nats = await natsCurves(b);
   b.curves.http = await httpCurves(b);
+  b.curves.grpc = await grpcCurves(b);
   for (const group of Object.values(b.curves)) logCurves(b, group);
 }
 

@@ -160,6 +160,11 @@ const LATENCY_TARGETS = {
     text: 'at 50%: +p99 ≤2 ms',
     check: (at50) => at50.path.p99_us - at50.floor.p99_us <= 2000,
   },
+  // No target of its own in issue 19: held to the gateway proxy's, the same service's other entry.
+  ext_authz_grpc: {
+    text: 'at 50%: +p99 ≤2 ms',
+    check: (at50) => at50.path.p99_us - at50.floor.p99_us <= 2000,
+  },
 };
 
 /** How a path behaves past capacity (the 110 % point): shedding fast, or queueing. */

@@ -17,6 +17,12 @@ import { claimsFor, mintJwt, mintSeries, mintSeriesParallel } from './tokens.mjs
 const repeat = (payload, n) => new Array(n).fill(payload);
 
 /**
+ * Closed-loop scenarios measure the most a gateway can do, so its load shedding is off there; the
+ * open-loop curves (latency.mjs) run it as shipped, shedding past capacity.
+ */
+export const CLOSED_LOOP = { GATEWAY_SHED_LAG_MS: '0' };
+
+/**
  * After thousands of policies changed, a worker has applied the last revision but may still be
  * rebuilding its policy set (deferred to the next tick) and collecting the old one: let that
  * finish before measuring, so one size is not charged for the previous one's garbage.
@@ -147,7 +153,8 @@ export async function tokenScenarios(b) {
       if (name !== 'jwt_cached_audit') continue;
       // The stream must have recorded what was measured, or the number means nothing.
       const recorded = await audit.after();
-      if (recorded < part.length) throw new Error(`the audit stream recorded ${recorded} of ${part.length} decisions`);
+      if (recorded < part.length)
+        throw new Error(`the audit stream recorded ${recorded} of ${part.length} decisions`);
     }
   }
   await Promise.all(echoes.map((e) => e.stop()));
@@ -181,7 +188,7 @@ export async function httpScenarios(b) {
     const port = await freePort();
     const profile = b.opts.gatewayProfileDir;
     const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-    const env = { ...b.cluster.env, GATEWAY_PORT: String(port), GATEWAY_GRPC_PORT: '0' };
+    const env = { ...b.cluster.env, GATEWAY_PORT: String(port), GATEWAY_GRPC_PORT: '0', ...CLOSED_LOOP };
     b.cluster.gateway = await startService('gateway', env, { nodeArgs });
     const url = `http://127.0.0.1:${port}/_authz/forward`;
     const first = await fetch(url, { headers });
@@ -202,6 +209,7 @@ export async function httpScenarios(b) {
       ...b.cluster.env,
       GATEWAY_PORT: String(port),
       GATEWAY_GRPC_PORT: '0',
+      ...CLOSED_LOOP,
       GATEWAY_ASSERTION_KEY_FILE: keyFile,
     };
     signing = await startService('gateway', env);

@@ -1,6 +1,13 @@
 export * from './aidbox-examples.js';
 export { type ClusterOptions, startCluster, type TestCluster } from './cluster.js';
 export {
+  type FhirUpstream,
+  r4Observation,
+  startFhirUpstream,
+  UPSTREAM_RESOURCES,
+  type UpstreamRecord,
+} from './fhir-upstream.js';
+export {
   encodeSegment,
   forgeJwt,
   generateSigningKey,
@@ -19,13 +26,6 @@ export {
   type IntrospectionServerOptions,
   startIntrospectionServer,
 } from './introspection-server.js';
-export {
-  type FhirUpstream,
-  r4Observation,
-  startFhirUpstream,
-  UPSTREAM_RESOURCES,
-  type UpstreamRecord,
-} from './fhir-upstream.js';
 export { startNatsCluster, type TestNatsCluster, type TestNatsNode } from './nats-cluster.js';
 export { ensureNginx, startNginx, type TestNginx } from './nginx.js';
 export { freePort, waitForPort } from './ports.js';

@@ -31,11 +31,13 @@ export async function startService(
 ): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [`${root}services/${name}/dist/main.js`], {
     cwd: root,
-    // A gateway's ext_authz gRPC port defaults to a fixed 9191; tests that want it say so.
+    // A gateway's ext_authz gRPC port defaults to a fixed 9191; tests that want it say so. Its
+    // load shedding is off: a CI box starving the process would otherwise turn an expected
+    // status into a 503 (overload.test.ts tests the shedding itself).
     env: {
       PATH: process.env.PATH,
       LOG_LEVEL: 'info',
-      ...(name === 'gateway' ? { GATEWAY_GRPC_PORT: '0' } : {}),
+      ...(name === 'gateway' ? { GATEWAY_GRPC_PORT: '0', GATEWAY_SHED_LAG_MS: '0' } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

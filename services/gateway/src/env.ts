@@ -1,8 +1,8 @@
 import { DEFAULT_CLIENT_CERT_HEADER } from '@authz/protocol';
 import { type CommonEnv, EnvReader, readCommonEnv } from '@authz/runtime';
 import { type AssertionKey, type AssertionSettings, readAssertionKey } from './assertion.js';
-import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from './trusted-proxies.js';
 import type { SenderOptions } from './sender.js';
+import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from './trusted-proxies.js';
 
 /** Gateway settings, parsed once at start-up. */
 export interface GatewayEnv extends CommonEnv {
@@ -20,6 +20,8 @@ export interface GatewayEnv extends CommonEnv {
   upstreamTimeoutMs: number;
   /** Checks waiting for a worker at once; beyond it a request is answered 503 at once. */
   maxInFlightChecks: number;
+  /** `GATEWAY_SHED_LAG_MS`: shed new requests (503) while the event loop is this far behind; 0: never. */
+  shedLagMs: number;
   /** Envoy ext_authz gRPC port (DESIGN §14); 0 turns it off. */
   grpcPort: number;
   /** Signed identity assertions (`GATEWAY_ASSERTION_*`), when a key file is given. */
@@ -64,6 +66,7 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
     trustedProxies,
     upstreamTimeoutMs: env.int('GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }),
     maxInFlightChecks: env.int('GATEWAY_MAX_INFLIGHT_CHECKS', 1024, { min: 1, max: 1_000_000 }),
+    shedLagMs: env.int('GATEWAY_SHED_LAG_MS', 100, { min: 0, max: 60_000 }),
     grpcPort: env.port('GATEWAY_GRPC_PORT', 9191),
     assertion: readAssertionEnv(env),
     maxCheckedResponseBytes: env.int('GATEWAY_MAX_CHECKED_RESPONSE_BYTES', 1024 * 1024, {

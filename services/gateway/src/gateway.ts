@@ -8,11 +8,12 @@ import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/ht
 import { forwardedCheck } from './forward-auth.js';
 import { readBodyView, readProxiedRequest, withBody } from './inbound.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { OverloadGuard } from './overload.js';
 import type { UpstreamProxy } from './proxy.js';
 import { checkedResponder } from './response-check.js';
 import { sendDenial, sendOutcome } from './responses.js';
-import type { TrustedProxies } from './trusted-proxies.js';
 import { addSenderFacts, type SenderOptions } from './sender.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 
 /** What the gateway's HTTP handler needs. */
 export interface GatewayDeps {
@@ -31,6 +32,8 @@ export interface GatewayDeps {
   assertion?: AssertionSigner;
   /** who the client is beyond its token: origin addressed, client certificate (DESIGN §13) */
   sender: SenderOptions;
+  /** sheds requests while the gateway's own event loop is behind (GATEWAY_SHED_LAG_MS) */
+  overload?: OverloadGuard;
 }
 
 /** The reserved prefix: nothing under it is ever proxied. */
@@ -39,6 +42,7 @@ export const RESERVED_PREFIX = '/_authz/';
 /** Creates the gateway HTTP server (not listening yet). */
 export function createGatewayServer(deps: GatewayDeps): Server {
   const server = createServer((req, res) => {
+    if (deps.overload?.overloaded() && shed(req, res, deps)) return;
     handle(req, res, deps).catch(() => {
       // Nothing may escape as an allow: any unexpected failure is a 503 deny.
       if (!res.headersSent)
@@ -50,6 +54,37 @@ export function createGatewayServer(deps: GatewayDeps): Server {
   server.headersTimeout = 66_000;
   server.requestTimeout = 120_000;
   return server;
+}
+
+/**
+ * Answers a request 503 unread and unchecked while the gateway is overloaded; false for the ops
+ * endpoints, which are always answered (a probe must see the gateway alive and say why).
+ */
+function shed(req: IncomingMessage, res: ServerResponse, deps: GatewayDeps): boolean {
+  const url = req.url ?? '/';
+  const route = !url.startsWith(RESERVED_PREFIX)
+    ? 'proxy'
+    : url.startsWith('/_authz/forward')
+      ? 'forward'
+      : url.startsWith(`${ENVOY_HTTP_PREFIX}/`)
+        ? 'envoy'
+        : undefined;
+  if (route === undefined) return false;
+  deps.metrics.shed(route);
+  deps.metrics.answered(route, 503);
+  // A body left unread cannot be skipped safely on a kept-alive connection.
+  if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)
+    res.setHeader('connection', 'close');
+  res.setHeader('retry-after', '1');
+  const lag = Math.round(deps.overload?.lag ?? 0);
+  sendOutcome(
+    res,
+    503,
+    'transient',
+    `the gateway is overloaded (its event loop is ${lag} ms behind); the request was not checked or forwarded; retry shortly`,
+    requestIdOf(req),
+  );
+  return true;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDeps): Promise<void> {

@@ -14,6 +14,7 @@ import { type GatewayEnv, readGatewayEnv } from './env.js';
 import { startExtAuthzServer } from './envoy/grpc-server.js';
 import { createGatewayServer } from './gateway.js';
 import { createGatewayMetrics } from './metrics.js';
+import { OverloadGuard } from './overload.js';
 import { UpstreamProxy } from './proxy.js';
 
 runService({ name: 'authz-gateway', readEnv: readGatewayEnv, start: startGateway });
@@ -31,7 +32,9 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
   const assertion = env.assertion ? await loadAssertionSigner(env.assertion, env.assertion.key) : undefined;
   // The R4 definitions responses are checked with (SMART scopes): loaded once, before serving.
   loadFhirDefinitions();
+  const overload = new OverloadGuard(env.shedLagMs).start();
   const server = createGatewayServer({
+    overload,
     client,
     metrics,
     proxy,
@@ -54,6 +57,7 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
             assertion,
             maxCheckBodyBytes: env.maxCheckBodyBytes,
             checkTimeoutMs: env.checkTimeoutMs,
+            overload,
           },
           env.host,
           env.grpcPort,
@@ -72,6 +76,7 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
       server.closeIdleConnections();
     });
     await extAuthz?.close();
+    overload.stop();
     proxy?.close();
     await nc.drain();
   };

@@ -15,6 +15,8 @@ export interface GatewayMetrics {
   /** Observes one check round trip (seconds) by status. */
   checked(status: number, seconds: number): void;
   natsStatus: Counter<'type'>;
+  /** Counts one request shed because the gateway's event loop was behind (overload.ts). */
+  shed(route: 'forward' | 'proxy' | 'envoy' | 'ext_authz_grpc'): void;
 }
 
 export function createGatewayMetrics(): GatewayMetrics {
@@ -38,10 +40,18 @@ export function createGatewayMetrics(): GatewayMetrics {
     return requests.labels(route!, status!);
   });
   const latencyBy = memoByKey((status) => checkLatency.labels(status));
+  const shed = new Counter({
+    name: 'authz_gateway_shed_total',
+    help: 'Requests answered 503 unchecked because the gateway was overloaded (GATEWAY_SHED_LAG_MS)',
+    labelNames: ['route'] as const,
+    ...r,
+  });
+  const shedBy = memoByKey((route) => shed.labels(route));
   return {
     registry,
     answered: (route, status) => requestsBy(`${route} ${status}`).inc(),
     checked: (status, seconds) => latencyBy(status).observe(seconds),
+    shed: (route) => shedBy(route).inc(),
     natsStatus: new Counter({
       name: 'authz_nats_status_events_total',
       help: 'NATS connection status events',

@@ -14,6 +14,7 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { type AssertionSigner, allowedHeaders } from '../assertion.js';
 import type { GatewayMetrics } from '../metrics.js';
+import type { OverloadGuard } from '../overload.js';
 import { denialOf } from '../responses.js';
 import { checkFromAttributes, type EnvoyCheckRequest } from './attributes.js';
 import { allowResponse, deniedResponse, type EnvoyCheckResponse } from './check-response.js';
@@ -29,6 +30,8 @@ export interface ExtAuthzDeps {
   maxCheckBodyBytes: number;
   /** the gateway's own check deadline; Envoy's gRPC deadline shortens it */
   checkTimeoutMs: number;
+  /** sheds calls while the gateway's own event loop is behind (GATEWAY_SHED_LAG_MS) */
+  overload?: OverloadGuard;
 }
 
 /** A listening ext_authz server. */
@@ -103,6 +106,12 @@ async function answer(
   deps: ExtAuthzDeps,
   call: ServerUnaryCall<EnvoyCheckRequest, EnvoyCheckResponse>,
 ): Promise<EnvoyCheckResponse> {
+  if (deps.overload?.overloaded()) {
+    deps.metrics.shed('ext_authz_grpc');
+    deps.metrics.answered('ext_authz_grpc', 503);
+    const lag = Math.round(deps.overload.lag);
+    return failure(`the gateway is overloaded (its event loop is ${lag} ms behind); retry shortly`);
+  }
   const mapped = checkFromAttributes(call.request, deps.maxCheckBodyBytes);
   if ('reason' in mapped) {
     deps.metrics.answered('ext_authz_grpc', mapped.status);

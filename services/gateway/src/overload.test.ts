@@ -1,0 +1,106 @@
+import type { AddressInfo } from 'node:net';
+import { AuthzClient } from '@authz/client';
+import { startNats, type TestServer } from '@authz/test-support';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGatewayServer } from './gateway.js';
+import { createGatewayMetrics } from './metrics.js';
+import { OverloadGuard } from './overload.js';
+import { TrustedProxies } from './trusted-proxies.js';
+
+/** Keeps the event loop busy for `ms`, as a saturated gateway's loop is. */
+function blockLoop(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy on purpose
+  }
+}
+
+const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe('OverloadGuard', () => {
+  it('trips only when the loop runs late, and lets go once it catches up', async () => {
+    const guard = new OverloadGuard(50, 100).start();
+    try {
+      await new Promise((r) => setTimeout(r, 250));
+      expect(guard.overloaded()).toBe(false);
+      blockLoop(700);
+      await turn();
+      expect(guard.overloaded()).toBe(true);
+      expect(guard.lag).toBeGreaterThan(50);
+      await expect.poll(() => guard.overloaded(), { timeout: 2000, interval: 20 }).toBe(false);
+    } finally {
+      guard.stop();
+    }
+  });
+
+  it('never trips with a threshold of 0', async () => {
+    const guard = new OverloadGuard(0, 10).start();
+    blockLoop(200);
+    await turn();
+    expect(guard.overloaded()).toBe(false);
+    guard.stop();
+  });
+});
+
+describe('the gateway under overload', () => {
+  let nats: TestServer;
+  let nc: NatsConnection;
+  let url: string;
+  let stop: () => Promise<void>;
+  const metrics = createGatewayMetrics();
+  // Samples every 500 ms: after a blocked loop the guard stays tripped long enough to ask it.
+  const guard = new OverloadGuard(100, 500);
+
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connect({ servers: nats.url, noAsyncTraces: true });
+    const server = createGatewayServer({
+      client: new AuthzClient(nc, { timeoutMs: 200 }),
+      metrics,
+      maxCheckBodyBytes: 1024,
+      trustedProxies: TrustedProxies.parse(''),
+      maxCheckedResponseBytes: 1024 * 1024,
+      ready: () => true,
+      sender: { clientCertHeader: 'x-client-cert', trustedProxies: TrustedProxies.parse('') },
+      overload: guard,
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    guard.start();
+    stop = () => new Promise((resolve) => server.close(() => resolve()));
+  });
+
+  afterAll(async () => {
+    guard.stop();
+    await stop?.();
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it('answers 503 unchecked with Retry-After while its loop is behind, keeps the probes, then checks again', async () => {
+    blockLoop(1500);
+    await turn();
+    expect(guard.overloaded()).toBe(true);
+    const proxied = await fetch(`${url}/fhir/Patient/pt-1`, { headers: { authorization: 'Bearer x' } });
+    expect(proxied.status).toBe(503);
+    expect(proxied.headers.get('retry-after')).toBe('1');
+    const outcome = (await proxied.json()) as { issue: Array<{ code: string; diagnostics: string }> };
+    expect(outcome.issue[0]?.code).toBe('transient');
+    expect(outcome.issue[0]?.diagnostics).toMatch(/overloaded .* not checked or forwarded/);
+    const posted = await fetch(`${url}/_authz/forward`, { method: 'POST', body: 'x' });
+    expect(posted.status).toBe(503);
+    expect(posted.headers.get('connection')).toBe('close');
+    expect((await fetch(`${url}/_authz/healthz`)).status).toBe(200);
+    const text = await (await fetch(`${url}/_authz/metrics`)).text();
+    expect(text).toMatch(/authz_gateway_shed_total\{route="proxy",[^}]*\} 1$/m);
+    expect(text).toMatch(/authz_gateway_shed_total\{route="forward",[^}]*\} 1$/m);
+
+    // Caught up: the request is checked again (no worker listens here, so that check says 503
+    // for its own reason, never the overload's).
+    await expect.poll(() => guard.overloaded(), { timeout: 5000, interval: 50 }).toBe(false);
+    const checked = await fetch(`${url}/fhir/Patient/pt-1`, { headers: { authorization: 'Bearer x' } });
+    expect(checked.status).toBe(503);
+    expect(await checked.text()).not.toContain('overloaded');
+  });
+});
