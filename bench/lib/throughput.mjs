@@ -4,7 +4,7 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditStreamHooks } from './audit.mjs';
+import { auditTrailHooks } from './audit.mjs';
 import { checkPayload, expectAllowed, SUBJECTS } from './cluster.mjs';
 import { putAll } from './config-api.mjs';
 import { httpLoad } from './http-load.mjs';
@@ -143,7 +143,9 @@ export async function tokenScenarios(b) {
     ['opaque_cached', SUBJECTS.check, repeat(opaque, warmup), repeat(opaque, requests)],
     ['smart_scoped', SUBJECTS.check, repeat(smart, warmup), repeat(smart, requests)],
   ].filter(([name, , , measured]) => b.opts.want(name) && measured.length > 0);
-  const audit = plan.some(([name]) => name === 'jwt_cached_audit') ? await auditStreamHooks(nc) : undefined;
+  const audit = plan.some(([name]) => name === 'jwt_cached_audit')
+    ? await auditTrailHooks(b.cluster)
+    : undefined;
   for (let round = 0; round < rounds; round++) {
     for (const [name, subject, warm, measured] of plan) {
       const responders = (name === 'echo' ? echoes : workers).map((p) => p.pid);
