@@ -3,11 +3,13 @@
 // CheckService answering in-memory messages with the benchmark's configuration (HS256 JWT
 // repeated, the allowing policy, the bench User). What `npm run bench` cannot separate from
 // socket writes and the scheduler of a shared 2-core box, this measures to a tenth of a µs.
-// usage: node bench/hot-path.mjs [--n=200000] [--rounds=5] [--fill=100000] [--unique]
+// usage: node bench/hot-path.mjs [--n=200000] [--rounds=5] [--fill=100000] [--unique] [--policies=10000]
 // --unique sends a distinct pre-minted token with every check (each verified once), as the
 // jwt_hs256_unique scenario does.
 // --fill first verifies that many distinct tokens, so the token cache is as full as in
 // production (and as in the cluster benchmark after the unique-token scenarios).
+// --policies loads that many AccessPolicies in all, the fillers of the policies_N scenarios (which
+// never allow the probe) before the allowing one.
 import { randomBytes } from 'node:crypto';
 import { compileOperationResolver } from '../packages/policy/dist/index.js';
 import { createLogger } from '../packages/runtime/dist/index.js';
@@ -22,7 +24,7 @@ import { ConfigState } from '../services/worker/dist/config-state.js';
 import { redactUri } from '../services/worker/dist/events.js';
 import { createWorkerMetrics } from '../services/worker/dist/metrics.js';
 import { checkPayload } from './lib/cluster.mjs';
-import { ALLOW_POLICY, BENCH_USER, ISS, introspectors, user } from './lib/resources.mjs';
+import { ALLOW_POLICY, BENCH_USER, fillerPolicy, ISS, introspectors, user } from './lib/resources.mjs';
 import { claimsFor, mintJwt } from './lib/tokens.mjs';
 
 const arg = (name, fallback) =>
@@ -31,6 +33,7 @@ const n = arg('n', 200_000);
 const rounds = arg('rounds', 5);
 const fill = arg('fill', 0);
 const unique = process.argv.includes('--unique');
+const policies = arg('policies', 1);
 
 const logger = createLogger('hot-path', 'warn');
 const metrics = createWorkerMetrics();
@@ -41,6 +44,10 @@ let revision = 0;
 for (const resource of [...introspectors(keys, { url: 'http://127.0.0.1:9/introspect' }), ALLOW_POLICY]) {
   if (resource.resourceType === 'TokenIntrospector' && resource.id !== 'bench-hs256') continue;
   config.apply({ key: `${resource.resourceType}.${resource.id}`, revision: ++revision, value: resource });
+}
+for (let i = 0; i < policies - 1; i++) {
+  const filler = fillerPolicy(i);
+  config.apply({ key: `AccessPolicy.${filler.id}`, revision: ++revision, value: filler });
 }
 config.commit();
 const benchUser = user(BENCH_USER);
@@ -122,5 +129,5 @@ for (let r = 0; r < rounds; r++) {
 }
 results.sort((a, b) => a - b);
 process.stdout.write(
-  `CPU µs per check (best / median of ${rounds} × ${n}): ${results[0].toFixed(2)} / ${results[Math.floor(rounds / 2)].toFixed(2)}; ${fill} tokens cached first; heap used ${Math.round(process.memoryUsage().heapUsed / 2 ** 20)} MiB\n`,
+  `CPU µs per check (best / median of ${rounds} × ${n}): ${results[0].toFixed(2)} / ${results[Math.floor(rounds / 2)].toFixed(2)}; ${fill} tokens cached first; ${policies} policies; heap used ${Math.round(process.memoryUsage().heapUsed / 2 ** 20)} MiB\n`,
 );

@@ -81,3 +81,66 @@ describe('scanRegex prefix (what the candidate index files a uri regex under)', 
     expect(scanRegex(source).prefix).toBe(prefix);
   });
 });
+
+describe('the literal every match must contain', () => {
+  it.each([
+    ['(^| )scope-1( |$)', 'scope-1'],
+    ['^/fhir/Patient/[^/]+$', '/fhir/Patient/'],
+    ['ab+cd', 'ab'],
+    ['abc?de', 'ab'],
+    ['x*yz{0,2}w', 'y'],
+    ['\\.example\\.com$', '.example.com'],
+    ['a\\dbcd', 'bcd'],
+    ['(abc)def', 'def'],
+    ['[abc]+xyz(q|r)', 'xyz'],
+    ['abc|defg', ''],
+    ['a{2}bcd', 'bcd'],
+  ])('%s requires %j', (source, required) => {
+    expect(scanRegex(source).required).toBe(required);
+  });
+
+  it('answers like the full regex on every subject, with or without the literal (seeded)', () => {
+    const patterns = [
+      '(^| )scope-1( |$)',
+      'ab+cd',
+      'abc?de',
+      'x*yz{0,2}w',
+      'a[bc]+de(f|g)?h',
+      '^pre-[0-9]+-fix$',
+      '(?i)Scope-1',
+    ];
+    const alphabet = [
+      'a',
+      'b',
+      'c',
+      'd',
+      'e',
+      'h',
+      'x',
+      'y',
+      'z',
+      'w',
+      ' ',
+      '-',
+      '1',
+      'scope',
+      'pre-',
+      'fix',
+      'S',
+    ];
+    let seed = 42;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    for (const pattern of patterns) {
+      const safe = compileSafeRegex(pattern);
+      const native = pattern.startsWith('(?i)') ? new RegExp(pattern.slice(4), 'i') : new RegExp(pattern);
+      for (let n = 0; n < 3000; n++) {
+        let subject = '';
+        for (let k = next() % 8; k > 0; k--) subject += alphabet[next() % alphabet.length];
+        expect(safe.test(subject), `${pattern} on ${JSON.stringify(subject)}`).toBe(native.test(subject));
+      }
+    }
+  });
+});
