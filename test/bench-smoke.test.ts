@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { THROUGHPUT_SCENARIOS } from '../bench/lib/options.mjs';
 
 // Issue 6: CI runs the benchmark's quick mode to see that it works — every scenario measured,
 // every reply right, results.json in the DESIGN §9 shape — and never asserts a timing.
@@ -46,24 +47,8 @@ describe('npm run bench -- --quick', () => {
     expect(results.env).toMatchObject({ cpus: expect.any(Number), quick: true });
     expect(results.env.node).toBe(process.version);
     const floors = ['echo', 'policies_1', 'http_bare', 'grpc_echo'];
-    const measured = [
-      'echo',
-      'jwt_cached',
-      'jwt_cached_audit',
-      'jwt_hs256_unique',
-      'jwt_rs256_unique',
-      'jwt_es256_unique',
-      'opaque_cached',
-      'smart_scoped',
-      'policies_1',
-      'policies_100',
-      'policies_10000',
-      'http_bare',
-      'gateway_forward',
-      'gateway_forward_assertion',
-      'grpc_echo',
-      'ext_authz_grpc',
-    ];
+    // Every throughput scenario the bench knows runs in quick mode too.
+    const measured = THROUGHPUT_SCENARIOS;
     expect(Object.keys(results.scenarios)).toEqual(measured);
     for (const name of measured) {
       const s = results.scenarios[name];

@@ -1,8 +1,11 @@
 // Command-line options and the sizes of a full and a quick run.
 import { resolve } from 'node:path';
 
-/** Every scenario name, in run order (`--only` picks among them). */
-export const SCENARIOS = [
+/**
+ * The throughput scenarios (rps, p50/p99, a ratio to a floor), in the order the table and
+ * results.json list them; `--only` picks among these and {@link SYSTEM_SCENARIOS}.
+ */
+export const THROUGHPUT_SCENARIOS = [
   'echo',
   'jwt_cached',
   'jwt_cached_audit',
@@ -11,20 +14,27 @@ export const SCENARIOS = [
   'jwt_es256_unique',
   'opaque_cached',
   'smart_scoped',
+  'policies_1',
+  'policies_100',
+  'policies_10000',
   'http_bare',
   'gateway_forward',
   'gateway_forward_assertion',
   'grpc_echo',
   'ext_authz_grpc',
-  'policies_1',
-  'policies_100',
-  'policies_10000',
+];
+
+/** Measurements of another shape: one number or a curve each. */
+export const SYSTEM_SCENARIOS = [
   'config_propagation_ms',
   'cold_start_ms',
   'worker_rss_mib',
   'latency',
   'scale',
 ];
+
+/** Every scenario name (`--only` picks among them). */
+export const SCENARIOS = [...THROUGHPUT_SCENARIOS, ...SYSTEM_SCENARIOS];
 
 const FULL = {
   // Each group of scenarios runs in interleaved rounds (see measure.mjs).

@@ -1,4 +1,5 @@
 // The printed table and bench/results.json (DESIGN §9 shape).
+import { THROUGHPUT_SCENARIOS } from './options.mjs';
 
 /** Floors of the ratios (DESIGN §9). */
 export const FLOOR = {
@@ -39,24 +40,8 @@ const TARGETS = {
   ext_authz_grpc: { text: '≥0.5× grpc_echo', check: (s) => s.ratio >= 0.5 },
 };
 
-const ORDER = [
-  'echo',
-  'jwt_cached',
-  'jwt_cached_audit',
-  'jwt_hs256_unique',
-  'jwt_rs256_unique',
-  'jwt_es256_unique',
-  'opaque_cached',
-  'smart_scoped',
-  'policies_1',
-  'policies_100',
-  'policies_10000',
-  'http_bare',
-  'gateway_forward',
-  'gateway_forward_assertion',
-  'grpc_echo',
-  'ext_authz_grpc',
-];
+/** Table and results.json order. */
+const ORDER = THROUGHPUT_SCENARIOS;
 
 /** Adds `ratio` (rps over the floor's rps, 3 decimals) to every scenario but echo. */
 export function addRatios(scenarios) {
