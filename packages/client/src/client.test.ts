@@ -77,7 +77,8 @@ describe('AuthzClient against a real NATS server', () => {
     expect(client.pending).toBe(2);
     const started = performance.now();
     const shed = await client.check(request);
-    expect(performance.now() - started).toBeLessThan(5);
+    // At once: far inside the 5 s check timeout (a loaded CI box can stall any process ~100 ms).
+    expect(performance.now() - started).toBeLessThan(1000);
     expect(shed).toMatchObject({ allow: false, status: 503 });
     expect(shed.reason).toMatch(/over capacity: too many checks .* \(2 waiting\)/);
     for (const respond of held.splice(0)) respond();

@@ -352,7 +352,8 @@ describe('the IdP down', () => {
     const started = performance.now();
     const err = await errorOf(b.verify(await server.mint({ n: 2 }, { kid: rotated.kid })));
     expect(err).toBeInstanceOf(VerifierUnavailableError);
-    expect(performance.now() - started).toBeLessThan(200); // read a's recorded failure; no wait, no fetch
+    // a's recorded failure is read: no wait for a fetch (1.5 s timeout), with room for a loaded box.
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it('serves stale keys past cache_ttl while the IdP is down, within the staleness bound', async () => {
