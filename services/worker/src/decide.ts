@@ -16,8 +16,8 @@ import { authorize, envelopeReply, type Who, whoIs } from './authorize.js';
 import type { ConfigState } from './config-state.js';
 import { replies } from './replies.js';
 import { bearerToken, type ParsedCheck } from './request.js';
-import { applyScopeStep, refusedEntry, scopeStepOf } from './smart-scopes.js';
 import { dpopCredential, senderFacts } from './sender.js';
+import { applyScopeStep, refusedEntry, scopeStepOf } from './smart-scopes.js';
 import { type UserDirectory, UserLookupError } from './users.js';
 
 /** What a decision needs from the worker. */

@@ -1,6 +1,6 @@
 import { parseRevocationEntry, REVOCATION_BUCKET } from '@authz/protocol';
 import type { KV, Logger, NatsConnection } from '@authz/runtime';
-import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { type KvWatchEntry, ResumableKvWatch } from './kv-watch.js';
 
 /** Where revocations go: the verifier's list (see `TokenVerifier.applyRevocation`). */
 export interface RevocationSink {
@@ -27,11 +27,8 @@ const EMPTY_POLL_MS = 250;
 export class RevocationWatcher {
   private stopped = false;
   private loaded = false;
-  private applied = 0;
-  private behindAt: number | undefined;
-  private restart: (() => void) | undefined;
+  private readonly watch: ResumableKvWatch;
   private readonly timers: NodeJS.Timeout[] = [];
-  private jsm?: JetStreamManager;
   private resolveReady!: () => void;
   /** Resolves once every revocation stored when the watch started is in force. */
   readonly ready = new Promise<void>((resolve) => {
@@ -39,19 +36,35 @@ export class RevocationWatcher {
   });
 
   constructor(
-    private readonly nc: NatsConnection,
-    private readonly kv: KV,
+    nc: NatsConnection,
+    kv: KV,
     private readonly sink: RevocationSink,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.watch = new ResumableKvWatch({
+      nc,
+      kv,
+      bucket: REVOCATION_BUCKET,
+      key: '>',
+      name: 'revocation watch',
+      logger,
+      backoff: { baseMs: 50, maxMs: 2000 },
+      onEntry: (entry) => {
+        this.applyEntry(entry);
+        if (!this.loaded && entry.delta === 0) this.markLoaded();
+      },
+    });
+  }
 
   get isReady(): boolean {
     return this.loaded;
   }
 
   start(): void {
-    void this.run();
-    const lag = setInterval(() => void this.checkLag(), LAG_CHECK_MS);
+    this.watch.start();
+    const lag = setInterval(() => {
+      if (this.loaded) this.watch.checkLag().catch(() => {});
+    }, LAG_CHECK_MS);
     const prune = setInterval(() => this.sink.pruneRevocations(), PRUNE_MS);
     lag.unref();
     prune.unref();
@@ -62,35 +75,10 @@ export class RevocationWatcher {
   stop(): void {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
-    this.restart?.();
+    this.watch.stop();
   }
 
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.stopped) {
-      try {
-        const iter = await this.kv.watch({
-          key: '>',
-          ...(this.applied > 0 ? { resumeFromRevision: this.applied + 1 } : {}),
-        });
-        if (this.stopped) return iter.stop();
-        this.restart = () => iter.stop();
-        failures = 0;
-        for await (const entry of iter) {
-          this.applied = entry.revision;
-          this.applyEntry(entry);
-          if (!this.loaded && entry.delta === 0) this.markLoaded();
-        }
-      } catch (err) {
-        failures++;
-        this.logger.warn({ err: (err as Error).message }, 'revocation watch failed; retrying');
-      }
-      if (this.stopped) return;
-      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** failures, 2000)));
-    }
-  }
-
-  private applyEntry(entry: { key: string; operation: string; json<T>(): T }): void {
+  private applyEntry(entry: KvWatchEntry): void {
     if (entry.operation !== 'PUT') {
       this.sink.removeRevocation(entry.key);
       return;
@@ -115,35 +103,11 @@ export class RevocationWatcher {
   private async pollEmpty(): Promise<void> {
     while (!this.loaded && !this.stopped) {
       try {
-        if ((await this.lastRevision()) === 0) this.markLoaded();
+        if ((await this.watch.lastRevision()) === 0) this.markLoaded();
       } catch {
         // NATS not answering yet: ask again.
       }
       if (!this.loaded) await new Promise((r) => setTimeout(r, EMPTY_POLL_MS));
     }
-  }
-
-  private async checkLag(): Promise<void> {
-    if (!this.loaded || this.stopped) return;
-    try {
-      const last = await this.lastRevision();
-      if (last <= this.applied) this.behindAt = undefined;
-      else if (this.behindAt === undefined) this.behindAt = last;
-      else {
-        this.behindAt = undefined;
-        this.logger.warn({ behindRevision: last }, 'revocation watch stalled behind the bucket; resuming it');
-        this.restart?.();
-      }
-    } catch {
-      // NATS unreachable: reconnecting is the connection's job.
-    }
-  }
-
-  /** Sequence of the bucket's newest stored message (0 when it holds none). */
-  private async lastRevision(): Promise<number> {
-    this.jsm ??= await jetstreamManager(this.nc);
-    const stream = `KV_${REVOCATION_BUCKET}`;
-    const msg = await this.jsm.streams.getMessage(stream, { last_by_subj: `$KV.${REVOCATION_BUCKET}.>` });
-    return msg?.seq ?? 0;
   }
 }
