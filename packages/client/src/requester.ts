@@ -83,9 +83,10 @@ export class BatchedRequester {
     this.queue = [];
     for (const q of queue) {
       try {
+        // Bytes, not a string: nats.js would encode with TextEncoder, several times slower.
         this.nc.publish(
           q.subject,
-          q.payload,
+          Buffer.from(q.payload),
           q.headers ? { reply: q.reply, headers: q.headers } : { reply: q.reply },
         );
       } catch {

@@ -22,6 +22,9 @@ export const FORWARDED_HEADERS: ReadonlySet<string> = new Set([
  * trusted.clientAddress('10.0.0.2', ['203.0.113.9, 198.51.100.1, 10.0.0.7']) // '198.51.100.1'
  */
 export class TrustedProxies {
+  /** Addresses asked before and their answer (bounded: cleared when full). */
+  private readonly answers = new Map<string, boolean>();
+
   private constructor(
     private readonly list: BlockList,
     /** The CIDRs as given, for logs. */
@@ -51,9 +54,16 @@ export class TrustedProxies {
   /** True when `address` (IPv4, IPv6 or IPv4-mapped IPv6) is in a trusted CIDR. */
   trusts(address: string | undefined): boolean {
     if (address === undefined) return false;
+    // BlockList.check builds a SocketAddress (a transferable host object, ~3 µs) per call; the
+    // list never changes, and a gateway sees few peers, so each address is asked once.
+    const known = this.answers.get(address);
+    if (known !== undefined) return known;
     const plain = unmapped(address);
     const family = isIP(plain);
-    return family !== 0 && this.list.check(plain, family === 6 ? 'ipv6' : 'ipv4');
+    const trusted = family !== 0 && this.list.check(plain, family === 6 ? 'ipv6' : 'ipv4');
+    if (this.answers.size >= MAX_REMEMBERED) this.answers.clear();
+    this.answers.set(address, trusted);
+    return trusted;
   }
 
   /**
@@ -75,6 +85,9 @@ export class TrustedProxies {
     return client;
   }
 }
+
+/** Most addresses remembered; a gateway facing many clients directly starts over when full. */
+const MAX_REMEMBERED = 4096;
 
 /** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) → `192.0.2.1`. */
 function unmapped(address: string): string {
