@@ -1,9 +1,12 @@
 import { compilePolicy, PolicyConfigError, testPolicy } from '@authz/policy';
 import type { AccessPolicy, ExplainEntry, TokenIntrospector } from '@authz/protocol';
 import {
+  checkResolvedHost,
   compileIntrospector,
+  discoveryUrlOf,
   IntrospectorConfigError,
   introspectionCacheKey,
+  introspectorWarnings,
   normalizeIntrospector,
 } from '@authz/verifier';
 import type { ApiIssue } from './http/errors.js';
@@ -24,6 +27,13 @@ export interface Engines extends EngineChecks {
   testPolicy(policy: AccessPolicy, context: Record<string, unknown>): PolicyTestResult;
   /** Redis key (without the shared-cache prefix) of an introspection result. */
   introspectionCacheKey(introspectorId: string, tokenHash: string): string;
+  /**
+   * DESIGN §11 fetch safety at PUT: the introspector's URLs whose host resolves (now, from here)
+   * to a link-local, unspecified or multicast address, each as a 422 issue naming its field.
+   */
+  resolvedHostIssues(resource: TokenIntrospector): Promise<ApiIssue[]>;
+  /** Accepted risks of storing `resource` beside `others`, for `X-Authz-Warning` (DESIGN §11). */
+  introspectorWarnings(resource: TokenIntrospector, others: readonly TokenIntrospector[]): string[];
 }
 
 /**
@@ -59,7 +69,28 @@ export function realEngines(options: { insecureHosts?: readonly string[] } = {})
       return { result, applicable, explain };
     },
     introspectionCacheKey,
+    resolvedHostIssues: async (resource) => {
+      const issues = await Promise.all(
+        outboundUrls(resource).map(async ({ path, url }) => {
+          const problem = await checkResolvedHost(url);
+          return problem === undefined ? [] : [{ path, message: problem }];
+        }),
+      );
+      return toIssues('TokenIntrospector', issues.flat(), 'invalid');
+    },
+    introspectorWarnings,
   };
+}
+
+/** Every URL a worker would fetch for `resource`, with the field that names it. */
+function outboundUrls(resource: TokenIntrospector): Array<{ path: string; url: string }> {
+  const urls: Array<{ path: string; url: string }> = [];
+  if (resource.jwks_uri !== undefined) urls.push({ path: 'jwks_uri', url: resource.jwks_uri });
+  if (resource.jwt?.discovery === true)
+    urls.push({ path: 'jwt.discovery', url: discoveryUrlOf(resource.jwt.iss) });
+  const endpoint = resource.introspection_endpoint?.url;
+  if (endpoint !== undefined) urls.push({ path: 'introspection_endpoint.url', url: endpoint });
+  return urls;
 }
 
 function toIssues(

@@ -1,8 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConfigFixture, startConfigFixture } from './testing/fixture.js';
+import { ADMIN, type ConfigFixture, startConfigFixture } from './testing/fixture.js';
 
-// DESIGN §11 at PUT time: HMAC secrets that are really public keys are refused.
+// DESIGN §11 at PUT time: HMAC secrets that are really public keys are refused, fetch targets at
+// forbidden addresses are refused, accepted risks are named in X-Authz-Warning; and admin HTTP
+// Basic guessing is throttled per address.
 
 let config: ConfigFixture;
 beforeAll(async () => {
@@ -61,5 +64,120 @@ describe('HMAC secrets that parse as keys (algorithm confusion by configuration)
     expect(res.status).toBe(422);
     const outcome = (await res.json()) as { issue: Array<{ expression: string[] }> };
     expect(outcome.issue[0]?.expression).toEqual(['TokenIntrospector.jwt.max_lifetime']);
+  });
+});
+
+type Outcome = { issue: Array<{ expression: string[]; diagnostics: string }> };
+
+describe('fetch safety at PUT (DESIGN §11)', () => {
+  it.each([
+    ['jwks_uri', 'http://169.254.169.254/jwks', { type: 'jwt', jwt: { iss: 'https://idp' } }, 'link-local'],
+    ['jwks_uri', 'https://[fe80::1]/jwks', { type: 'jwt', jwt: { iss: 'https://idp' } }, 'link-local'],
+    ['jwks_uri', 'https://0.0.0.0/jwks', { type: 'jwt', jwt: { iss: 'https://idp' } }, 'unspecified'],
+    ['introspection_endpoint.url', 'https://224.0.0.1/introspect', { type: 'opaque' }, 'multicast'],
+    [
+      'introspection_endpoint.url',
+      'http://[::ffff:169.254.169.254]/introspect',
+      { type: 'opaque' },
+      'link-local',
+    ],
+  ])('refuses %s at %s with 422 naming the field', async (field, url, base, what) => {
+    const body =
+      field === 'jwks_uri' ? { ...base, jwks_uri: url } : { ...base, introspection_endpoint: { url } };
+    const res = await put('metadata', body);
+    expect(res.status).toBe(422);
+    const outcome = (await res.json()) as Outcome;
+    expect(outcome.issue.map((i) => i.expression)).toContainEqual([`TokenIntrospector.${field}`]);
+    expect(JSON.stringify(outcome)).toContain(what);
+  });
+
+  it('refuses jwt.discovery of an issuer at a link-local address, naming jwt.discovery', async () => {
+    const res = await put('metadata', {
+      type: 'jwt',
+      jwt: { iss: 'https://169.254.169.254', discovery: true },
+    });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as Outcome).issue[0]?.expression).toEqual(['TokenIntrospector.jwt.discovery']);
+  });
+
+  it('accepts loopback and private addresses (IdPs live there)', async () => {
+    for (const url of [
+      'http://localhost:9/introspect',
+      'https://10.1.2.3/introspect',
+      'https://192.168.1.1/i',
+    ]) {
+      const res = await put('private-idp', {
+        type: 'opaque',
+        introspection_endpoint: { url, token_prefix: 'p-' },
+      });
+      expect(res.status).toBeLessThan(300);
+    }
+  });
+});
+
+describe('X-Authz-Warning on accepted risks (DESIGN §11)', () => {
+  it('warns when a second opaque introspector without token_prefix would also receive every token', async () => {
+    const first = await put('warn-a', {
+      type: 'opaque',
+      introspection_endpoint: { url: 'https://a.example/i' },
+    });
+    expect(first.status).toBe(201);
+    const second = await put('warn-b', {
+      type: 'opaque',
+      introspection_endpoint: { url: 'https://b.example/i' },
+    });
+    expect(second.status).toBe(201);
+    const warning = second.headers.get('x-authz-warning') ?? '';
+    expect(warning).toMatch(/^299 authz "TokenIntrospector\/warn-b and TokenIntrospector\/warn-a/);
+    expect(warning).toContain('token_prefix');
+    // With prefixes the risk is gone: no header.
+    const prefixed = await put('warn-b', {
+      type: 'opaque',
+      introspection_endpoint: { url: 'https://b.example/i', token_prefix: 'b-' },
+    });
+    expect(prefixed.status).toBe(200);
+    expect(prefixed.headers.get('x-authz-warning')).toBeNull();
+    expect((await config.request('/TokenIntrospector/warn-a', { method: 'DELETE' })).status).toBe(200);
+    expect((await config.request('/TokenIntrospector/warn-b', { method: 'DELETE' })).status).toBe(200);
+  });
+
+  it('accepts the seed very-secret with a warning that it is shorter than the HS256 output', async () => {
+    const res = await put('seed-warn', { type: 'jwt', jwt: { iss: 'https://idp', secret: 'very-secret' } });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-authz-warning')).toMatch(
+      /^299 authz "jwt\.secret is 11 bytes, shorter than the 32-byte output of HS256/,
+    );
+    const strong = await put('strong', {
+      type: 'jwt',
+      jwt: { iss: 'https://idp', secret: 'a-secret-of-at-least-thirty-two-bytes!' },
+    });
+    expect(strong.status).toBe(201);
+    expect(strong.headers.get('x-authz-warning')).toBeNull();
+  });
+});
+
+describe('admin HTTP Basic throttling (DESIGN §11)', () => {
+  /** One request from a chosen loopback address (127.0.0.0/8 is all loopback on Linux). */
+  const from = (localAddress: string, password: string) =>
+    new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
+      const url = new URL(`${config.url}/TokenIntrospector`);
+      const authorization = `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+      const req = httpRequest(url, { localAddress, headers: { authorization } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('refuses 150 wrong passwords from one address (429, Retry-After) while the right one works from another', async () => {
+    const answers = await Promise.all(Array.from({ length: 150 }, () => from('127.0.0.2', 'guess')));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(145);
+    expect(Number(answers.find((a) => a.status === 429)?.retryAfter)).toBeGreaterThan(0);
+    // The right password from the throttled address waits too; from a fresh address it passes.
+    expect((await from('127.0.0.2', ADMIN.password)).status).toBe(429);
+    expect((await from('127.0.0.3', ADMIN.password)).status).toBe(200);
   });
 });

@@ -25,7 +25,7 @@ export function introspectorWarnings(
     const bytes = Buffer.byteLength(secret, 'utf8');
     if (bytes < 32) {
       warnings.push(
-        `jwt.secret is ${bytes} bytes, shorter than the 32-byte output of HS256 (RFC 7518 §3.2): a short secret can be guessed offline from one token; use at least 32 random bytes`,
+        `jwt.secret is ${bytes} bytes, shorter than the 32-byte output of HS256 (RFC 7518 section 3.2): a short secret can be guessed offline from one token; use at least 32 random bytes`,
       );
     }
   }
@@ -36,7 +36,7 @@ export function introspectorWarnings(
     const bytes = Buffer.byteLength(material, 'utf8');
     if (bytes < min) {
       warnings.push(
-        `jwt.keys[${index}] is ${bytes} bytes, shorter than the ${min}-byte output of ${key.alg} (RFC 7518 §3.2); use at least ${min} random bytes`,
+        `jwt.keys[${index}] is ${bytes} bytes, shorter than the ${min}-byte output of ${key.alg} (RFC 7518 section 3.2); use at least ${min} random bytes`,
       );
     }
   });
@@ -53,7 +53,7 @@ export function introspectorWarnings(
           ? `${unprefixed.slice(0, 5).join(', ')} and ${unprefixed.length - 5} more`
           : unprefixed.join(', ');
       warnings.push(
-        `TokenIntrospector/${resource.id} and ${named} have no introspection_endpoint.token_prefix: every opaque token is sent to each of them, so one identity provider's tokens reach the others and the first to answer active (in id order) decides; give each a token_prefix`,
+        `TokenIntrospector/${resource.id} and ${named} have no introspection_endpoint.token_prefix: every opaque token without a matching prefix is sent to each of them, so one identity provider's tokens reach the others and the lowest id answering active decides; give each a token_prefix`,
       );
     }
   }
