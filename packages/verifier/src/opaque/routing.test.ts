@@ -56,6 +56,13 @@ describe('unroutedTokenError', () => {
       /"https:\/\/typo\.example"/,
     ],
     ['a JWT without iss', jwtOf(undefined), true, 'ERR_JWT_CLAIM_MISSING', /names no issuer/],
+    [
+      'a JWT whose iss is a list',
+      jwtOf(['https://a']),
+      true,
+      'ERR_JWT_CLAIM_INVALID',
+      /iss claim is not a string/,
+    ],
     ['an opaque token of no prefix', OPAQUE_SHAPE, true, 'ERR_TOKEN_ISSUER_UNTRUSTED', /token_prefix/],
     ['an opaque token with no opaque introspector', OPAQUE_SHAPE, false, 'ERR_TOKEN_MALFORMED', /not a JWT/],
   ])('names %s', (_name, shape, hasOpaque, code, message) => {

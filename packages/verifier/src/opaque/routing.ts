@@ -54,6 +54,13 @@ export function unroutedTokenError(shape: TokenShape, hasOpaque: boolean): Inval
         : 'The bearer token is not a JWT (three base64url parts with a JSON header) and no opaque TokenIntrospector is configured to introspect it.',
     );
   }
+  if (shape.iss !== undefined && typeof shape.iss !== 'string') {
+    return new InvalidTokenError(
+      'ERR_JWT_CLAIM_INVALID',
+      "The token's iss claim is not a string (RFC 7519 §4.1.1), so no TokenIntrospector can verify it; use a token from a configured issuer.",
+      { claim: 'iss' },
+    );
+  }
   if (typeof shape.iss !== 'string') {
     return new InvalidTokenError(
       'ERR_JWT_CLAIM_MISSING',
