@@ -23,7 +23,12 @@ export {
   type VerifierErrorCode,
   VerifierUnavailableError,
 } from './errors.js';
-export { checkResolvedHost, ForbiddenAddressError, forbiddenAddress } from './http/address-policy.js';
+export {
+  checkResolvedHost,
+  ForbiddenAddressError,
+  forbiddenAddress,
+  type ResolveAll,
+} from './http/address-policy.js';
 export { type BoundedFetchOptions, boundedFetch, checkOutboundUrl, type FetchResult } from './http/fetch.js';
 export {
   type CompiledIntrospector,

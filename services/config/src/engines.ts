@@ -8,6 +8,7 @@ import {
   introspectionCacheKey,
   introspectorWarnings,
   normalizeIntrospector,
+  type ResolveAll,
 } from '@authz/verifier';
 import type { ApiIssue } from './http/errors.js';
 import { type EngineChecks, qualify } from './validate/resource.js';
@@ -41,7 +42,13 @@ export interface Engines extends EngineChecks {
  * `@authz/policy` (policies compiled, unsupported engines named). What passes here is exactly
  * what a worker can load.
  */
-export function realEngines(options: { insecureHosts?: readonly string[] } = {}): Engines {
+export function realEngines(
+  options: {
+    insecureHosts?: readonly string[];
+    /** How PUT-time checks resolve host names; default `dns.lookup` (tests resolve names of their own). */
+    resolve?: ResolveAll;
+  } = {},
+): Engines {
   const insecureHosts = options.insecureHosts ?? [];
   return {
     introspector(resource: TokenIntrospector) {
@@ -72,7 +79,7 @@ export function realEngines(options: { insecureHosts?: readonly string[] } = {})
     resolvedHostIssues: async (resource) => {
       const issues = await Promise.all(
         outboundUrls(resource).map(async ({ path, url }) => {
-          const problem = await checkResolvedHost(url);
+          const problem = await checkResolvedHost(url, options.resolve);
           return problem === undefined ? [] : [{ path, message: problem }];
         }),
       );

@@ -1,6 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import type { ResolveAll } from '@authz/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { realEngines } from './engines.js';
 import { ADMIN, type ConfigFixture, startConfigFixture } from './testing/fixture.js';
 
 // DESIGN §11 at PUT time: HMAC secrets that are really public keys are refused, fetch targets at
@@ -179,5 +181,66 @@ describe('admin HTTP Basic throttling (DESIGN §11)', () => {
     // The right password from the throttled address waits too; from a fresh address it passes.
     expect((await from('127.0.0.2', ADMIN.password)).status).toBe(429);
     expect((await from('127.0.0.3', ADMIN.password)).status).toBe(200);
+  });
+});
+
+describe('fetch safety at PUT: host names resolved (DESIGN §11)', () => {
+  // An offline resolver stands in for DNS: metadata.test is a name for the cloud metadata address.
+  const resolve: ResolveAll = (hostname, callback) =>
+    hostname === 'metadata.test'
+      ? callback(null, [{ address: '169.254.169.254', family: 4 }])
+      : callback(null, [{ address: '10.0.0.8', family: 4 }]);
+  let resolving: ConfigFixture;
+  beforeAll(async () => {
+    resolving = await startConfigFixture({ nats: config.nats, engines: realEngines({ resolve }) });
+  });
+  afterAll(async () => {
+    await resolving?.close();
+  });
+  const send = (path: string, method: string, body: unknown) =>
+    resolving.request(path, {
+      method,
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
+
+  it.each([
+    ['jwks_uri', { type: 'jwt', jwt: { iss: 'https://idp' }, jwks_uri: 'https://metadata.test/jwks' }],
+    [
+      'introspection_endpoint.url',
+      { type: 'opaque', introspection_endpoint: { url: 'https://metadata.test/i' } },
+    ],
+    ['jwt.discovery', { type: 'jwt', jwt: { iss: 'https://metadata.test', discovery: true } }],
+  ])('refuses %s whose host resolves to 169.254.169.254 with 422 naming it', async (field, body) => {
+    const res = await send('/TokenIntrospector/dns-meta', 'PUT', body);
+    expect(res.status).toBe(422);
+    const outcome = (await res.json()) as Outcome;
+    expect(outcome.issue[0]?.expression).toEqual([`TokenIntrospector.${field}`]);
+    expect(outcome.issue[0]?.diagnostics).toContain('metadata.test → 169.254.169.254');
+  });
+
+  it('refuses the same in a transaction Bundle, naming the entry and field', async () => {
+    const res = await send('/', 'POST', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          request: { method: 'PUT', url: 'TokenIntrospector/dns-meta' },
+          resource: { type: 'jwt', jwt: { iss: 'https://idp' }, jwks_uri: 'https://metadata.test/jwks' },
+        },
+      ],
+    });
+    expect(res.status).toBe(422);
+    const outcome = (await res.json()) as Outcome;
+    expect(outcome.issue[0]?.expression).toEqual(['Bundle.entry[0].resource.jwks_uri']);
+  });
+
+  it('accepts a host resolving to a private address', async () => {
+    const res = await send('/TokenIntrospector/dns-private', 'PUT', {
+      type: 'jwt',
+      jwt: { iss: 'https://idp' },
+      jwks_uri: 'https://idp.internal/jwks',
+    });
+    expect(res.status).toBe(201);
   });
 });
