@@ -30,10 +30,15 @@ export function routeToken(
   shape: TokenShape,
 ): readonly IntrospectorRecord[] {
   let longest = 0;
+  let prefixed = 0;
   for (const r of records) {
     const prefix = r.tokenPrefix;
-    if (prefix !== undefined && prefix.length > longest && token.startsWith(prefix)) longest = prefix.length;
+    if (prefix === undefined) continue;
+    prefixed++;
+    if (prefix.length > longest && token.startsWith(prefix)) longest = prefix.length;
   }
+  // The hot path of a cached opaque token: without prefixes, no allocation per check.
+  if (prefixed === 0 && shape.kind === 'opaque') return records;
   if (longest > 0) {
     return records.filter((r) => r.tokenPrefix?.length === longest && token.startsWith(r.tokenPrefix));
   }
