@@ -39,9 +39,13 @@ export class CredentialThrottle {
   assertAllowed(address: string): void {
     const retryAfter = this.failures.retryAfter(address);
     if (retryAfter === 0) return;
-    throw new ApiError('ERR_TOO_MANY_ATTEMPTS', `too many failed sign-ins; try again in ${retryAfter} s`, {
-      headers: { 'retry-after': String(retryAfter) },
-    });
+    throw new ApiError(
+      'ERR_TOO_MANY_ATTEMPTS',
+      `too many failed sign-ins with the admin credentials from this address; try again in ${retryAfter} s (other addresses are not affected)`,
+      {
+        headers: { 'retry-after': String(retryAfter) },
+      },
+    );
   }
 
   /**
