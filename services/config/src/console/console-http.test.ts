@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -290,5 +291,28 @@ describe('console sign-in throttling', () => {
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await outcome(blocked)).issue[0]?.code).toBe('throttled');
+  });
+
+  it('lets the right credentials in from a fresh address, however many other addresses failed', async () => {
+    /** A sign-in from a chosen loopback address (all of 127.0.0.0/8 is loopback on Linux). */
+    const signInFrom = (localAddress: string, password: string) =>
+      new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify({ user: ADMIN.user, password });
+        const req = httpRequest(
+          `${config.url}/console/api/session`,
+          { method: 'POST', localAddress, headers: { ...WRITE, 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    // 12 addresses × 5 refusals: past what the old global limit (50 from all) allowed.
+    const guesses = Array.from({ length: 60 }, (_, i) => signInFrom(`127.0.1.${(i % 12) + 1}`, `guess-${i}`));
+    const statuses = await Promise.all(guesses);
+    expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+    expect(await signInFrom('127.0.1.100', ADMIN.password)).toBe(200);
   });
 });
