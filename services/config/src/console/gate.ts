@@ -164,6 +164,9 @@ export class ConsoleGate {
     this.throttle.assertAllowed(address);
     const { value } = await readParsedBody(req, MAX_LOGIN_BYTES, ['json']);
     const { user, password } = credentialsOf(value);
+    // Again after the body arrived: from here to fail() nothing awaits, so concurrent guesses
+    // from one address each see the failures before them.
+    this.throttle.assertAllowed(address);
     if (!this.auth.matchesCredentials(user, password)) {
       log.warn({ remote: address }, 'console sign-in refused');
       await this.throttle.fail(address);
