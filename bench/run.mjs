@@ -13,6 +13,7 @@ import { writeLatencySvg } from './lib/latency-svg.mjs';
 import { parseOptions } from './lib/options.mjs';
 import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
 import { addRatios, latencyTable, resultsJson, table } from './lib/report.mjs';
+import { revocationScenario } from './lib/revocation.mjs';
 import { scaleScenario } from './lib/scale.mjs';
 import { coldStartAndMemory, propagationScenario, workerNodeArgs } from './lib/system.mjs';
 import { httpScenarios, mintTokens, policyScenarios, smokeCheck, tokenScenarios } from './lib/throughput.mjs';
@@ -51,6 +52,7 @@ async function main() {
     await scaleScenario(b);
     await policyScenarios(b);
     await propagationScenario(b);
+    await revocationScenario(b);
     await coldStartAndMemory(b);
   } finally {
     await stopCluster(b.cluster);
@@ -73,6 +75,7 @@ try {
   const report = {
     scenarios,
     propagation: b.propagation,
+    revocation: b.revocation,
     coldStartMs: b.coldStartMs,
     rssMiB: b.rssMiB,
     curves: b.curves,

@@ -1,6 +1,6 @@
 // The config service's admin API (DESIGN §7) and direct bulk writes into its KV bucket.
 
-/** An admin client: `put(resource)` PUTs `/{type}/{id}` as JSON and throws on anything but 200/201. */
+/** An admin client: `put(resource)` PUTs `/{type}/{id}` as JSON and throws on anything but 200/201; `revoke(body)` POSTs `/$revoke`. */
 export function adminClient(baseUrl, user, password) {
   const authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   return {
@@ -17,6 +17,17 @@ export function adminClient(baseUrl, user, password) {
         );
       }
       return { status: res.status, etag: res.headers.get('etag') };
+    },
+    /** `POST /$revoke` (DESIGN §11); throws unless the reply says `revoked: true`. */
+    async revoke(body) {
+      const res = await fetch(`${baseUrl}/$revoke`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (res.status !== 200 || !JSON.parse(text).revoked)
+        throw new Error(`POST /$revoke → ${res.status}: ${text.slice(0, 1000)}`);
     },
   };
 }

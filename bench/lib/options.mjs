@@ -27,6 +27,7 @@ export const THROUGHPUT_SCENARIOS = [
 /** Measurements of another shape: one number or a curve each. */
 export const SYSTEM_SCENARIOS = [
   'config_propagation_ms',
+  'revocation_visible_ms',
   'cold_start_ms',
   'worker_rss_mib',
   'latency',
@@ -50,6 +51,7 @@ const FULL = {
   users: 100_000,
   rssTokens: 100_000,
   propagationIterations: 50,
+  revocationIterations: 50,
   coldStarts: 3,
   // Open-loop latency curves: each point (rate) runs this long, after one warm-up at the lowest rate.
   latencyMs: 3_000,
@@ -69,6 +71,7 @@ const QUICK = {
   users: 10_000,
   rssTokens: 10_000,
   propagationIterations: 10,
+  revocationIterations: 10,
   coldStarts: 1,
   latencyMs: 300,
   latencyWarmupMs: 300,

@@ -53,7 +53,7 @@ export function addRatios(scenarios) {
 }
 
 /** The results object in exactly the DESIGN §9 shape. */
-export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB, curves, scale }) {
+export function resultsJson({ env, scenarios, propagation, revocation, coldStartMs, rssMiB, curves, scale }) {
   const out = {};
   for (const name of ORDER) {
     const s = scenarios[name];
@@ -65,6 +65,7 @@ export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB, 
     env,
     scenarios: out,
     config_propagation_ms: propagation ? { p50: propagation.p50, p99: propagation.p99 } : undefined,
+    revocation_visible_ms: revocation ? { p50: revocation.p50, p99: revocation.p99 } : undefined,
     cold_start_ms: coldStartMs,
     worker_rss_mib: rssMiB,
     latency_curves: curves,
@@ -73,7 +74,7 @@ export function resultsJson({ env, scenarios, propagation, coldStartMs, rssMiB, 
 }
 
 /** The human-readable table, one row per measurement, with the issue-6 targets. */
-export function table({ scenarios, propagation, coldStartMs, rssMiB }) {
+export function table({ scenarios, propagation, revocation, coldStartMs, rssMiB }) {
   const rows = [
     ['scenario', 'rps', 'p50 µs', 'p99 µs', 'ratio', 'target', 'ok?', 'CPU µs/req client·nats·responders'],
   ];
@@ -110,6 +111,17 @@ export function table({ scenarios, propagation, coldStartMs, rssMiB }) {
       '',
       'p99 ≤100 ms',
       ok,
+    ]);
+  }
+  if (revocation) {
+    rows.push([
+      'revocation_visible_ms',
+      '',
+      `p50 ${revocation.p50} ms`,
+      `p99 ${revocation.p99} ms`,
+      '',
+      'p99 ≤100 ms',
+      revocation.p99 <= 100 ? 'yes' : 'NO',
     ]);
   }
   if (coldStartMs !== undefined)

@@ -23,6 +23,12 @@ export {
   type VerifierErrorCode,
   VerifierUnavailableError,
 } from './errors.js';
+export {
+  checkResolvedHost,
+  ForbiddenAddressError,
+  forbiddenAddress,
+  type ResolveAll,
+} from './http/address-policy.js';
 export { type BoundedFetchOptions, boundedFetch, checkOutboundUrl, type FetchResult } from './http/fetch.js';
 export {
   type CompiledIntrospector,
@@ -31,6 +37,8 @@ export {
   compileIntrospector,
   normalizeIntrospector,
 } from './introspector/compile.js';
+export { introspectorWarnings } from './introspector/warnings.js';
+export { discoveryUrlOf } from './jwks/discovery.js';
 export {
   IntrospectionClient,
   type IntrospectionClientOptions,

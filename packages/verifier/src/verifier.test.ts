@@ -362,11 +362,31 @@ describe('opaque delegation', () => {
     });
   });
 
-  it('introspects a JWT whose issuer no jwt introspector trusts', async () => {
+  it('never sends a JWT whose issuer no introspector trusts to an opaque endpoint', async () => {
     const token = await mintJwt({ key: 'k', claims: { iss: 'https://elsewhere' } });
     endpoint.setToken(token, { active: true, sub: 'u2' });
-    await expect(verifier.verify(token)).resolves.toMatchObject({ kind: 'opaque', claims: { sub: 'u2' } });
+    await expect(verifier.verify(token)).rejects.toMatchObject({
+      code: 'ERR_TOKEN_ISSUER_UNTRUSTED',
+      message: expect.stringContaining('"https://elsewhere"'),
+    });
+    expect(endpoint.calls(token)).toBe(0);
+  });
+
+  it('introspects a JWT of an issuer listed in introspection_endpoint.jwt_issuers', async () => {
+    const routed = new TokenVerifier();
+    routed.setIntrospectors([
+      {
+        resourceType: 'TokenIntrospector',
+        id: 'opaque-idp',
+        type: 'opaque',
+        introspection_endpoint: { url: endpoint.url, jwt_issuers: ['https://keycloak.example'] },
+      },
+    ]);
+    const token = await mintJwt({ key: 'k', claims: { iss: 'https://keycloak.example' } });
+    endpoint.setToken(token, { active: true, sub: 'u3' });
+    await expect(routed.verify(token)).resolves.toMatchObject({ kind: 'opaque', claims: { sub: 'u3' } });
     expect(endpoint.calls(token)).toBe(1);
+    routed.close();
   });
 
   it('never introspects a JWT of a trusted issuer that fails', async () => {

@@ -9,10 +9,11 @@ import {
 } from './introspector/compile.js';
 import { DiscoveredJwks } from './jwks/discovery.js';
 import { type KeyBinding, RemoteJwks } from './jwks/remote.js';
-import { checkHeader, clip, parseJwt } from './jwt/compact.js';
+import { checkHeader, parseJwt } from './jwt/compact.js';
 import { verifyWithCandidates } from './jwt/verify.js';
 import type { VerificationKey } from './keys/signature.js';
 import { IntrospectionClient, type OpaqueIntrospectorConfig } from './opaque/index.js';
+import { OPAQUE_SHAPE, type TokenShape } from './opaque/routing.js';
 import { RevocationList } from './revocation/list.js';
 import { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
 
@@ -53,8 +54,9 @@ interface CachedVerification {
 
 /**
  * Bearer token → verified identity (DESIGN §6 steps 1–3). A JWT goes to the `type: jwt`
- * introspectors whose `jwt.iss` equals its `iss`; anything else (or a JWT no jwt introspector
- * trusts) goes to the opaque introspectors. Refusals are {@link InvalidTokenError} (401), "could not
+ * introspectors whose `jwt.iss` equals its `iss`; anything else goes to the opaque introspectors
+ * its `token_prefix` routes it to, and a JWT no jwt introspector trusts only to those listing its
+ * issuer in `jwt_issuers` (DESIGN §11, `opaque/routing.ts`). Refusals are {@link InvalidTokenError} (401), "could not
  * check" is {@link VerifierUnavailableError} (503); a presented token that fails is never treated
  * as anonymous. Verified JWTs are cached in memory by token hash until the sooner of their `exp`
  * and a change of their introspector; failures are never cached.
@@ -224,19 +226,11 @@ export class TokenVerifier {
 
   private async verifyUncached(token: string, hash: string): Promise<VerifiedIdentity> {
     const parsed = parseJwt(token);
-    if (!parsed) {
-      return this.introspectOpaque(token, hash, () => {
-        return new InvalidTokenError(
-          'ERR_TOKEN_MALFORMED',
-          'The bearer token is not a JWT (three base64url parts with a JSON header) and no opaque TokenIntrospector is configured to introspect it.',
-        );
-      });
-    }
+    if (!parsed) return this.introspectOpaque(token, hash, OPAQUE_SHAPE);
     const iss = parsed.payload.iss;
     const candidates = typeof iss === 'string' ? this.byIssuer.get(iss) : undefined;
-    if (!candidates) {
-      return this.introspectOpaque(token, hash, () => untrustedIssuer(iss));
-    }
+    // A JWT no jwt introspector trusts goes only where the configuration routes it (DESIGN §11).
+    if (!candidates) return this.introspectOpaque(token, hash, { kind: 'jwt', iss });
     const alg = checkHeader(parsed.header);
     const accepted = await verifyWithCandidates(parsed, alg, candidates, this.lookupKeys, this.now());
     const identity: VerifiedIdentity = {
@@ -262,13 +256,8 @@ export class TokenVerifier {
     return identity;
   }
 
-  private introspectOpaque(
-    token: string,
-    hash: string,
-    refusal: () => InvalidTokenError,
-  ): Promise<VerifiedIdentity> {
-    if (this.opaque.size === 0) return Promise.reject(refusal());
-    return this.opaque.introspect(token, hash).then((identity) => {
+  private introspectOpaque(token: string, hash: string, shape: TokenShape): Promise<VerifiedIdentity> {
+    return this.opaque.introspect(token, hash, shape).then((identity) => {
       this.refuseRevoked(hash, identity);
       return identity;
     });
@@ -387,18 +376,4 @@ export class TokenVerifier {
       now: this.now,
     });
   }
-}
-
-function untrustedIssuer(iss: unknown): InvalidTokenError {
-  if (typeof iss !== 'string') {
-    return new InvalidTokenError(
-      'ERR_JWT_CLAIM_MISSING',
-      'The token names no issuer (iss claim), so no TokenIntrospector can verify it; use a token from a configured issuer.',
-      { claim: 'iss' },
-    );
-  }
-  return new InvalidTokenError(
-    'ERR_TOKEN_ISSUER_UNTRUSTED',
-    `The token's issuer is not trusted: no TokenIntrospector trusts issuer ${JSON.stringify(clip(iss, 200))}; add one with that jwt.iss or use a token from a configured issuer.`,
-  );
 }

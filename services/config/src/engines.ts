@@ -1,10 +1,14 @@
 import { compilePolicy, PolicyConfigError, testPolicy } from '@authz/policy';
 import type { AccessPolicy, ExplainEntry, TokenIntrospector } from '@authz/protocol';
 import {
+  checkResolvedHost,
   compileIntrospector,
+  discoveryUrlOf,
   IntrospectorConfigError,
   introspectionCacheKey,
+  introspectorWarnings,
   normalizeIntrospector,
+  type ResolveAll,
 } from '@authz/verifier';
 import type { ApiIssue } from './http/errors.js';
 import { type EngineChecks, qualify } from './validate/resource.js';
@@ -24,6 +28,13 @@ export interface Engines extends EngineChecks {
   testPolicy(policy: AccessPolicy, context: Record<string, unknown>): PolicyTestResult;
   /** Redis key (without the shared-cache prefix) of an introspection result. */
   introspectionCacheKey(introspectorId: string, tokenHash: string): string;
+  /**
+   * DESIGN §11 fetch safety at PUT: the introspector's URLs whose host resolves (now, from here)
+   * to a link-local, unspecified or multicast address, each as a 422 issue naming its field.
+   */
+  resolvedHostIssues(resource: TokenIntrospector): Promise<ApiIssue[]>;
+  /** Accepted risks of storing `resource` beside `others`, for `X-Authz-Warning` (DESIGN §11). */
+  introspectorWarnings(resource: TokenIntrospector, others: readonly TokenIntrospector[]): string[];
 }
 
 /**
@@ -31,7 +42,13 @@ export interface Engines extends EngineChecks {
  * `@authz/policy` (policies compiled, unsupported engines named). What passes here is exactly
  * what a worker can load.
  */
-export function realEngines(options: { insecureHosts?: readonly string[] } = {}): Engines {
+export function realEngines(
+  options: {
+    insecureHosts?: readonly string[];
+    /** How PUT-time checks resolve host names; default `dns.lookup` (tests resolve names of their own). */
+    resolve?: ResolveAll;
+  } = {},
+): Engines {
   const insecureHosts = options.insecureHosts ?? [];
   return {
     introspector(resource: TokenIntrospector) {
@@ -59,7 +76,28 @@ export function realEngines(options: { insecureHosts?: readonly string[] } = {})
       return { result, applicable, explain };
     },
     introspectionCacheKey,
+    resolvedHostIssues: async (resource) => {
+      const issues = await Promise.all(
+        outboundUrls(resource).map(async ({ path, url }) => {
+          const problem = await checkResolvedHost(url, options.resolve);
+          return problem === undefined ? [] : [{ path, message: problem }];
+        }),
+      );
+      return toIssues('TokenIntrospector', issues.flat(), 'invalid');
+    },
+    introspectorWarnings,
   };
+}
+
+/** Every URL a worker would fetch for `resource`, with the field that names it. */
+function outboundUrls(resource: TokenIntrospector): Array<{ path: string; url: string }> {
+  const urls: Array<{ path: string; url: string }> = [];
+  if (resource.jwks_uri !== undefined) urls.push({ path: 'jwks_uri', url: resource.jwks_uri });
+  if (resource.jwt?.discovery === true)
+    urls.push({ path: 'jwt.discovery', url: discoveryUrlOf(resource.jwt.iss) });
+  const endpoint = resource.introspection_endpoint?.url;
+  if (endpoint !== undefined) urls.push({ path: 'introspection_endpoint.url', url: endpoint });
+  return urls;
 }
 
 function toIssues(

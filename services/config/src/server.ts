@@ -4,6 +4,7 @@ import { acceptRequestId } from '@authz/runtime';
 import { ConsoleGate, type ConsoleOptions, consoleArea } from './console/gate.js';
 import type { ConfigDeps } from './deps.js';
 import { AdminAuth } from './http/auth.js';
+import type { ThrottleLimits } from './http/credential-throttle.js';
 import { ApiError } from './http/errors.js';
 import { replyFormat, sendBody } from './http/negotiate.js';
 import { type Reply, type RequestContext, Router } from './http/router.js';
@@ -30,6 +31,8 @@ export interface ConfigServerOptions {
   console?: ConsoleOptions;
   /** `AUTHZ_FHIR_BASE`, default `/fhir` (DESIGN §12). */
   fhirBase?: string;
+  /** How failed HTTP Basic attempts on the admin API are throttled per address (DESIGN §11). */
+  adminThrottle?: Partial<ThrottleLimits>;
 }
 
 /**
@@ -46,7 +49,7 @@ export function createConfigServer(
   admin: AdminCredentials,
   options: ConfigServerOptions = {},
 ): Server {
-  const auth = new AdminAuth(admin.user, admin.password);
+  const auth = new AdminAuth(admin.user, admin.password, options.adminThrottle);
   const gate = new ConsoleGate(auth, options.console);
   const router = new Router().add(
     ...opsRoutes(deps),
@@ -107,10 +110,11 @@ export function createConfigServer(
       const match = router.match(method, area ? area.path : url.pathname);
       route = area ? `/console/api${match.route.path}` : match.route.path;
       if (!area && !match.route.public) {
+        const remote = req.socket.remoteAddress ?? 'unknown';
         try {
-          auth.verify(req.headers.authorization);
+          await auth.verify(req.headers.authorization, remote);
         } catch (err) {
-          log.warn({ remote: req.socket.remoteAddress, route }, 'admin authentication failed');
+          log.warn({ remote, route }, 'admin authentication failed');
           throw err;
         }
       }

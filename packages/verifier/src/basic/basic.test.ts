@@ -103,4 +103,15 @@ describe('ClientAuthenticator (DESIGN §12)', () => {
     advance(60_001);
     expect(await auth.authenticate({ id: 'basic', secret: 'secret' }, 'attacker')).toHaveProperty('client');
   });
+
+  it('gives guesses sent at once no more tries than guesses sent one by one', async () => {
+    const { auth } = await setup();
+    // 20 wrong guesses, all in flight before any scrypt run ends.
+    const guesses = Array.from({ length: 20 }, (_, i) =>
+      auth.authenticate({ id: 'basic', secret: `guess-${i}` }, 'attacker'),
+    );
+    const failures = (await Promise.all(guesses)).map((r) => ('failure' in r ? r.failure : 'accepted'));
+    expect(failures.filter((f) => f === 'bad_credentials')).toHaveLength(3);
+    expect(failures.filter((f) => f === 'throttled')).toHaveLength(17);
+  });
 });

@@ -57,14 +57,8 @@ export class ClientAuthenticator {
 
   /** Synchronous for a credential verified before; else after one scrypt run. */
   authenticate(credentials: BasicCredentials, address: string): ClientAuthResult | Promise<ClientAuthResult> {
-    const wait = this.throttle.retryAfter(address);
-    if (wait > 0) {
-      return {
-        failure: 'throttled',
-        reason: `too many failed Basic sign-ins from this address; try again in ${wait} s`,
-        retryAfter: wait,
-      };
-    }
+    const throttled = this.throttled(address);
+    if (throttled) return throttled;
     const client = this.options.client(credentials.id);
     const hash = typeof client?.secret === 'string' ? client.secret : undefined;
     const digest = createHmac('sha256', this.key)
@@ -73,6 +67,11 @@ export class ClientAuthenticator {
     if (client !== undefined && hash !== undefined && this.verified.get(digest) === hash)
       return this.accepted(client, address);
     return this.verify(digest, credentials.secret, hash).then((ok) => {
+      // Guesses sent at once all passed the check above before any scrypt run ended: one that
+      // ends after its address went over the limit is answered as throttled, right or wrong, so
+      // concurrency buys an attacker no more guesses than sending them one by one.
+      const late = this.throttled(address);
+      if (late) return late;
       // The configuration may have changed while scrypt ran: decide on the Client as it is now.
       const now = this.options.client(credentials.id);
       if (!ok || now === undefined || now.secret !== hash || hash === undefined) {
@@ -82,6 +81,17 @@ export class ClientAuthenticator {
       this.verified.set(digest, hash);
       return this.accepted(now, address);
     });
+  }
+
+  /** The refusal for an address that must wait, or `undefined` when it may try. */
+  private throttled(address: string): ClientAuthResult | undefined {
+    const wait = this.throttle.retryAfter(address);
+    if (wait === 0) return undefined;
+    return {
+      failure: 'throttled',
+      reason: `too many failed Basic sign-ins from this address; try again in ${wait} s`,
+      retryAfter: wait,
+    };
   }
 
   private verify(digest: string, secret: string, hash: string | undefined): Promise<boolean> {

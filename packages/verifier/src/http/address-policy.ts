@@ -71,26 +71,47 @@ export class ForbiddenAddressError extends Error {
   }
 }
 
+/** How host names are resolved: `dns.lookup` with `all: true`, or a test's stand-in. */
+export type ResolveAll = (
+  hostname: string,
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const resolveWithDns: ResolveAll = (hostname, callback) =>
+  dnsLookup(hostname, { all: true }, (err, addresses) => callback(err, addresses ?? []));
+
 /**
- * A `lookup` for `http.request` that refuses a host resolving to any forbidden address, so the
- * address checked is the address connected to (no DNS-rebinding window between check and use).
- * Issue 17's discovery fetches go through {@link boundedFetch}, which uses it.
+ * A `lookup` for `http.request` (see {@link boundedFetch}) that refuses a host resolving to any
+ * forbidden address, so the address checked is the address connected to (no DNS-rebinding
+ * window between check and use). `resolve` is the resolver behind it (default `dns.lookup`).
  */
-export const guardedLookup: LookupFunction = (hostname, options, callback) => {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
-    if (err) return callback(err, '', 0);
-    for (const { address } of addresses) {
-      const what = forbiddenAddress(address);
-      if (what) return callback(new ForbiddenAddressError(hostname, address, what), '', 0);
-    }
-    if ((options as { all?: boolean }).all)
-      return (callback as (e: null, a: LookupAddress[]) => void)(null, addresses);
-    const first = addresses[0];
-    if (!first)
-      return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
-    callback(null, first.address, first.family);
-  });
-};
+export function guardedLookupWith(resolve: ResolveAll): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, (err, found) => {
+      if (err) return callback(err, '', 0);
+      const family = (options as { family?: number | string }).family;
+      const addresses =
+        family === 4 || family === 'IPv4'
+          ? found.filter((a) => a.family === 4)
+          : family === 6 || family === 'IPv6'
+            ? found.filter((a) => a.family === 6)
+            : found;
+      for (const { address } of found) {
+        const what = forbiddenAddress(address);
+        if (what) return callback(new ForbiddenAddressError(hostname, address, what), '', 0);
+      }
+      if ((options as { all?: boolean }).all)
+        return (callback as (e: null, a: LookupAddress[]) => void)(null, addresses);
+      const first = addresses[0];
+      if (!first)
+        return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+/** {@link guardedLookupWith} over `dns.lookup`. */
+export const guardedLookup: LookupFunction = guardedLookupWith(resolveWithDns);
 
 /** How long a PUT-time resolution may take. */
 const RESOLVE_TIMEOUT_MS = 1000;
@@ -99,7 +120,10 @@ const RESOLVE_TIMEOUT_MS = 1000;
  * Resolves a URL's host and says why it may not be fetched from, or `undefined`. A name that does
  * not resolve (from here, now) is not a refusal: the fetch-time check still applies.
  */
-export async function checkResolvedHost(raw: string): Promise<string | undefined> {
+export async function checkResolvedHost(
+  raw: string,
+  resolve: ResolveAll = resolveWithDns,
+): Promise<string | undefined> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -108,12 +132,12 @@ export async function checkResolvedHost(raw: string): Promise<string | undefined
   }
   const literal = forbiddenHost(url);
   if (literal || isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0) return literal;
-  const addresses = await new Promise<LookupAddress[]>((resolve) => {
+  const addresses = await new Promise<LookupAddress[]>((done) => {
     // Bounded: a resolver that does not answer in time is "does not resolve from here".
-    const timer = setTimeout(() => resolve([]), RESOLVE_TIMEOUT_MS);
-    dnsLookup(url.hostname, { all: true }, (err, found) => {
+    const timer = setTimeout(() => done([]), RESOLVE_TIMEOUT_MS);
+    resolve(url.hostname, (err, found) => {
       clearTimeout(timer);
-      resolve(err ? [] : found);
+      done(err ? [] : found);
     });
   });
   for (const { address } of addresses) {

@@ -1,5 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { ForbiddenAddressError, forbiddenAddress, forbiddenHost, guardedLookup } from './address-policy.js';
 
 /** Why an outbound URL is not acceptable, or `undefined` when it is. */
 export function checkOutboundUrl(raw: string, insecureHosts: readonly string[] = []): string | undefined {
@@ -10,6 +12,9 @@ export function checkOutboundUrl(raw: string, insecureHosts: readonly string[] =
     return 'is not a valid absolute URL';
   }
   if (url.username || url.password) return 'must not carry credentials in the URL';
+  // DESIGN §11 fetch safety: an IP literal is judged here; a name again when it is resolved.
+  const forbidden = forbiddenHost(url);
+  if (forbidden) return forbidden;
   if (url.protocol === 'https:') return undefined;
   if (url.protocol !== 'http:')
     return `uses ${url.protocol.replace(':', '')}: only https (or http for loopback) is allowed`;
@@ -36,18 +41,29 @@ export interface BoundedFetchOptions {
   body?: string;
   timeoutMs: number;
   maxBytes: number;
+  /** Resolves host names; default {@link guardedLookup} (tests resolve names of their own). */
+  lookup?: LookupFunction;
 }
 
 /**
  * One HTTP request with a hard deadline (connect + response), a response size limit, and no
  * redirects followed (a 3xx is returned as is). Rejects on network errors, timeouts and bodies
- * over the limit.
+ * over the limit, and with {@link ForbiddenAddressError} when the host is, or resolves to, a
+ * link-local, unspecified or multicast address (DESIGN §11): the address checked is the address
+ * connected to, so a DNS answer that changes between PUT and fetch cannot reach one.
  */
 export function boundedFetch(url: string, options: BoundedFetchOptions): Promise<FetchResult> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
+    const literal = target.hostname.replace(/^\[|\]$/g, '');
+    const what = forbiddenAddress(literal);
+    if (what) {
+      reject(new ForbiddenAddressError(literal, literal, what));
+      return;
+    }
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(target, {
+      lookup: options.lookup ?? guardedLookup,
       method: options.method ?? 'GET',
       headers: {
         accept: 'application/json',

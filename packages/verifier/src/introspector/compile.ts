@@ -202,10 +202,10 @@ function compileOpaque(
   }
   const problem = checkOutboundUrl(endpoint.url, options.insecureHosts);
   if (problem) issues.push({ path: 'introspection_endpoint.url', message: problem });
-  const opaque: OpaqueIntrospectorConfig =
-    endpoint.authorization === undefined
-      ? { id, url: endpoint.url, cacheTtlSeconds }
-      : { id, url: endpoint.url, authorization: endpoint.authorization, cacheTtlSeconds };
+  const opaque: OpaqueIntrospectorConfig = { id, url: endpoint.url, cacheTtlSeconds };
+  if (endpoint.authorization !== undefined) opaque.authorization = endpoint.authorization;
+  if (endpoint.token_prefix !== undefined) opaque.tokenPrefix = endpoint.token_prefix;
+  if (endpoint.jwt_issuers !== undefined) opaque.jwtIssuers = [...endpoint.jwt_issuers];
   return { type: 'opaque', id, opaque, fingerprint };
 }
 

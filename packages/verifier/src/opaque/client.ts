@@ -20,6 +20,7 @@ import {
 } from './config.js';
 import { callIntrospectionEndpoint, type IntrospectionAnswer } from './endpoint.js';
 import { waitForLockHolder } from './lock-wait.js';
+import { OPAQUE_SHAPE, routeToken, type TokenShape, unroutedTokenError } from './routing.js';
 
 /** Lock lifetime beyond the call deadline: covers the winner's Redis write after its answer. */
 const LOCK_MARGIN_MS = 500;
@@ -40,8 +41,9 @@ interface Flight {
 /**
  * Opaque-token verification by RFC 7662 introspection, with in-process and cluster-wide caches.
  *
- * Every configured introspector may be asked about a token; the winner is the lowest id (in code
- * unit order) among those answering `active: true`. Introspectors are awaited in id order while
+ * A token is asked only of the introspectors {@link routeToken} picks for it (its `token_prefix`,
+ * or for a JWT of an issuer no jwt introspector trusts, `jwt_issuers`); among those, the winner
+ * is the lowest id (in code unit order) answering `active: true`. Introspectors are awaited in id order while
  * all run concurrently, so the result is known as soon as every lower id has answered (inactive or
  * unavailable) — a slow higher id never delays it, a slow lower id delays it at most `timeoutMs`.
  *
@@ -123,19 +125,20 @@ export class IntrospectionClient {
   }
 
   /**
-   * The identity an opaque token stands for. Throws {@link InvalidTokenError} (`ERR_TOKEN_INACTIVE`,
-   * or `ERR_TOKEN_ISSUER_UNTRUSTED` without introspectors) or {@link VerifierUnavailableError}
-   * (`ERR_INTROSPECTION_UNAVAILABLE`) when no introspector says active and one could not answer.
-   * The returned identity is shared between callers and frozen: do not mutate it.
+   * The identity an opaque token stands for. Only the introspectors {@link routeToken} picks for
+   * the token are asked (DESIGN §11: `token_prefix`, `jwt_issuers`); with none,
+   * {@link unroutedTokenError} (401). Throws {@link InvalidTokenError} (`ERR_TOKEN_INACTIVE`) or
+   * {@link VerifierUnavailableError} (`ERR_INTROSPECTION_UNAVAILABLE`) when no introspector asked
+   * says active and one could not answer. The returned identity is shared between callers and
+   * frozen: do not mutate it.
    */
-  async introspect(token: string, tokenHash: string): Promise<VerifiedIdentity> {
-    const list = this.introspectors;
-    if (list.length === 0) {
-      throw new InvalidTokenError(
-        'ERR_TOKEN_ISSUER_UNTRUSTED',
-        'no TokenIntrospector accepts this token: it is not a JWT of a trusted issuer and no opaque TokenIntrospector is configured',
-      );
-    }
+  async introspect(
+    token: string,
+    tokenHash: string,
+    shape: TokenShape = OPAQUE_SHAPE,
+  ): Promise<VerifiedIdentity> {
+    const list = routeToken(this.introspectors, token, shape);
+    if (list.length === 0) throw unroutedTokenError(shape, this.introspectors.length > 0);
     const now = this.now();
     let ask: IntrospectorRecord[] | undefined;
     let cachedActive: VerifiedIdentity | undefined;

@@ -13,6 +13,10 @@ export interface OpaqueIntrospectorConfig {
   authorization?: string;
   /** `cache_ttl`: longest time an active result is reused, seconds. */
   cacheTtlSeconds: number;
+  /** `introspection_endpoint.token_prefix`: only tokens starting with it are sent here (DESIGN §11). */
+  tokenPrefix?: string;
+  /** `introspection_endpoint.jwt_issuers`: JWT-shaped tokens of these untrusted-by-jwt issuers may be sent here. */
+  jwtIssuers?: readonly string[];
 }
 
 /** Options of {@link IntrospectionClient}. Every member is optional. */
@@ -52,6 +56,10 @@ export interface IntrospectorRecord {
   readonly fingerprint: string;
   /** Why the URL may not be called (`checkOutboundUrl`), decided once; `undefined` when it may. */
   readonly urlProblem: string | undefined;
+  /** See {@link OpaqueIntrospectorConfig.tokenPrefix}. */
+  readonly tokenPrefix: string | undefined;
+  /** See {@link OpaqueIntrospectorConfig.jwtIssuers}. */
+  readonly jwtIssuers: readonly string[] | undefined;
 }
 
 /** Prepares one introspector's record. */
@@ -66,14 +74,18 @@ export function compileOpaqueIntrospector(
     cacheTtlMs: Math.max(0, config.cacheTtlSeconds) * 1000,
     fingerprint: createHash('sha256').update(config.url).digest('base64url').slice(0, 16),
     urlProblem: checkOutboundUrl(config.url, insecureHosts),
+    tokenPrefix: config.tokenPrefix,
+    jwtIssuers: config.jwtIssuers,
   };
 }
 
-/** Whether `record` still describes `config` (same endpoint, credentials and TTL). */
+/** Whether `record` still describes `config` (same endpoint, credentials, TTL and routing). */
 export function sameIntrospector(record: IntrospectorRecord, config: OpaqueIntrospectorConfig): boolean {
   return (
     record.url === config.url &&
     record.authorization === config.authorization &&
-    record.cacheTtlMs === Math.max(0, config.cacheTtlSeconds) * 1000
+    record.cacheTtlMs === Math.max(0, config.cacheTtlSeconds) * 1000 &&
+    record.tokenPrefix === config.tokenPrefix &&
+    (record.jwtIssuers ?? []).join('\n') === (config.jwtIssuers ?? []).join('\n')
   );
 }

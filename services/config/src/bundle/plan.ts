@@ -1,4 +1,4 @@
-import { isResourceType, type ResourceType } from '@authz/protocol';
+import { isResourceType, type ResourceType, type TokenIntrospector } from '@authz/protocol';
 import type { ConfigDeps } from '../deps.js';
 import { ApiError, type ApiIssue, invalidResource } from '../http/errors.js';
 import { resourceIdParam } from '../http/resource-http.js';
@@ -33,7 +33,8 @@ export async function planResources(deps: ConfigDeps, resources: unknown[]): Pro
     throw new ApiError('ERR_BAD_REQUEST', `at most ${MAX_PLAN_ENTRIES} resources may be validated at once`);
   }
   const issues: ApiIssue[] = [];
-  const prepared: Array<{ type: ResourceType; id: string; resource: Record<string, unknown> }> = [];
+  const prepared: Array<{ type: ResourceType; id: string; resource: Record<string, unknown>; at: string }> =
+    [];
   const seen = new Map<string, number>();
   resources.forEach((value, i) => {
     const at = `Bundle.entry[${i}].resource`;
@@ -50,12 +51,24 @@ export async function planResources(deps: ConfigDeps, resources: unknown[]): Pro
         return;
       }
       seen.set(key, i);
-      prepared.push({ type, id, resource: prepareResource(type, id, value, deps.engines) });
+      prepared.push({ type, id, resource: prepareResource(type, id, value, deps.engines), at });
     } catch (err) {
       if (!(err instanceof ApiError) || err.status >= 500) throw err;
       for (const issue of err.issues) issues.push({ ...issue, expression: relocate(at, issue.expression) });
     }
   });
+  // DESIGN §11 fetch safety, the part that needs DNS: as on PUT, a host resolving to a forbidden address.
+  const resolved = await Promise.all(
+    prepared.map(async (p) =>
+      p.type === 'TokenIntrospector'
+        ? (await deps.engines.resolvedHostIssues(p.resource as TokenIntrospector)).map((issue) => ({
+            ...issue,
+            expression: relocate(p.at, issue.expression),
+          }))
+        : [],
+    ),
+  );
+  issues.push(...resolved.flat());
   if (issues.length > 0) throw invalidResource(issues);
   return Promise.all(prepared.map((p) => planOne(deps, p.type, p.id, p.resource)));
 }

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -290,5 +291,55 @@ describe('console sign-in throttling', () => {
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await outcome(blocked)).issue[0]?.code).toBe('throttled');
+  });
+
+  it('lets the right credentials in from a fresh address, however many other addresses failed', async () => {
+    /** A sign-in from a chosen loopback address (all of 127.0.0.0/8 is loopback on Linux). */
+    const signInFrom = (localAddress: string, password: string) =>
+      new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify({ user: ADMIN.user, password });
+        const req = httpRequest(
+          `${config.url}/console/api/session`,
+          { method: 'POST', localAddress, headers: { ...WRITE, 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    // 12 addresses × 5 refusals: past what the old global limit (50 from all) allowed.
+    const guesses = Array.from({ length: 60 }, (_, i) => signInFrom(`127.0.1.${(i % 12) + 1}`, `guess-${i}`));
+    const statuses = await Promise.all(guesses);
+    expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+    expect(await signInFrom('127.0.1.100', ADMIN.password)).toBe(200);
+  });
+
+  it('counts concurrent guesses from one address: only maxFailures of them are answered 401', async () => {
+    // Every request's headers reach the service before any body does, so all 40 are in flight at
+    // once when their passwords are compared: each must still see the failures before it.
+    const requests = Array.from({ length: 40 }, (_, i) => {
+      const body = JSON.stringify({ user: ADMIN.user, password: `race-${i}` });
+      const req = httpRequest(`${config.url}/console/api/session`, {
+        method: 'POST',
+        localAddress: '127.0.2.1',
+        headers: { ...WRITE, 'content-length': Buffer.byteLength(body) },
+      });
+      const status = new Promise<number>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+      });
+      req.flushHeaders();
+      return { req, body, status };
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    for (const { req, body } of requests) req.end(body);
+    const statuses = await Promise.all(requests.map((r) => r.status));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(4);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(36);
   });
 });

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@authz/runtime';
 import type { AdminAuth } from '../http/auth.js';
 import { readParsedBody } from '../http/body.js';
+import { CredentialThrottle, type ThrottleLimits } from '../http/credential-throttle.js';
 import { ApiError } from '../http/errors.js';
 import type { Reply } from '../http/router.js';
 import { ConsoleAssets, defaultConsoleDir } from './assets.js';
@@ -13,7 +14,6 @@ import {
   SESSION_COOKIE,
   sessionCookie,
 } from './http-headers.js';
-import { LoginThrottle, type ThrottleLimits } from './login-throttle.js';
 import { type ConsoleSession, type SessionLimits, SessionStore } from './sessions.js';
 
 /** Options of the console (all optional; tests shorten lifetimes and point at other builds). */
@@ -59,7 +59,7 @@ export function consoleArea(pathname: string): ConsoleArea | undefined {
 export class ConsoleGate {
   readonly assets: ConsoleAssets;
   readonly sessions: SessionStore;
-  private readonly throttle: LoginThrottle;
+  private readonly throttle: CredentialThrottle;
 
   constructor(
     private readonly auth: AdminAuth,
@@ -67,7 +67,7 @@ export class ConsoleGate {
   ) {
     this.assets = new ConsoleAssets(options.dir ?? defaultConsoleDir());
     this.sessions = new SessionStore(options.sessions);
-    this.throttle = new LoginThrottle(options.throttle);
+    this.throttle = new CredentialThrottle(options.throttle);
   }
 
   /** Sets the console's security headers on `res` (before anything is written). */
@@ -164,6 +164,9 @@ export class ConsoleGate {
     this.throttle.assertAllowed(address);
     const { value } = await readParsedBody(req, MAX_LOGIN_BYTES, ['json']);
     const { user, password } = credentialsOf(value);
+    // Again after the body arrived: from here to fail() nothing awaits, so concurrent guesses
+    // from one address each see the failures before them.
+    this.throttle.assertAllowed(address);
     if (!this.auth.matchesCredentials(user, password)) {
       log.warn({ remote: address }, 'console sign-in refused');
       await this.throttle.fail(address);

@@ -20,16 +20,33 @@ describe('AdminAuth', () => {
     expect(auth.matches(header)).toBe(ok);
   });
 
-  it('answers 401 with a Basic challenge', () => {
-    let error: unknown;
-    try {
-      auth.verify(undefined);
-    } catch (err) {
-      error = err;
-    }
+  it('answers 401 with a Basic challenge', async () => {
+    const error = await auth.verify(undefined, '10.0.0.1').catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(401);
     expect((error as ApiError).headers['www-authenticate']).toBe(BASIC_CHALLENGE);
+  });
+
+  it('answers 429 with Retry-After to an address that keeps failing, and only to that one', async () => {
+    const throttled = new AdminAuth('admin', 'right', {
+      failureDelayMs: 0,
+      maxFailures: 3,
+      windowMs: 60_000,
+    });
+    for (let i = 0; i < 3; i++) {
+      const err = await throttled.verify(basic('admin:wrong'), '10.0.0.7').catch((e: ApiError) => e);
+      expect(err).toMatchObject({ status: 401 });
+    }
+    const refused = await throttled.verify(basic('admin:right'), '10.0.0.7').catch((e: ApiError) => e);
+    expect(refused).toMatchObject({ status: 429, code: 'ERR_TOO_MANY_ATTEMPTS' });
+    expect((refused as ApiError).headers['retry-after']).toBe('60');
+    await expect(throttled.verify(basic('admin:right'), '10.0.0.8')).resolves.toBeUndefined();
+  });
+
+  it('does not count a request without credentials as a failure', async () => {
+    const throttled = new AdminAuth('admin', 'right', { failureDelayMs: 0, maxFailures: 1 });
+    await throttled.verify(undefined, '10.0.0.9').catch(() => {});
+    await expect(throttled.verify(basic('admin:right'), '10.0.0.9')).resolves.toBeUndefined();
   });
 
   it('refuses to exist without a password', () => {

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { CredentialThrottle, type ThrottleLimits } from './credential-throttle.js';
 import { ApiError } from './errors.js';
 
 /** The challenge sent with every 401 (RFC 7617 §2). */
@@ -9,20 +10,23 @@ export const BASIC_CHALLENGE = 'Basic realm="authz", charset="UTF-8"';
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
 /**
- * HTTP Basic authentication against one admin account, compared in constant time.
+ * HTTP Basic authentication against one admin account, compared in constant time, with failed
+ * attempts throttled per client address (DESIGN §11).
  *
  * @example
  * const auth = new AdminAuth('admin', process.env.CONFIG_ADMIN_PASSWORD!);
- * auth.verify(req.headers.authorization); // throws ApiError ERR_UNAUTHORIZED
+ * await auth.verify(req.headers.authorization, req.socket.remoteAddress); // throws ApiError 401 / 429
  */
 export class AdminAuth {
   private readonly user: Buffer;
   private readonly password: Buffer;
+  private readonly throttle: CredentialThrottle;
 
-  constructor(user: string, password: string) {
+  constructor(user: string, password: string, throttle: Partial<ThrottleLimits> = {}) {
     if (password === '') throw new Error('the admin password must not be empty');
     this.user = digest(user);
     this.password = digest(password);
+    this.throttle = new CredentialThrottle(throttle);
   }
 
   /** Whether `header` carries the admin credentials. */
@@ -40,9 +44,19 @@ export class AdminAuth {
     return userOk && passwordOk;
   }
 
-  /** Throws a 401 {@link ApiError} with the Basic challenge unless `header` is the admin's. */
-  verify(header: string | undefined): void {
-    if (this.matches(header)) return;
+  /**
+   * Resolves when `header` carries the admin's credentials; otherwise throws a 401 {@link ApiError}
+   * with the Basic challenge, after the throttle's delay when wrong credentials were sent. An
+   * address that sent wrong ones too often gets 429 with `Retry-After` until its window passes;
+   * other addresses are not affected. A request without credentials is not counted as a failure.
+   */
+  async verify(header: string | undefined, address: string): Promise<void> {
+    this.throttle.assertAllowed(address);
+    if (this.matches(header)) {
+      this.throttle.succeed(address);
+      return;
+    }
+    if (header) await this.throttle.fail(address);
     throw new ApiError(
       'ERR_UNAUTHORIZED',
       header ? 'the admin credentials are wrong' : 'admin credentials are required (HTTP Basic)',

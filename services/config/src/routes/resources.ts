@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { MAX_RESOURCE_BYTES, type ResourceType } from '@authz/protocol';
+import { MAX_RESOURCE_BYTES, type ResourceType, type TokenIntrospector } from '@authz/protocol';
 import type { ConfigDeps } from '../deps.js';
 import { readParsedBody } from '../http/body.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError, invalidResource } from '../http/errors.js';
 import {
   etag,
   pageSize,
@@ -91,19 +91,48 @@ async function writeValue(
   let resource: Record<string, unknown>;
   try {
     resource = prepareResource(type, id, value, deps.engines);
+    if (type === 'TokenIntrospector') {
+      const issues = await deps.engines.resolvedHostIssues(resource as TokenIntrospector);
+      if (issues.length > 0) throw invalidResource(issues);
+    }
     await protectSecrets(type, resource);
   } catch (err) {
     if (err instanceof ApiError && err.code === 'ERR_RESOURCE_INVALID')
       deps.metrics.validationFailures.inc({ type });
     throw err;
   }
+  const warnings = type === 'TokenIntrospector' ? await introspectorWarnings(deps, resource) : [];
   const { revision, created } = await deps.store.put(type, id, resource, condition);
   deps.metrics.kvWrites.inc({ type, op: 'put' });
   ctx.log.info({ type, id, revision, created }, created ? 'resource created' : 'resource replaced');
   const headers: Record<string, string> = { etag: etag(revision) };
+  if (warnings.length > 0) {
+    ctx.log.warn({ type, id, warnings }, 'resource stored with warnings');
+    headers['x-authz-warning'] = warningHeader(warnings);
+  }
   if (created) headers.location = `/${type}/${id}`;
   const body = present({ resource, revision, updated: new Date() });
   return { status: created ? 201 : 200, body, headers };
+}
+
+/** Most TokenIntrospectors looked at for the warnings; more than this is no ordinary setup. */
+const MAX_INTROSPECTORS_COMPARED = 1000;
+
+/** DESIGN §11's accepted risks of storing this introspector beside the stored ones. */
+async function introspectorWarnings(deps: ConfigDeps, resource: Record<string, unknown>): Promise<string[]> {
+  const { items } = await deps.store.list('TokenIntrospector', MAX_INTROSPECTORS_COMPARED);
+  const others = items.map((item) => item.resource as TokenIntrospector);
+  return deps.engines.introspectorWarnings(resource as TokenIntrospector, others);
+}
+
+/**
+ * `X-Authz-Warning` in the shape of RFC 7234 §5.5 `Warning` (299, "miscellaneous persistent
+ * warning"): one quoted text per warning, comma-separated, ASCII only as header values must be.
+ */
+export function warningHeader(warnings: readonly string[]): string {
+  return warnings
+    .map((w) => `299 authz "${w.replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, "'")}"`)
+    .join(', ');
 }
 
 async function remove(deps: ConfigDeps, ctx: RequestContext, type: ResourceType, id: string): Promise<Reply> {

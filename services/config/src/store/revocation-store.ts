@@ -53,7 +53,8 @@ export class RevocationStore {
       for (const key of keys) {
         const entry = await this.kv.get(key);
         if (entry?.operation !== 'PUT') continue;
-        const expiresAt = ((entry as NonNullable<typeof entry>).json() as { expires_at?: unknown }).expires_at;
+        const expiresAt = ((entry as NonNullable<typeof entry>).json() as { expires_at?: unknown })
+          .expires_at;
         if (typeof expiresAt === 'number' && expiresAt > nowSeconds) continue;
         this.jsm ??= await jetstreamManager(this.nc);
         await this.jsm.streams.purge(`KV_${REVOCATION_BUCKET}`, {

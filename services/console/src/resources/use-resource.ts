@@ -3,6 +3,7 @@ import { ApiFailure, callApi } from '../api/client.js';
 import type { ResourceType } from '../api/types.js';
 import { type PlacedIssue, placeIssues } from '../yaml/issues.js';
 import { TEMPLATES } from './templates.js';
+import { warningTexts } from './warnings.js';
 
 const YAML = 'text/yaml';
 
@@ -81,7 +82,10 @@ export function useResource(type: ResourceType, id: string | undefined): Resourc
         setIssues([]);
         loaded(res.body, res.headers);
         const verb = res.status === 201 ? 'Created' : 'Saved';
-        setStatus(`${verb} ${type}/${target} (version ${versionOf(res.headers.get('etag'))}).`);
+        // Accepted risks the service names (DESIGN §11) are shown with the confirmation.
+        const warnings = warningTexts(res.headers.get('x-authz-warning'));
+        const warned = warnings.length === 0 ? '' : ` Warning: ${warnings.join(' Warning: ')}`;
+        setStatus(`${verb} ${type}/${target} (version ${versionOf(res.headers.get('etag'))}).${warned}`);
       },
       (err) => {
         if (!(err instanceof ApiFailure)) return setError((err as Error).message);
