@@ -143,7 +143,9 @@ export class TokenVerifier {
         ),
       );
     }
-    const hash = hashToken(token);
+    // The caller's cached() of this same token (a miss) hashed it a moment ago.
+    const hash = this.lastMiss?.token === token ? this.lastMiss.hash : hashToken(token);
+    this.lastMiss = undefined;
     const hit = this.lookup(hash);
     if (hit) return Promise.resolve(hit);
     this.metrics.cacheLookup?.('memory', 'token', false);
@@ -156,8 +158,15 @@ export class TokenVerifier {
    * Same object as `verify` resolves with: treat it as read-only.
    */
   cached(token: string): VerifiedIdentity | undefined {
-    return token.length > MAX_TOKEN_BYTES ? undefined : this.lookup(hashToken(token));
+    if (token.length > MAX_TOKEN_BYTES) return undefined;
+    const hash = hashToken(token);
+    const hit = this.lookup(hash);
+    if (hit === undefined) this.lastMiss = { token, hash };
+    return hit;
   }
+
+  /** The last token {@link cached} missed and its hash, so `verify` right after hashes it once. */
+  private lastMiss: { token: string; hash: string } | undefined;
 
   private lookup(hash: string): VerifiedIdentity | undefined {
     const hit = this.tokens.get(hash);

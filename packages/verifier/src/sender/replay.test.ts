@@ -9,7 +9,9 @@ let server: TestServer;
 const clients: Redis[] = [];
 
 async function worker(): Promise<RedisReplayStore> {
-  const client = connectRedis(server.url, createLogger('replay-test', 'silent'));
+  // A loaded CI box can exceed the services' 50 ms command timeout with Redis up, which the store
+  // rightly takes for Redis down (fail closed); these tests say when Redis is down themselves.
+  const client = connectRedis(server.url, createLogger('replay-test', 'silent'), 1000);
   if (client.status !== 'ready') await once(client, 'ready');
   clients.push(client);
   return new RedisReplayStore(client, WINDOW_MS);
