@@ -27,9 +27,13 @@ const clients: IntrospectionClient[] = [];
 const freshToken = () => `opaque-${++seq}-${Math.random().toString(36).slice(2)}`;
 const nowSeconds = () => Math.floor(clock / 1000);
 
-/** A fail-fast client exactly as the services make it (@authz/runtime connectRedis), once ready. */
+/**
+ * A fail-fast client as the services make it (@authz/runtime connectRedis), once ready, with a
+ * 1 s command timeout: on a loaded CI box a 50 ms reply can be late, and the client then rightly
+ * works without Redis — not what these tests, all with Redis up, count calls for.
+ */
 async function connectFailFast(url: string): Promise<Redis> {
-  const client = connectRedis(url, createLogger('redis-test', 'silent'));
+  const client = connectRedis(url, createLogger('redis-test', 'silent'), 1000);
   if (client.status !== 'ready') await once(client, 'ready');
   return client;
 }
