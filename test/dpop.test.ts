@@ -12,6 +12,7 @@ import {
 import { calculateThumbprint, generateKeyPair, generateProof, type KeyPair } from 'dpop';
 import { exportJWK, generateKeyPair as joseKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ExtAuthzClient, extAuthzClient } from './support/envoy.js';
 
 // DPoP (RFC 9449) end to end: proofs made by panva's `dpop` client package (jose for the proofs
 // no honest client makes), sent through a real gateway to two real workers sharing Redis.
@@ -45,6 +46,8 @@ describe('DPoP-bound tokens through the gateway (real cluster, two workers, Redi
   let introspection: IntrospectionServer;
   let publicGateway: ServiceProcess;
   let publicBase: string;
+  let grpc: ExtAuthzClient;
+  let publicGrpc: ExtAuthzClient;
   let keys: KeyPair;
   let jkt: string;
   let bound: string;
@@ -57,7 +60,9 @@ describe('DPoP-bound tokens through the gateway (real cluster, two workers, Redi
     introspection = await startIntrospectionServer({
       tokens: { [OPAQUE]: { active: true, sub: 'some-user-id', cnf: { jkt } } },
     });
-    cluster = await startCluster({ workers: 2 });
+    const grpcPort = await freePort();
+    cluster = await startCluster({ workers: 2, gatewayEnv: { GATEWAY_GRPC_PORT: String(grpcPort) } });
+    grpc = extAuthzClient(`127.0.0.1:${grpcPort}`);
     const puts: Array<[string, unknown]> = [
       [
         '/TokenIntrospector/idp',
@@ -95,13 +100,15 @@ describe('DPoP-bound tokens through the gateway (real cluster, two workers, Redi
     }
     expect((await cluster.admin('PUT', '/User/some-user-id', { resourceType: 'User' })).status).toBe(201);
 
-    const port = await freePort();
+    const [port, publicGrpcPort] = [await freePort(), await freePort()];
     publicGateway = await startService('gateway', {
       ...cluster.env,
       GATEWAY_PORT: String(port),
+      GATEWAY_GRPC_PORT: String(publicGrpcPort),
       GATEWAY_PUBLIC_URL: 'https://api.example.com',
     });
     publicBase = `http://127.0.0.1:${port}`;
+    publicGrpc = extAuthzClient(`127.0.0.1:${publicGrpcPort}`);
 
     cluster.nc.subscribe(subjects().decisions, {
       callback: (_err, msg) => events.push(msg.json<DecisionEvent>()),
@@ -122,6 +129,8 @@ describe('DPoP-bound tokens through the gateway (real cluster, two workers, Redi
   }, 60_000);
 
   afterAll(async () => {
+    grpc?.close();
+    publicGrpc?.close();
     await publicGateway?.stop('SIGKILL');
     await cluster?.stop();
     await introspection?.stop();
@@ -253,6 +262,72 @@ describe('DPoP-bound tokens through the gateway (real cluster, two workers, Redi
     expect(sent.body.issue?.[0]?.diagnostics).toContain(
       'request was made to https://api.example.com/fhir/Patient',
     );
+  });
+
+  /** Envoy's ext_authz CheckRequest for `GET https://fhir.example.com/fhir/Patient?_count=1`. */
+  const envoyCheck = (headers: Record<string, string>) => ({
+    attributes: {
+      source: { address: { socket_address: { address: '203.0.113.9', port_value: 50_000 } } },
+      request: {
+        http: {
+          method: 'GET',
+          scheme: 'https',
+          host: 'fhir.example.com',
+          path: '/fhir/Patient?_count=1',
+          protocol: 'HTTP/1.1',
+          headers,
+        },
+      },
+    },
+  });
+  const challengeOf = (res: Awaited<ReturnType<ExtAuthzClient['check']>>) =>
+    res.denied_response?.headers.find((h) => h.header.key === 'www-authenticate')?.header.value;
+
+  it("ext_authz gRPC: htu is Envoy's scheme and host; a proof for any other URL is refused", async () => {
+    const envoyUrl = 'https://fhir.example.com/fhir/Patient';
+    const ok = await grpc.check(
+      envoyCheck({
+        ...(await dpop(bound, await generateProof(keys, envoyUrl, 'GET', undefined, bound))),
+        // Client-sent: Envoy does not vouch for it, so it never moves the htu.
+        'x-forwarded-host': 'evil.example',
+      }),
+    );
+    expect(ok.status?.code).toBe(0);
+    const evil = 'https://evil.example/fhir/Patient';
+    for (const htu of ['http://fhir.example.com/fhir/Patient', evil]) {
+      const refused = await grpc.check(
+        envoyCheck({
+          ...(await dpop(bound, await generateProof(keys, htu, 'GET', undefined, bound))),
+          'x-forwarded-host': 'evil.example',
+        }),
+      );
+      expect(refused.status?.code, htu).toBe(16);
+      expect(refused.denied_response?.status.code).toBe('Unauthorized');
+      expect(challengeOf(refused)).toEqual(dpopChallenge('invalid_dpop_proof'));
+      expect(refused.denied_response?.body).toContain(`request was made to ${envoyUrl}`);
+    }
+  });
+
+  it('ext_authz gRPC and Envoy HTTP: htu is GATEWAY_PUBLIC_URL when the gateway has one', async () => {
+    const publicUrl = 'https://api.example.com/fhir/Patient';
+    const proof = await generateProof(keys, publicUrl, 'GET', undefined, bound);
+    expect((await publicGrpc.check(envoyCheck(await dpop(bound, proof)))).status?.code).toBe(0);
+    const envoyProof = await generateProof(
+      keys,
+      'https://fhir.example.com/fhir/Patient',
+      'GET',
+      undefined,
+      bound,
+    );
+    const refused = await publicGrpc.check(envoyCheck(await dpop(bound, envoyProof)));
+    expect(refused.status?.code).toBe(16);
+    expect(challengeOf(refused)).toEqual(dpopChallenge('invalid_dpop_proof'));
+    expect(refused.denied_response?.body).toContain(`request was made to ${publicUrl}`);
+    // Envoy's HTTP ext_authz entry (path_prefix /_authz/envoy) builds the same htu.
+    const viaHttp = await fetch(`${publicBase}/_authz/envoy/fhir/Patient?_count=1`, {
+      headers: await dpop(bound, await generateProof(keys, publicUrl, 'GET', undefined, bound)),
+    });
+    expect(viaHttp.status).toBe(200);
   });
 });
 

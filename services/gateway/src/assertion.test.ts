@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { htuOf, loadAssertionSigner, readAssertionKey } from './assertion.js';
+import { loadAssertionSigner, readAssertionKey } from './assertion.js';
+import { requestHtu } from './origin.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'authz-assertion-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -90,7 +91,7 @@ describe('assertion signing key (GATEWAY_ASSERTION_KEY_FILE)', () => {
         policy: 'p',
         identity: { kind: 'jwt', introspector: 'i', sub: 's' },
       },
-      { method: 'GET', htu: htuOf('https', 'h.example', '/fhir/Patient?x=1') },
+      { method: 'GET', htu: requestHtu('https://h.example', '/fhir/Patient?x=1') },
     );
     expect(decodeProtectedHeader(jwt)).toEqual({ alg: 'ES256', kid: signer.kid, typ: 'JWT' });
     const { payload } = await jwtVerify(jwt, createLocalJWKSet(signer.jwks), {

@@ -112,16 +112,6 @@ function authzClaim(reply: CheckReply): Record<string, unknown> {
 }
 
 /**
- * The `htu` of a request: scheme and authority as the client used them, and the path without
- * its query (RFC 9449 §4.2 compares `htu` the same way).
- */
-export function htuOf(scheme: string, host: string | undefined, uri: string): string {
-  const q = uri.search(/[?#]/);
-  const path = q < 0 ? uri : uri.slice(0, q);
-  return `${scheme}://${host ?? 'localhost'}${path}`;
-}
-
-/**
  * The headers an allowed request carries to the upstream: the identity headers and, when the
  * gateway signs, `X-Authz-Assertion` for exactly the checked method and target.
  */

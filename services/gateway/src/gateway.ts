@@ -3,11 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AuthzClient } from '@authz/client';
 import { type CheckReply, type CheckRequest, isRefusal } from '@authz/protocol';
 import { acceptRequestId, opsReply } from '@authz/runtime';
-import { type AssertionSigner, allowedHeaders, htuOf } from './assertion.js';
+import { type AssertionSigner, allowedHeaders } from './assertion.js';
 import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/http-check.js';
 import { forwardedCheck } from './forward-auth.js';
 import { readBodyView, readProxiedRequest, withBody } from './inbound.js';
 import type { GatewayMetrics } from './metrics.js';
+import { requestHtu } from './origin.js';
 import type { OverloadGuard } from './overload.js';
 import type { UpstreamProxy } from './proxy.js';
 import { checkedResponder } from './response-check.js';
@@ -115,7 +116,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
   if (!reply.allow) return sendDenial(res, reply, requestId);
   const identity = await allowedHeaders(reply, deps.assertion, {
     method: checkRequest.method,
-    htu: htuOf(checkRequest.scheme ?? 'http', req.headers.host, checkRequest.uri),
+    htu: requestHtu(checkRequest.origin, checkRequest.uri),
   });
   if (!deps.proxy) {
     res
@@ -240,11 +241,9 @@ async function answerForwardAuth(
     const why = 'the decision requires a response check, which forward-auth cannot make';
     return sendOutcome(res, 403, 'forbidden', why, requestId);
   }
-  const headers = checkRequest.headers ?? {};
-  const host = single(headers['x-forwarded-host']) ?? single(headers.host);
   const identity = await allowedHeaders(reply, deps.assertion, {
     method: checkRequest.method.toUpperCase(),
-    htu: htuOf(checkRequest.scheme ?? 'http', host, checkRequest.uri),
+    htu: requestHtu(checkRequest.origin, checkRequest.uri),
   });
   // Envoy removes these after copying the answer's headers: never one the answer sets.
   const remove = identityLike.filter((name) => !(name in identity));

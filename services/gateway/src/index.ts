@@ -2,7 +2,6 @@ export {
   ASSERTION_HEADER,
   type AssertionSigner,
   allowedHeaders,
-  htuOf,
   loadAssertionSigner,
   readAssertionKey,
 } from './assertion.js';
@@ -12,4 +11,5 @@ export { authorizationService, PROTO_DIR, startExtAuthzServer } from './envoy/gr
 export { forwardedCheck } from './forward-auth.js';
 export { createGatewayServer, type GatewayDeps, RESERVED_PREFIX } from './gateway.js';
 export { type InboundRequest, readProxiedRequest } from './inbound.js';
+export { type AddressedFacts, clientOrigin, requestHtu } from './origin.js';
 export { bearerChallenge, denialOf, IDENTITY_HEADERS, identityHeaders } from './responses.js';

@@ -58,6 +58,7 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
             maxCheckBodyBytes: env.maxCheckBodyBytes,
             checkTimeoutMs: env.checkTimeoutMs,
             overload,
+            publicOrigin: env.sender.publicOrigin,
           },
           env.host,
           env.grpcPort,

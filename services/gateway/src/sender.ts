@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { CheckRequest } from '@authz/protocol';
+import { clientOrigin } from './origin.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
 /**
@@ -32,7 +33,7 @@ export function addSenderFacts(
   options: SenderOptions,
 ): string | undefined {
   const trusted = options.trustedProxies.trusts(req.socket.remoteAddress);
-  const origin = options.publicOrigin ?? requestOrigin(req, trusted);
+  const origin = requestOrigin(req, options.publicOrigin, trusted);
   if (origin !== undefined) check.origin = origin;
   if (check.headers) {
     delete check.headers[options.clientCertHeader];
@@ -45,21 +46,19 @@ export function addSenderFacts(
   return undefined;
 }
 
-const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-
-/** `scheme://host[:port]` as the client addressed it: trusted X-Forwarded-Proto/Host, else the socket and Host. */
-function requestOrigin(req: IncomingMessage, trusted: boolean): string | undefined {
+/** The origin the client addressed, from this request's connection and trusted forwarded headers. */
+function requestOrigin(
+  req: IncomingMessage,
+  publicOrigin: string | undefined,
+  trusted: boolean,
+): string | undefined {
   const encrypted = 'encrypted' in req.socket && req.socket.encrypted === true;
-  let scheme = encrypted ? 'https' : 'http';
-  let host = single(req.headers.host);
-  if (trusted) {
-    const proto = single(req.headers['x-forwarded-proto'])?.toLowerCase();
-    if (proto !== undefined) scheme = proto;
-    host = single(req.headers['x-forwarded-host']) ?? host;
-  }
-  // One value of a known shape, or nothing: a list ("a, b") or junk is never guessed at.
-  if (host === undefined || !HOST.test(host) || (scheme !== 'http' && scheme !== 'https')) return undefined;
-  return `${scheme}://${host}`;
+  return clientOrigin(publicOrigin, {
+    scheme: encrypted ? 'https' : 'http',
+    host: single(req.headers.host),
+    forwardedProto: trusted ? single(req.headers['x-forwarded-proto']) : undefined,
+    forwardedHost: trusted ? single(req.headers['x-forwarded-host']) : undefined,
+  });
 }
 
 /**

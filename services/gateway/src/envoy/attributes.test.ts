@@ -61,9 +61,9 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
       headers: { authorization: 'Bearer t', host: 'fhir.example.com' },
       remote_addr: '198.51.100.7',
       scheme: 'https',
+      origin: 'https://fhir.example.com',
     });
     expect(mapped.identityLike.sort()).toEqual(['x-authz-foo', 'x_authz_user']);
-    expect(mapped.origin).toBe('https://fhir.example.com');
   });
 
   it('keeps repeated headers of header_map apart, so two Authorization headers stay two', () => {
@@ -116,6 +116,21 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
     const mapped = checkFromAttributes(request(http), 1024);
     if ('reason' in mapped) throw new Error(mapped.reason);
     expect(mapped.check).toMatchObject(expected);
+  });
+
+  it("names Envoy's scheme and host as the origin, or GATEWAY_PUBLIC_URL; never client-sent X-Forwarded-*", () => {
+    const http = {
+      scheme: 'https',
+      host: 'fhir.example.com',
+      headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' },
+    };
+    const own = checkFromAttributes(request(http), 1024);
+    const pub = checkFromAttributes(request(http), 1024, 'https://api.example.com');
+    const junk = checkFromAttributes(request({ ...http, host: 'a, b' }), 1024);
+    if ('reason' in own || 'reason' in pub || 'reason' in junk) throw new Error('refused');
+    expect(own.check.origin).toBe('https://fhir.example.com');
+    expect(pub.check.origin).toBe('https://api.example.com');
+    expect(junk.check.origin).toBeUndefined();
   });
 
   it('refuses malformed JSON, a bad certificate and too many headers', () => {

@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { type CheckRequest, isRefusal, MAX_CHECK_HEADERS, readRequestBody } from '@authz/protocol';
 import { HOP_BY_HOP } from '../inbound.js';
+import { clientOrigin } from '../origin.js';
 import { targetProblem } from './target.js';
 
 /** `envoy.config.core.v3.HeaderValue` as decoded (proto field names). */
@@ -38,8 +39,6 @@ export interface EnvoyCheck {
   check: CheckRequest;
   /** client-sent headers named like identity headers (`x-authz-*`, `_` variants); never checked */
   identityLike: string[];
-  /** `scheme://host` of the original request */
-  origin: string;
 }
 
 /** A request the gateway refuses before asking the workers. */
@@ -59,10 +58,13 @@ export function isIdentityLike(name: string): boolean {
  * Maps `attributes.request.http` and `attributes.source` of an ext_authz CheckRequest to the
  * check request workers decide on, under DESIGN §10: origin-form target or 400, identity-like
  * headers never reach a policy, a body is shown only when whole and JSON, else marked unavailable.
+ * The check's `origin` (a DPoP proof's `htu`) is `publicOrigin` (`GATEWAY_PUBLIC_URL`) when set,
+ * else Envoy's own `scheme` and `host`: client-sent `X-Forwarded-*` headers are not Envoy's word.
  */
 export function checkFromAttributes(
   message: EnvoyCheckRequest,
   maxCheckBodyBytes: number,
+  publicOrigin?: string,
 ): EnvoyCheck | EnvoyRefusal {
   const http = message.attributes?.request?.http;
   if (!http?.method || !http.path)
@@ -89,6 +91,11 @@ export function checkFromAttributes(
     remote_addr: message.attributes?.source?.address?.socket_address?.address ?? '',
     scheme: http.scheme || 'http',
   };
+  const origin = clientOrigin(publicOrigin, {
+    scheme: check.scheme,
+    host: http.host || single(headers.host),
+  });
+  if (origin !== undefined) check.origin = origin;
   const body = bodyOf(http, headers, check.method, maxCheckBodyBytes);
   if ('refused' in body) return { status: 400, reason: body.refused };
   Object.assign(check, body);
@@ -100,7 +107,7 @@ export function checkFromAttributes(
     // DESIGN §13: the certificate reaches the check as its thumbprint, for mTLS-bound tokens.
     (check as CheckRequest & { client_cert_sha256?: string }).client_cert_sha256 = thumbprint;
   }
-  return { check, identityLike, origin: `${check.scheme}://${http.host || headers.host || 'localhost'}` };
+  return { check, identityLike };
 }
 
 /** Headers from `headers` (Envoy joins repeats with ",") or `header_map` (encode_raw_headers: repeats kept). */

@@ -14,6 +14,7 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { type AssertionSigner, allowedHeaders } from '../assertion.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { requestHtu } from '../origin.js';
 import type { OverloadGuard } from '../overload.js';
 import { denialOf } from '../responses.js';
 import { checkFromAttributes, type EnvoyCheckRequest } from './attributes.js';
@@ -32,6 +33,8 @@ export interface ExtAuthzDeps {
   checkTimeoutMs: number;
   /** sheds calls while the gateway's own event loop is behind (GATEWAY_SHED_LAG_MS) */
   overload?: OverloadGuard;
+  /** `GATEWAY_PUBLIC_URL` as an origin: the URL DPoP proofs name, as on every other entry */
+  publicOrigin: string | undefined;
 }
 
 /** A listening ext_authz server. */
@@ -112,7 +115,7 @@ async function answer(
     const lag = Math.round(deps.overload.lag);
     return failure(`the gateway is overloaded (its event loop is ${lag} ms behind); retry shortly`);
   }
-  const mapped = checkFromAttributes(call.request, deps.maxCheckBodyBytes);
+  const mapped = checkFromAttributes(call.request, deps.maxCheckBodyBytes, deps.publicOrigin);
   if ('reason' in mapped) {
     deps.metrics.answered('ext_authz_grpc', mapped.status);
     const reply: CheckReply = {
@@ -135,7 +138,7 @@ async function answer(
   if (!reply.allow) return deniedResponse(denialOf(reply), reply.reason);
   const set = await allowedHeaders(reply, deps.assertion, {
     method: mapped.check.method,
-    htu: `${mapped.origin}${mapped.check.uri.split('?')[0]}`,
+    htu: requestHtu(mapped.check.origin, mapped.check.uri),
   });
   return allowResponse(set, mapped.identityLike);
 }
