@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { checkPayload, startCluster, stopCluster } from './lib/cluster.mjs';
+import { dpopScenario } from './lib/dpop.mjs';
 import { extAuthzScenarios } from './lib/ext-authz.mjs';
 import { latencyScenario } from './lib/latency.mjs';
 import { writeLatencySvg } from './lib/latency-svg.mjs';
@@ -46,6 +47,7 @@ async function main() {
     await b.cluster.waitForWorkers(base, checkPayload(b.tokens.cached));
     await smokeCheck(b);
     await tokenScenarios(b);
+    await dpopScenario(b);
     await httpScenarios(b);
     await extAuthzScenarios(b);
     await latencyScenario(b);

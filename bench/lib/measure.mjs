@@ -17,6 +17,8 @@ export class Measurement {
     this.windows = [];
     /** CPU µs used while measured, per role (client, nats-server, responders). */
     this.cpuMicros = {};
+    /** Numbers a scenario measures beside its load (e.g. dpop_unique's in-process µs), reported as they are. */
+    this.extra = {};
   }
 
   /** Adds CPU time `micros` used by `role` during one slice. */
@@ -60,6 +62,7 @@ export class Measurement {
             ]),
           )
         : undefined,
+      ...this.extra,
     };
   }
 }

@@ -14,6 +14,7 @@ export const THROUGHPUT_SCENARIOS = [
   'jwt_es256_unique',
   'opaque_cached',
   'smart_scoped',
+  'dpop_unique',
   'policies_1',
   'policies_100',
   'policies_10000',

@@ -11,6 +11,7 @@ export const FLOOR = {
   jwt_es256_unique: 'echo',
   opaque_cached: 'echo',
   smart_scoped: 'echo',
+  dpop_unique: 'echo',
   policies_1: 'policies_1',
   policies_100: 'policies_1',
   policies_10000: 'policies_1',
@@ -34,6 +35,7 @@ const TARGETS = {
   jwt_es256_unique: { text: '≥0.25×', check: (s) => s.ratio >= 0.25 },
   opaque_cached: { text: '≥0.7×', check: (s) => s.ratio >= 0.7 },
   smart_scoped: { text: '≥0.7×', check: (s) => s.ratio >= 0.7 },
+  dpop_unique: { text: '≥0.3×', check: (s) => s.ratio >= 0.3 },
   policies_10000: { text: '≥0.5× policies_1', check: (s) => s.ratio >= 0.5 },
   gateway_forward: { text: '≥0.5× http_bare', check: (s) => s.ratio >= 0.5 },
   gateway_forward_assertion: { text: '≥0.7× gateway_forward', check: (s) => s.ratio >= 0.7 },
@@ -60,6 +62,7 @@ export function resultsJson({ env, scenarios, propagation, revocation, coldStart
     if (!s) continue;
     out[name] = { rps: s.rps, p50_us: s.p50_us, p99_us: s.p99_us };
     if (name !== 'echo') out[name].ratio = s.ratio;
+    if (s.proof_verify_us !== undefined) out[name].proof_verify_us = s.proof_verify_us;
   }
   return {
     env,
@@ -100,6 +103,8 @@ export function table({ scenarios, propagation, revocation, coldStartMs, rssMiB 
       ok,
       s.cpu_us_per_request ? Object.values(s.cpu_us_per_request).join(' · ') : '',
     ]);
+    if (s.proof_verify_us !== undefined)
+      rows.push(['  in-process proof verification', '', `${s.proof_verify_us} µs`, '', '', '', '']);
   }
   if (propagation) {
     const ok = propagation.p99 <= 100 ? 'yes' : 'NO';

@@ -149,6 +149,27 @@ describe('SenderConstraints', () => {
       'signature',
     ],
     [
+      'a jwk that is not a point of its curve',
+      async () => {
+        const zero = Buffer.alloc(32).toString('base64url');
+        return dpop(await joseProof({ jwk: { kty: 'EC', crv: 'P-256', x: zero, y: zero } }, keys.privateKey));
+      },
+      {},
+      'ERR_DPOP_PROOF_INVALID',
+      'jwk',
+    ],
+    [
+      // The same public key as the accepted proofs (imported and kept for ES256), named under ES384.
+      'a known P-256 jwk under ES384',
+      async () => {
+        const p384 = await joseKeyPair('ES384');
+        return dpop(await joseProof({ jwk: await exportJWK(keys.publicKey) }, p384.privateKey, 'ES384'));
+      },
+      {},
+      'ERR_DPOP_PROOF_INVALID',
+      'jwk',
+    ],
+    [
       'an unknown request URL',
       async () => dpop(await generateProof(keys, URL_, 'GET', undefined, TOKEN)),
       { url: undefined },

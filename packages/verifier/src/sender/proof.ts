@@ -5,9 +5,10 @@ import {
   MAX_DPOP_PROOF_BYTES,
 } from '@authz/protocol';
 import {
+  type CryptoKey,
   calculateJwkThumbprint,
   decodeProtectedHeader,
-  EmbeddedJWK,
+  importJWK,
   type JWK,
   errors as joseErrors,
   jwtVerify,
@@ -64,10 +65,11 @@ export async function verifyDpopProof(proof: string, request: DpopRequest): Prom
     );
   }
   const header = protectedHeader(proof);
+  const { key, jkt } = await proofKey(header.jwk as JWK, header.alg as string);
   let payload: Record<string, unknown>;
   try {
     // RFC 8725 §3.1: the algorithm list is ours, never the proof's; the key is the embedded one.
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, { algorithms: ALGORITHMS, typ: 'dpop+jwt' }));
+    ({ payload } = await jwtVerify(proof, key, { algorithms: ALGORITHMS, typ: 'dpop+jwt' }));
   } catch (err) {
     if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
       throw refuse('signature', 'The DPoP proof signature does not verify with the jwk in its header.', err);
@@ -78,8 +80,49 @@ export async function verifyDpopProof(proof: string, request: DpopRequest): Prom
     throw err;
   }
   checkClaims(payload, request);
-  const jkt = await calculateJwkThumbprint(header.jwk as JWK, 'sha256');
   return { jkt, jti: payload.jti as string, iat: payload.iat as number };
+}
+
+interface ProofKey {
+  key: CryptoKey;
+  /** RFC 7638 SHA-256 thumbprint */
+  jkt: string;
+}
+
+/**
+ * Imported proof keys by `alg` and JWK. A client signs every proof with the same key (RFC 9449
+ * §2), so the import and the thumbprint — more than half the cost of a proof — are paid once per
+ * key. Bounded (the oldest entry goes first), so clients minting a key per proof only lose the
+ * saving. A key that does not import is not kept.
+ */
+const PROOF_KEYS = new Map<string, Promise<ProofKey>>();
+const MAX_PROOF_KEYS = 10_000;
+
+function proofKey(jwk: JWK, alg: string): Promise<ProofKey> {
+  // The whole JWK as sent: any member that could change the import is part of the cache key.
+  const id = `${alg}:${JSON.stringify(jwk)}`;
+  let entry = PROOF_KEYS.get(id);
+  if (entry === undefined) {
+    if (PROOF_KEYS.size >= MAX_PROOF_KEYS) PROOF_KEYS.delete(PROOF_KEYS.keys().next().value as string);
+    entry = importProofKey(jwk, alg);
+    PROOF_KEYS.set(id, entry);
+    entry.catch(() => PROOF_KEYS.delete(id));
+  }
+  return entry;
+}
+
+async function importProofKey(jwk: JWK, alg: string): Promise<ProofKey> {
+  let key: CryptoKey | Uint8Array;
+  try {
+    key = await importJWK({ ...jwk, ext: true }, alg);
+  } catch (err) {
+    throw refuse('jwk', `The DPoP proof header's jwk is not a usable ${alg} public key.`, err);
+  }
+  // protectedHeader refused private members; this is jose's own word on it (as EmbeddedJWK checks).
+  if (key instanceof Uint8Array || key.type !== 'public') {
+    throw refuse('jwk', "The DPoP proof header's jwk is not a public key.");
+  }
+  return { key, jkt: await calculateJwkThumbprint(jwk, 'sha256') };
 }
 
 /** Header checks that need no key, each with its own reason (RFC 9449 §4.3 steps 2–6). */
