@@ -14,6 +14,7 @@ import { writeLatencySvg } from './lib/latency-svg.mjs';
 import { parseOptions } from './lib/options.mjs';
 import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
 import { addRatios, latencyTable, resultsJson, table } from './lib/report.mjs';
+import { responseCheckScenarios } from './lib/response-check.mjs';
 import { revocationScenario } from './lib/revocation.mjs';
 import { scaleScenario } from './lib/scale.mjs';
 import { coldStartAndMemory, propagationScenario, workerNodeArgs } from './lib/system.mjs';
@@ -49,6 +50,7 @@ async function main() {
     await tokenScenarios(b);
     await dpopScenario(b);
     await httpScenarios(b);
+    await responseCheckScenarios(b);
     await extAuthzScenarios(b);
     await latencyScenario(b);
     await scaleScenario(b);

@@ -99,7 +99,8 @@ export async function dpopScenario(b) {
   const key = dpopKey();
   const token = mintJwt('HS256', b.keys.hsSecret, { ...claimsFor(ISS.hs, 'dpop', 0), cnf: { jkt: key.jkt } });
   await smoke(nc, token, key);
-  const into = (b.measurements.dpop_unique ??= new Measurement('dpop_unique'));
+  b.measurements.dpop_unique ??= new Measurement('dpop_unique');
+  const into = b.measurements.dpop_unique;
   const run = randomBytes(6).toString('hex');
   const roles = {
     client: [process.pid],

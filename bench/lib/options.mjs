@@ -21,6 +21,8 @@ export const THROUGHPUT_SCENARIOS = [
   'http_bare',
   'gateway_forward',
   'gateway_forward_assertion',
+  'proxied_read',
+  'proxied_read_checked',
   'grpc_echo',
   'ext_authz_grpc',
 ];

@@ -19,6 +19,9 @@ export const FLOOR = {
   gateway_forward: 'http_bare',
   // The cost of signing X-Authz-Assertion: the same forward-auth with a key file, over without.
   gateway_forward_assertion: 'gateway_forward',
+  // The cost of the SMART compartment check on a proxied 4 KiB response (DESIGN §13).
+  proxied_read: 'proxied_read',
+  proxied_read_checked: 'proxied_read',
   grpc_echo: 'grpc_echo',
   ext_authz_grpc: 'grpc_echo',
 };
@@ -39,6 +42,7 @@ const TARGETS = {
   policies_10000: { text: '≥0.5× policies_1', check: (s) => s.ratio >= 0.5 },
   gateway_forward: { text: '≥0.5× http_bare', check: (s) => s.ratio >= 0.5 },
   gateway_forward_assertion: { text: '≥0.7× gateway_forward', check: (s) => s.ratio >= 0.7 },
+  proxied_read_checked: { text: '≥0.5× proxied_read', check: (s) => s.ratio >= 0.5 },
   ext_authz_grpc: { text: '≥0.5× grpc_echo', check: (s) => s.ratio >= 0.5 },
 };
 
