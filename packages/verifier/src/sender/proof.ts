@@ -1,20 +1,16 @@
+import { KeyObject } from 'node:crypto';
 import {
   DPOP_ALGORITHMS,
   DPOP_PROOF_MAX_AGE_SECONDS,
   hashToken,
+  type JwsAlgorithm,
   MAX_DPOP_PROOF_BYTES,
 } from '@authz/protocol';
-import {
-  type CryptoKey,
-  calculateJwkThumbprint,
-  decodeProtectedHeader,
-  importJWK,
-  type JWK,
-  errors as joseErrors,
-  jwtVerify,
-  type ProtectedHeaderParameters,
-} from 'jose';
+import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import { DpopProofError } from '../errors.js';
+import { type ParsedJwt, parseJwt } from '../jwt/compact.js';
+import { keyMismatch } from '../keys/algorithms.js';
+import { verifySignature } from '../keys/signature.js';
 
 /** What a DPoP proof must fit: the request it came with and the access token it travels beside. */
 export interface DpopRequest {
@@ -37,7 +33,7 @@ export interface VerifiedDpopProof {
   iat: number;
 }
 
-const ALGORITHMS: string[] = [...DPOP_ALGORITHMS];
+const ALGORITHMS: readonly string[] = DPOP_ALGORITHMS;
 const ALGS_TEXT = DPOP_ALGORITHMS.join(', ');
 /** JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
@@ -64,27 +60,38 @@ export async function verifyDpopProof(proof: string, request: DpopRequest): Prom
       `The DPoP proof is longer than ${MAX_DPOP_PROOF_BYTES} bytes and was refused unread.`,
     );
   }
-  const header = protectedHeader(proof);
-  const { key, jkt } = await proofKey(header.jwk as JWK, header.alg as string);
-  let payload: Record<string, unknown>;
-  try {
-    // RFC 8725 §3.1: the algorithm list is ours, never the proof's; the key is the embedded one.
-    ({ payload } = await jwtVerify(proof, key, { algorithms: ALGORITHMS, typ: 'dpop+jwt' }));
-  } catch (err) {
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
-      throw refuse('signature', 'The DPoP proof signature does not verify with the jwk in its header.', err);
-    }
-    if (err instanceof joseErrors.JOSEError) {
-      throw refuse('jws', `The DPoP proof is not a valid JWS: ${err.message}.`, err);
-    }
-    throw err;
+  const parsed = parseProof(proof);
+  const { jwk, alg } = checkHeader(parsed.header);
+  const { key, jkt } = await proofKey(jwk, alg);
+  // jose imported and vetted the key; the signature check is node:crypto's, synchronous, as for
+  // every JWT here (keys/signature.ts) — WebCrypto's promise and thread-pool hop cost more.
+  if (!verifySignature({ alg: signatureAlg(alg), key }, parsed.signingInput, parsed.signature)) {
+    throw refuse('signature', 'The DPoP proof signature does not verify with the jwk in its header.');
   }
-  checkClaims(payload, request);
-  return { jkt, jti: payload.jti as string, iat: payload.iat as number };
+  checkClaims(parsed.payload, request);
+  return { jkt, jti: parsed.payload.jti as string, iat: parsed.payload.iat as number };
+}
+
+/** `Ed25519` (RFC 9864) is EdDSA over Ed25519, the one curve EdDSA keys have here. */
+const signatureAlg = (alg: DpopAlgorithm): JwsAlgorithm => (alg === 'Ed25519' ? 'EdDSA' : alg);
+
+type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
+
+function parseProof(proof: string): ParsedJwt {
+  let parsed: ParsedJwt | undefined;
+  try {
+    parsed = parseJwt(proof);
+  } catch (err) {
+    throw refuse('jws', 'The DPoP proof is not a valid JWS: its payload or signature is malformed.', err);
+  }
+  if (parsed === undefined) {
+    throw refuse('jws', 'The DPoP header is not a JWS compact serialization with a JSON header.');
+  }
+  return parsed;
 }
 
 interface ProofKey {
-  key: CryptoKey;
+  key: KeyObject;
   /** RFC 7638 SHA-256 thumbprint */
   jkt: string;
 }
@@ -98,7 +105,7 @@ interface ProofKey {
 const PROOF_KEYS = new Map<string, Promise<ProofKey>>();
 const MAX_PROOF_KEYS = 10_000;
 
-function proofKey(jwk: JWK, alg: string): Promise<ProofKey> {
+function proofKey(jwk: JWK, alg: DpopAlgorithm): Promise<ProofKey> {
   // The whole JWK as sent: any member that could change the import is part of the cache key.
   const id = `${alg}:${JSON.stringify(jwk)}`;
   let entry = PROOF_KEYS.get(id);
@@ -111,36 +118,39 @@ function proofKey(jwk: JWK, alg: string): Promise<ProofKey> {
   return entry;
 }
 
-async function importProofKey(jwk: JWK, alg: string): Promise<ProofKey> {
-  let key: CryptoKey | Uint8Array;
+async function importProofKey(jwk: JWK, alg: DpopAlgorithm): Promise<ProofKey> {
+  let key: KeyObject;
   try {
-    key = await importJWK({ ...jwk, ext: true }, alg);
+    // jose validates the JWK's members against the algorithm (as its EmbeddedJWK would).
+    const imported = await importJWK({ ...jwk, ext: true }, alg);
+    if (imported instanceof Uint8Array) throw new TypeError('a symmetric key');
+    key = KeyObject.from(imported);
   } catch (err) {
     throw refuse('jwk', `The DPoP proof header's jwk is not a usable ${alg} public key.`, err);
   }
-  // protectedHeader refused private members; this is jose's own word on it (as EmbeddedJWK checks).
-  if (key instanceof Uint8Array || key.type !== 'public') {
-    throw refuse('jwk', "The DPoP proof header's jwk is not a public key.");
-  }
+  // checkHeader refused private members; this is the key's own word on it, and on its size and curve.
+  const mismatch = key.type === 'public' ? keyMismatch(key, signatureAlg(alg)) : 'is not a public key';
+  if (mismatch !== undefined) throw refuse('jwk', `The DPoP proof header's jwk ${mismatch}.`);
   return { key, jkt: await calculateJwkThumbprint(jwk, 'sha256') };
 }
 
-/** Header checks that need no key, each with its own reason (RFC 9449 §4.3 steps 2–6). */
-function protectedHeader(proof: string): ProtectedHeaderParameters {
-  let header: ProtectedHeaderParameters;
-  try {
-    header = decodeProtectedHeader(proof);
-  } catch (err) {
-    throw refuse('jws', 'The DPoP header is not a JWS compact serialization with a JSON header.', err);
-  }
+/**
+ * Header checks that need no key, each with its own reason (RFC 9449 §4.3 steps 2–6), and the
+ * JWS rules every JWT here passes: no `crit` extension (RFC 7515 §4.1.11), no `b64: false`.
+ */
+function checkHeader(header: Readonly<Record<string, unknown>>): { jwk: JWK; alg: DpopAlgorithm } {
   if (header.typ !== 'dpop+jwt') {
     throw refuse('typ', `The DPoP proof's typ is ${JSON.stringify(header.typ)}; it must be "dpop+jwt".`);
   }
-  if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg)) {
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !ALGORITHMS.includes(alg)) {
     throw refuse(
       'alg',
-      `The DPoP proof is signed with ${JSON.stringify(header.alg)}; DPoP proofs must use an asymmetric algorithm (${ALGS_TEXT}).`,
+      `The DPoP proof is signed with ${JSON.stringify(alg)}; DPoP proofs must use an asymmetric algorithm (${ALGS_TEXT}).`,
     );
+  }
+  if (header.crit !== undefined || (header.b64 !== undefined && header.b64 !== true)) {
+    throw refuse('jws', 'The DPoP proof uses JWS extensions (crit or b64) that are not accepted.');
   }
   const jwk = header.jwk as Record<string, unknown> | undefined;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
@@ -152,7 +162,7 @@ function protectedHeader(proof: string): ProtectedHeaderParameters {
       'The DPoP proof header carries a private or symmetric key; only the public key may be sent (and the private one must now be considered compromised).',
     );
   }
-  return header;
+  return { jwk: jwk as JWK, alg: alg as DpopAlgorithm };
 }
 
 /** Payload checks (RFC 9449 §4.3 steps 7–11). */
