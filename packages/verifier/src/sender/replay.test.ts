@@ -2,19 +2,22 @@ import { once } from 'node:events';
 import { connectRedis, createLogger, type Redis } from '@authz/runtime';
 import { startRedis, type TestServer } from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryReplayStore, RedisReplayStore } from './replay.js';
+import { MemoryReplayStore, RedisReplayStore, withDeadline } from './replay.js';
 
 const WINDOW_MS = 60_000;
+const SPIN_400_MS = `
+local t0 = redis.call('TIME')
+repeat local t = redis.call('TIME') until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 400000
+return 1`;
 let server: TestServer;
 const clients: Redis[] = [];
 
-async function worker(): Promise<RedisReplayStore> {
-  // A loaded CI box can exceed the services' 50 ms command timeout with Redis up, which the store
-  // rightly takes for Redis down (fail closed); these tests say when Redis is down themselves.
+async function worker(prefix?: string): Promise<RedisReplayStore> {
+  // As the worker connects it: the connection's own timeout is a backstop, the store keeps 50 ms.
   const client = connectRedis(server.url, createLogger('replay-test', 'silent'), 1000);
   if (client.status !== 'ready') await once(client, 'ready');
   clients.push(client);
-  return new RedisReplayStore(client, WINDOW_MS);
+  return new RedisReplayStore(client, WINDOW_MS, 50, prefix);
 }
 
 const ready = (client: Redis) => (client.status === 'ready' ? Promise.resolve() : once(client, 'ready'));
@@ -67,6 +70,39 @@ describe('RedisReplayStore (real redis-server)', () => {
     });
     // A proof issued a window after the reset cannot have been used before it.
     expect(await newcomer.claim('k5', WINDOW_MS * 2, Date.now() + WINDOW_MS + 1000)).toBe('fresh');
+  });
+});
+
+describe('the replay claim deadline (REDIS_COMMAND_TIMEOUT_MS)', () => {
+  // Its own key prefix: a store of its own epoch, untouched by the restart above.
+  it('refuses when Redis does not answer in time', async () => {
+    const store = await worker('authz:dpop-deadline:');
+    const blocker = connectRedis(server.url, createLogger('replay-test', 'silent'), 5000);
+    clients.push(blocker);
+    await ready(blocker);
+    // A script that spins for 400 ms blocks the server: the claim cannot be answered within 50 ms.
+    const sleeping = blocker.eval(SPIN_400_MS, 0);
+    await expect(store.claim('k6', 5000, Date.now())).rejects.toMatchObject({
+      code: 'ERR_DPOP_REPLAY_CHECK_UNAVAILABLE',
+      message: expect.stringContaining('does not answer'),
+    });
+    await sleeping;
+  });
+
+  it('takes an answer that arrived while this process was busy past the deadline', async () => {
+    const store = await worker('authz:dpop-deadline:');
+    const claimed = store.claim('k7', 5000, Date.now());
+    // The event loop is held for 200 ms (a loaded worker); Redis answers within it.
+    const until = Date.now() + 200;
+    while (Date.now() < until);
+    expect(await claimed).toBe('fresh');
+  });
+
+  it('a late answer to a missed deadline is ignored, not delivered', async () => {
+    let answer!: (v: string) => void;
+    const late = withDeadline(new Promise<string>((r) => (answer = r)), 10);
+    await expect(late).rejects.toThrow('no answer within 10 ms');
+    answer('too late');
   });
 });
 

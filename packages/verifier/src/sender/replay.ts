@@ -57,9 +57,11 @@ type ClaimCommand = (...args: Array<string | number>) => Promise<[string, string
 
 /**
  * The cluster-wide store: one atomic script per proof (`SET jti NX PX ttl` behind an epoch check,
- * see CLAIM_SCRIPT). An error or a timeout (the fail-fast client of `@authz/runtime`) rejects:
- * DPoP fails closed with 503 while Redis is down, and for one proof window after Redis comes back
- * without its data.
+ * see CLAIM_SCRIPT). An error, or no answer within `timeoutMs`, rejects: DPoP fails closed with
+ * 503 while Redis is down or slow, and for one proof window after Redis comes back without its
+ * data. Give it a connection of its own whose command timeout is only a backstop: the deadline is
+ * kept here (see {@link withDeadline}), so that a busy worker does not mistake its own lateness
+ * for Redis's.
  */
 export class RedisReplayStore implements DpopReplayStore {
   readonly scope = 'cluster';
@@ -69,6 +71,7 @@ export class RedisReplayStore implements DpopReplayStore {
   constructor(
     redis: Redis,
     private readonly windowMs: number,
+    private readonly timeoutMs: number,
     private readonly prefix = 'authz:dpop:',
     private readonly now: () => number = Date.now,
   ) {
@@ -82,7 +85,7 @@ export class RedisReplayStore implements DpopReplayStore {
     let outcome: string;
     let epoch: string;
     try {
-      [outcome, epoch] = await this.claimScript(
+      const claimed = this.claimScript(
         `${this.prefix}epoch`,
         `${this.prefix}jti:${key}`,
         this.knownEpoch,
@@ -92,6 +95,7 @@ export class RedisReplayStore implements DpopReplayStore {
         randomUUID(),
         Math.max(1, Math.ceil(ttlMs)),
       );
+      [outcome, epoch] = await withDeadline(claimed, this.timeoutMs);
     } catch (err) {
       throw unavailable(err);
     }
@@ -99,6 +103,32 @@ export class RedisReplayStore implements DpopReplayStore {
     if (outcome === 'reset') throw resetRefusal(Number(epoch.slice(epoch.indexOf(':') + 1)) + this.windowMs);
     return outcome === 'fresh' ? 'fresh' : 'replayed';
   }
+}
+
+/**
+ * `work`, or a rejection once `ms` passed without an answer — measured fairly. A timer can fire
+ * while the answer already waits in the socket (the worker was busy, or descheduled on a loaded
+ * host: Node runs due timers before it reads sockets), so when it fires the I/O phase gets one
+ * turn (`setImmediate` runs after it) before the deadline counts as missed.
+ */
+export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (finish: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      finish();
+    };
+    const timer = setTimeout(
+      () => setImmediate(() => settle(() => reject(new Error(`no answer within ${ms} ms`)))),
+      ms,
+    );
+    work.then(
+      (value) => settle(() => resolve(value)),
+      (err: unknown) => settle(() => reject(err)),
+    );
+  });
 }
 
 function resetRefusal(untilMs: number): VerifierUnavailableError {
