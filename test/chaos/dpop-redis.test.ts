@@ -29,12 +29,12 @@ describe('chaos: Redis stopped during DPoP load (2 workers)', () => {
   let url: string;
 
   beforeAll(async () => {
-    // The fault here is Redis stopped, not Redis slow: a command timeout that a loaded 2-core box
-    // cannot trip keeps the before/after phases about the outage alone.
+    // The fault here is Redis stopped, not Redis slow: deadlines (the replay claim's, the caches')
+    // that a loaded 2-core box cannot trip keep the before/after phases about the outage alone.
     // Likewise the gateway's check deadline: a 503 here must be the replay store's, not a timeout.
     cluster = await startCluster({
       workers: 2,
-      env: { REDIS_COMMAND_TIMEOUT_MS: '1000' },
+      env: { REDIS_COMMAND_TIMEOUT_MS: '1000', DPOP_REPLAY_TIMEOUT_MS: '1000' },
       gatewayEnv: { GATEWAY_CHECK_TIMEOUT_MS: '10000' },
     });
     keys = await generateKeyPair('ES256');
@@ -140,7 +140,9 @@ describe('chaos: Redis stopped during DPoP load (2 workers)', () => {
     // Not one replay accepted, in any phase.
     expect(outcomes.filter((o) => o.kind === 'replay' && o.status === 200)).toEqual([]);
     expect(count('before', 'fresh')).toBeGreaterThan(5);
-    const beforeRefused = outcomes.filter((o) => o.phase === 'before' && o.kind === 'fresh' && o.status !== 200);
+    const beforeRefused = outcomes.filter(
+      (o) => o.phase === 'before' && o.kind === 'fresh' && o.status !== 200,
+    );
     expect(beforeRefused).toEqual([]);
     // Redis down: every DPoP request 503 (never 200), with the reason; Bearer goes on.
     for (const o of outcomes.filter((x) => x.phase === 'down' && x.kind !== 'bearer')) {

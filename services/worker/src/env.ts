@@ -17,6 +17,8 @@ export interface WorkerEnv extends CommonEnv {
   fetchTimeoutMs: number;
   /** Redis command timeout; Redis never slows a decision more than this. */
   redisTimeoutMs: number;
+  /** How long a DPoP proof's replay claim waits for Redis before the request is refused (503). */
+  dpopReplayTimeoutMs: number;
   /** Unknown-`kid` JWKS refetches happen at most once per key source per this many ms, cluster-wide. */
   jwksRefetchCooldownMs: number;
   /** How long past `cache_ttl` a key set is served while its source is down. */
@@ -43,6 +45,7 @@ export function readWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEn
     maxCachedTokens: env.int('WORKER_MAX_CACHED_TOKENS', 100_000, { min: 0, max: 10_000_000 }),
     fetchTimeoutMs: env.int('AUTHZ_FETCH_TIMEOUT_MS', 2000, { min: 50, max: 60_000 }),
     redisTimeoutMs: env.int('REDIS_COMMAND_TIMEOUT_MS', 50, { min: 5, max: 5000 }),
+    dpopReplayTimeoutMs: env.int('DPOP_REPLAY_TIMEOUT_MS', 250, { min: 5, max: 5000 }),
     jwksRefetchCooldownMs: env.int('AUTHZ_JWKS_REFETCH_COOLDOWN_MS', 30_000, { min: 100, max: 3_600_000 }),
     jwksMaxStaleSeconds: env.int('AUTHZ_JWKS_MAX_STALE_SECONDS', 21_600, { min: 0, max: 7 * 86_400 }),
     fhirBase: env.string('AUTHZ_FHIR_BASE', '/fhir'),

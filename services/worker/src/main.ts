@@ -118,15 +118,16 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
   loadFhirDefinitions();
   // DPoP jti replay (DESIGN §13): one store for the cluster in Redis, failing closed (503) while
   // Redis is down; without REDIS_URL the window is this worker's own (README "Sender-constrained tokens").
-  // Its own connection: the store keeps the REDIS_COMMAND_TIMEOUT_MS deadline itself, fairly under
-  // load (a late worker is not a slow Redis); the connection's timeout is only a backstop.
+  // DPoP replay claims wait longer than cache reads (DPOP_REPLAY_TIMEOUT_MS): a late answer there is
+  // a refused request, not a cache miss. Its own connection, whose timeout is only a backstop: the
+  // store keeps the deadline itself, fairly under load (a late worker is not a slow Redis).
   const replayRedis = env.redisUrl
-    ? connectRedis(env.redisUrl, logger, Math.max(1000, env.redisTimeoutMs * 4))
+    ? connectRedis(env.redisUrl, logger, Math.max(1000, env.dpopReplayTimeoutMs * 4))
     : undefined;
   if (replayRedis) await redisReady(replayRedis, 1000);
   const sender = new SenderConstraints(
     replayRedis
-      ? new RedisReplayStore(replayRedis, DPOP_PROOF_MAX_AGE_SECONDS * 1000, env.redisTimeoutMs)
+      ? new RedisReplayStore(replayRedis, DPOP_PROOF_MAX_AGE_SECONDS * 1000, env.dpopReplayTimeoutMs)
       : new MemoryReplayStore(),
   );
   if (!redis)
