@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connectRedis, createLogger, type Redis } from '@authz/runtime';
 import { startRedis, type TestServer } from '@authz/test-support';
@@ -12,12 +13,12 @@ return 1`;
 let server: TestServer;
 const clients: Redis[] = [];
 
-async function worker(prefix?: string): Promise<RedisReplayStore> {
-  // As the worker connects it: the connection's own timeout is a backstop, the store keeps 50 ms.
-  const client = connectRedis(server.url, createLogger('replay-test', 'silent'), 1000);
+async function worker(prefix?: string, deadlineMs = 2000): Promise<RedisReplayStore> {
+  // As the worker connects it: the connection's own timeout is a backstop, the store keeps its own.
+  const client = connectRedis(server.url, createLogger('replay-test', 'silent'), 5000);
   if (client.status !== 'ready') await once(client, 'ready');
   clients.push(client);
-  return new RedisReplayStore(client, WINDOW_MS, 50, prefix);
+  return new RedisReplayStore(client, WINDOW_MS, deadlineMs, prefix);
 }
 
 const ready = (client: Redis) => (client.status === 'ready' ? Promise.resolve() : once(client, 'ready'));
@@ -76,7 +77,7 @@ describe('RedisReplayStore (real redis-server)', () => {
 describe('the replay claim deadline (REDIS_COMMAND_TIMEOUT_MS)', () => {
   // Its own key prefix: a store of its own epoch, untouched by the restart above.
   it('refuses when Redis does not answer in time', async () => {
-    const store = await worker('authz:dpop-deadline:');
+    const store = await worker('authz:dpop-deadline:', 50);
     const blocker = connectRedis(server.url, createLogger('replay-test', 'silent'), 5000);
     clients.push(blocker);
     await ready(blocker);
@@ -90,11 +91,19 @@ describe('the replay claim deadline (REDIS_COMMAND_TIMEOUT_MS)', () => {
   });
 
   it('takes an answer that arrived while this process was busy past the deadline', async () => {
-    const store = await worker('authz:dpop-deadline:');
+    const store = await worker('authz:dpop-deadline:', 50);
     const claimed = store.claim('k7', 5000, Date.now());
-    // The event loop is held for 200 ms (a loaded worker); Redis answers within it.
-    const until = Date.now() + 200;
-    while (Date.now() < until);
+    await new Promise((r) => setImmediate(r)); // the command leaves (auto-pipelined on this turn)
+    // Then the event loop is held (a loaded worker) until the deadline has passed and Redis has run
+    // the claim — so its answer waits in this process's socket when the deadline timer fires.
+    const started = Date.now();
+    const claimedInRedis = () =>
+      execFileSync('redis-cli', ['-u', server.url, 'EXISTS', 'authz:dpop-deadline:jti:k7'])
+        .toString()
+        .trim() === '1';
+    while (Date.now() - started < 100 || !claimedInRedis()) {
+      if (Date.now() - started > 10_000) throw new Error('Redis never ran the claim');
+    }
     expect(await claimed).toBe('fresh');
   });
 
