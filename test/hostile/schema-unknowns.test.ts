@@ -19,6 +19,23 @@ const corpus = readCorpus<{ cases: UnknownCase[] }>('schema-unknowns.json');
 const ISS = 'https://unknowns.test';
 const SECRET = 'unknowns-check-secret-0123456789';
 
+// DESIGN §10 bounded cost: three branches per level, each recursing before it fails — 3^60
+// subschema applications over a body nested 60 deep unless the evaluation budget stops it.
+const lateFailing = (name: string) => ({
+  allOf: [{ properties: { a: { $ref: '#/definitions/n' } } }, { required: [name] }],
+});
+const COSTLY = {
+  definitions: { n: { anyOf: [lateFailing('q1'), lateFailing('q2'), lateFailing('q3')] } },
+  required: ['uri', 'body'],
+  properties: { uri: { const: '/costly' }, body: { $ref: '#/definitions/n' } },
+};
+
+function nestedBody(depth: number): unknown {
+  let body: unknown = { x: 1 };
+  for (let i = 0; i < depth; i++) body = { a: body };
+  return body;
+}
+
 function policyOf(c: UnknownCase, index: number): Record<string, unknown> {
   const uri = `/case/${index}`;
   if (c.matcho !== undefined) {
@@ -43,6 +60,7 @@ describe('unknowns never allow: json-schema and body-less writes over NATS (DESI
         { resourceType: 'TokenIntrospector', type: 'jwt', jwt: { iss: ISS, secret: SECRET } },
       ],
       ...corpus.cases.map((c, i) => [`/AccessPolicy/case-${i}`, policyOf(c, i)] as [string, unknown]),
+      ['/AccessPolicy/costly', { resourceType: 'AccessPolicy', engine: 'json-schema', schema: COSTLY }],
       ['/AccessPolicy/ready', { resourceType: 'AccessPolicy', engine: 'matcho', matcho: { uri: '/ready' } }],
     ];
     for (const [path, body] of puts) {
@@ -76,5 +94,18 @@ describe('unknowns never allow: json-schema and body-less writes over NATS (DESI
     expect(reply.allow, reply.reason).toBe(c.allow);
     const denied = c.as === 'alice' ? 403 : 401;
     expect(reply.status, reply.reason).toBe(c.allow ? 200 : denied);
+  });
+
+  it('a pasted exponential schema cannot pin the worker: the budget stops it, denied in bounded time', async () => {
+    const request = { method: 'POST', uri: '/costly', body: nestedBody(60) };
+    const started = performance.now();
+    const reply = await check(request);
+    const elapsed = performance.now() - started;
+    expect(reply.status, reply.reason).toBe(401);
+    const explained = await check({ ...request, explain: true });
+    expect(JSON.stringify(explained)).toContain('steps');
+    // Unbounded this never returns; bounded it is milliseconds (generous for a loaded machine).
+    expect(elapsed).toBeLessThan(3000);
+    expect((await check({ method: 'GET', uri: '/ready' })).status).toBe(200);
   });
 });

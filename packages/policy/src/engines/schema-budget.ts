@@ -26,6 +26,11 @@ export function resetSchemaBudget(): void {
   remaining = SCHEMA_STEP_BUDGET;
 }
 
+/** Steps the last evaluation spent (tests and benches size the budget with it). */
+export function spentSchemaSteps(): number {
+  return SCHEMA_STEP_BUDGET - remaining;
+}
+
 /** Charges one subschema application over a value of `size` items or keys. */
 export function chargeSchemaStep(size: number): void {
   remaining -= 1 + size;

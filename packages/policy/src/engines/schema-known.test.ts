@@ -2,7 +2,7 @@ import type { AccessPolicy } from '@authz/protocol';
 import { describe, expect, it } from 'vitest';
 import { buildRequestContext } from '../context/build.js';
 import { compilePolicy } from '../policy.js';
-import { SCHEMA_STEP_BUDGET } from './schema-budget.js';
+import { SCHEMA_STEP_BUDGET, spentSchemaSteps } from './schema-budget.js';
 
 const schema = (s: unknown) =>
   compilePolicy({ resourceType: 'AccessPolicy', id: 's', engine: 'json-schema', schema: s } as AccessPolicy);
@@ -135,38 +135,31 @@ function nestedBody(depth: number): unknown {
 }
 
 describe('json-schema evaluation has a budget (DESIGN §10: bounded cost)', () => {
-  // Each level tries three branches that all recurse before failing: 3^60 applications unbounded.
-  const branch = (required: string) => ({
-    properties: { a: { $ref: '#/definitions/n' } },
-    required: [required],
+  // Each level tries three branches that recurse before they fail: 3^60 applications unbounded.
+  const lateFailing = (name: string) => ({
+    allOf: [{ properties: { a: { $ref: '#/definitions/n' } } }, { required: [name] }],
   });
   const exponential = {
-    definitions: {
-      n: {
-        anyOf: [
-          branch('x'),
-          branch('y'),
-          { properties: { a: { $ref: '#/definitions/n' } }, not: { required: ['a'] } },
-        ],
-      },
-    },
+    definitions: { n: { anyOf: [lateFailing('q1'), lateFailing('q2'), lateFailing('q3')] } },
     properties: { body: { $ref: '#/definitions/n' } },
   };
 
   it('stops an exponential $ref/anyOf recursion and fails closed, in bounded time', () => {
-    const policy = schema({
-      ...exponential,
-      definitions: { n: { allOf: [{ required: ['z'] }, exponential.definitions.n] } },
-    });
+    const policy = schema(exponential);
     const ctx = buildRequestContext({ method: 'POST', uri: '/fhir/Observation', body: nestedBody(60) });
     const started = performance.now();
     expect(policy.evaluate(ctx)).toBe(false);
+    expect(spentSchemaSteps()).toBeGreaterThan(SCHEMA_STEP_BUDGET);
     const entry = policy.explain(ctx);
     const elapsed = performance.now() - started;
     expect(entry.result).toBe(false);
     expect(entry.detail).toContain(`more than ${SCHEMA_STEP_BUDGET} steps`);
     // Unbounded, this never returns; bounded, it is milliseconds (generous for a loaded machine).
     expect(elapsed).toBeLessThan(2000);
+    // A shallow body of the same shape decides normally: the budget is not a blanket refusal.
+    const shallow = buildRequestContext({ method: 'POST', uri: '/fhir/Observation', body: nestedBody(4) });
+    expect(policy.evaluate(shallow)).toBe(false);
+    expect(spentSchemaSteps()).toBeLessThan(5000);
   });
 
   it('stops a subschema applied to every key of a huge map, charged by the keys it walks', () => {
