@@ -12,6 +12,8 @@ import { latencyScenario } from './lib/latency.mjs';
 import { writeLatencySvg } from './lib/latency-svg.mjs';
 import { parseOptions } from './lib/options.mjs';
 import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
+import { bundleScenarios } from './lib/bundle-check.mjs';
+import { proxyPostScenarios } from './lib/proxy-post.mjs';
 import { addRatios, latencyTable, resultsJson, table } from './lib/report.mjs';
 import { revocationScenario } from './lib/revocation.mjs';
 import { scaleScenario } from './lib/scale.mjs';
@@ -48,6 +50,8 @@ async function main() {
     await tokenScenarios(b);
     await httpScenarios(b);
     await extAuthzScenarios(b);
+    await proxyPostScenarios(b);
+    await bundleScenarios(b);
     await latencyScenario(b);
     await scaleScenario(b);
     await policyScenarios(b);

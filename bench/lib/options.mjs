@@ -20,6 +20,10 @@ export const THROUGHPUT_SCENARIOS = [
   'http_bare',
   'gateway_forward',
   'gateway_forward_assertion',
+  'http_bare_post_16k',
+  'gateway_proxy_post_16k',
+  'bundle_50',
+  'bundle_200',
   'grpc_echo',
   'ext_authz_grpc',
 ];

@@ -20,6 +20,8 @@ export const FLOOR = {
   gateway_forward_assertion: 'gateway_forward',
   grpc_echo: 'grpc_echo',
   ext_authz_grpc: 'grpc_echo',
+  http_bare_post_16k: 'http_bare_post_16k',
+  gateway_proxy_post_16k: 'http_bare_post_16k',
 };
 
 /** Targets of issue 6; `check(scenario, all)` says whether it is met. */
