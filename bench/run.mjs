@@ -6,13 +6,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
+import { bundleScenarios } from './lib/bundle-check.mjs';
 import { checkPayload, startCluster, stopCluster } from './lib/cluster.mjs';
 import { extAuthzScenarios } from './lib/ext-authz.mjs';
 import { latencyScenario } from './lib/latency.mjs';
 import { writeLatencySvg } from './lib/latency-svg.mjs';
 import { parseOptions } from './lib/options.mjs';
 import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
-import { bundleScenarios } from './lib/bundle-check.mjs';
 import { proxyPostScenarios } from './lib/proxy-post.mjs';
 import { addRatios, latencyTable, resultsJson, table } from './lib/report.mjs';
 import { revocationScenario } from './lib/revocation.mjs';

@@ -12,8 +12,9 @@ const { url, headers, connections, amount, warmup, method, body } = JSON.parse(p
 
 function run(count, histogram) {
   return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, headers, method, body, connections, amount: count, pipelining: 1 }, (err, result) =>
-      err ? reject(err) : resolve(result),
+    const instance = autocannon(
+      { url, headers, method: method ?? 'GET', body, connections, amount: count, pipelining: 1 },
+      (err, result) => (err ? reject(err) : resolve(result)),
     );
     if (histogram) instance.on('response', (_client, _status, _bytes, ms) => recordMs(histogram, ms));
   });

@@ -72,6 +72,8 @@ export async function bundleScenarios(b) {
   }
   for (const name of names) {
     const r = b.measurements[name].result();
-    b.log(`${name}: ${r.rps} bundles/s, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs per bundle${r.failures ? `, ${r.failures} FAILED: ${r.firstFailure}` : ''}`);
+    b.log(
+      `${name}: ${r.rps} bundles/s, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs per bundle${r.failures ? `, ${r.failures} FAILED: ${r.firstFailure}` : ''}`,
+    );
   }
 }

@@ -24,8 +24,15 @@ export function observation(bytes) {
   };
   for (let i = 0; JSON.stringify(obs).length < bytes; i++) {
     obs.component.push({
-      code: { coding: [{ system: 'http://loinc.org', code: `8480-${i % 10}`, display: 'Systolic blood pressure' }] },
-      valueQuantity: { value: 100 + (i % 40), unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+      code: {
+        coding: [{ system: 'http://loinc.org', code: `8480-${i % 10}`, display: 'Systolic blood pressure' }],
+      },
+      valueQuantity: {
+        value: 100 + (i % 40),
+        unit: 'mmHg',
+        system: 'http://unitsofmeasure.org',
+        code: 'mm[Hg]',
+      },
     });
   }
   return obs;

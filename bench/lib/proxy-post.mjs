@@ -34,12 +34,18 @@ export async function proxyPostScenarios(b) {
   const gatewayPort = await freePort();
   await b.cluster.admin.put(POST_POLICY);
   await b.cluster.waitForWorkers(await b.cluster.revisionOf(POST_POLICY), checkPayload(b.tokens.cached));
-  const gateway = await startService('gateway', {
-    ...b.cluster.env,
-    GATEWAY_PORT: String(gatewayPort),
-    GATEWAY_GRPC_PORT: '0',
-    UPSTREAM_URL: `http://127.0.0.1:${bareSite}`,
-  });
+  const profile = b.opts.gatewayProfileDir;
+  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const gateway = await startService(
+    'gateway',
+    {
+      ...b.cluster.env,
+      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_GRPC_PORT: '0',
+      UPSTREAM_URL: `http://127.0.0.1:${bareSite}`,
+    },
+    { nodeArgs },
+  );
   const json = { 'content-type': 'application/fhir+json' };
   const targets = {
     http_bare_post_16k: [`http://127.0.0.1:${bareSite}/fhir/Observation`, json],
@@ -51,7 +57,8 @@ export async function proxyPostScenarios(b) {
   try {
     const [url, headers] = targets.gateway_proxy_post_16k;
     const first = await fetch(url, { method: 'POST', headers, body });
-    if (first.status !== 200) throw new Error(`gateway proxy POST answered ${first.status}: ${await first.text()}`);
+    if (first.status !== 200)
+      throw new Error(`gateway proxy POST answered ${first.status}: ${await first.text()}`);
     for (let round = 0; round < rounds; round++) {
       for (const name of names) {
         const [target, heads] = targets[name];
@@ -76,6 +83,8 @@ export async function proxyPostScenarios(b) {
   }
   for (const name of names) {
     const r = b.measurements[name].result();
-    b.log(`${name}: ${r.rps} rps, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs${r.failures ? `, ${r.failures} FAILED: ${r.firstFailure}` : ''}`);
+    b.log(
+      `${name}: ${r.rps} rps, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs${r.failures ? `, ${r.failures} FAILED: ${r.firstFailure}` : ''}`,
+    );
   }
 }
