@@ -32,6 +32,8 @@ interface KnownMeta {
   k?: true;
   /** the subschema runs a regex over a string (its length is charged to the budget) */
   s?: true;
+  /** the subschema iterates a list's items (its length is charged to the budget) */
+  a?: true;
 }
 
 /** Thrown when an unknown value is met where it could turn into an allow: the rule is false. */
@@ -46,6 +48,7 @@ export class UnknownInputError extends Error {
 const STRING_KEYWORDS = ['pattern', 'minLength', 'maxLength'];
 const NUMBER_KEYWORDS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'];
 const ARRAY_KEYWORDS = ['items', 'additionalItems', 'contains', 'minItems', 'maxItems', 'uniqueItems'];
+const ARRAY_ITERATING = ['items', 'additionalItems', 'contains', 'uniqueItems'];
 const OBJECT_ITERATING = ['patternProperties', 'additionalProperties', 'propertyNames'];
 const OBJECT_KEYWORDS = [
   'properties',
@@ -57,51 +60,68 @@ const OBJECT_KEYWORDS = [
 ];
 
 /**
- * A copy of a normalized schema with {@link KNOWN_KEYWORD} in every subschema that asserts
- * anything. Keys are walked as in schema-normalize (draft-07 applicators only).
+ * A copy of a normalized schema with {@link KNOWN_KEYWORD} where it is needed: in subschemas that
+ * can meet an unknown where it must fail or either (under `not`, `oneOf`, `if`), that read a
+ * `$data` pointer, that are applied once per item or key (charged with the size of what they
+ * iterate), and — when the schema has `$ref`, so it may recurse — in every one. Where a subschema
+ * must hold, an unknown shape is simply false: it gets the `type` it was written for. Elsewhere
+ * the cost is bounded by the schema's own size. Keys are walked
+ * as in schema-normalize (draft-07 applicators only).
  */
 export function instrumentSchema(schema: unknown): unknown {
-  return walk(schema, JSON.stringify(schema).includes('"$ref"') ? 'mixed' : 'pos', false);
+  const recursive = JSON.stringify(schema).includes('"$ref"');
+  return walk(schema, { p: recursive ? 'mixed' : 'pos', typed: false, counted: recursive, recursive });
 }
 
-/** `typed`: a subschema applied to the same value declares `type` (the shapes are anticipated). */
-function walk(schema: unknown, p: Polarity, typed: boolean): unknown {
+interface Position {
+  p: Polarity;
+  /** a subschema applied to the same value declares `type` (the shapes are anticipated) */
+  typed: boolean;
+  /** every application must pass the budget */
+  counted: boolean;
+  recursive: boolean;
+}
+
+function walk(schema: unknown, at: Position): unknown {
   if (!isObject(schema)) return schema;
   const out: Record<string, unknown> = {};
   // In-place applicators see the same value: a `type` here covers them too.
-  const here = typed || schema.type !== undefined;
-  const inPlace = (v: unknown, polarity: Polarity) => walk(v, polarity, here);
+  const here = at.typed || schema.type !== undefined;
+  const inPlace = (v: unknown, p: Polarity) => walk(v, { ...at, p, typed: here, counted: at.recursive });
+  const child = (v: unknown) => walk(v, { ...at, typed: false, counted: at.recursive });
+  const perItem = (v: unknown) => walk(v, { ...at, typed: false, counted: true });
   for (const key of Object.keys(schema)) {
     const value = schema[key];
-    const same = (v: unknown) => walk(v, p, false);
-    if (key === 'not') out[key] = inPlace(value, flip(p));
+    if (key === 'not') out[key] = inPlace(value, flip(at.p));
     else if (key === 'if') out[key] = inPlace(value, 'mixed');
-    else if (key === 'then' || key === 'else') out[key] = inPlace(value, p);
+    else if (key === 'then' || key === 'else') out[key] = inPlace(value, at.p);
     else if (key === 'oneOf' && Array.isArray(value))
-      out[key] = value.map((v) => inPlace(v, value.length === 1 ? p : 'mixed'));
+      out[key] = value.map((v) => inPlace(v, value.length === 1 ? at.p : 'mixed'));
     else if ((key === 'allOf' || key === 'anyOf') && Array.isArray(value))
-      out[key] = value.map((v) => inPlace(v, p));
-    else if (key === 'items' && Array.isArray(value)) out[key] = value.map(same);
-    else if (SAME_POLARITY.has(key)) out[key] = same(value);
-    else if (MAPS.has(key) && isObject(value)) out[key] = mapValues(value, same);
+      out[key] = value.map((v) => inPlace(v, at.p));
+    else if (key === 'items' && Array.isArray(value)) out[key] = value.map(child);
+    else if (PER_ITEM.has(key)) out[key] = perItem(value);
+    else if (key === 'patternProperties' && isObject(value)) out[key] = mapValues(value, perItem);
+    else if (MAPS.has(key) && isObject(value)) out[key] = mapValues(value, child);
     // Reached only through $ref, from a position nobody can tell here.
     else if (DEFINITIONS.has(key) && isObject(value))
-      out[key] = mapValues(value, (v) => walk(v, 'mixed', false));
+      out[key] = mapValues(value, (v) => walk(v, { ...at, p: 'mixed', typed: false, counted: true }));
     else out[key] = value;
   }
-  const meta = metaOf(schema, p, here);
-  if (meta !== undefined) out[KNOWN_KEYWORD] = meta;
+  const meta = metaOf(schema, at.p, here);
+  if (meta === undefined) return out;
+  if (at.counted || meta.d !== undefined || (meta.t !== undefined && at.p !== 'pos')) {
+    out[KNOWN_KEYWORD] = meta;
+  } else if (meta.t !== undefined) {
+    // Where it must hold, unknown is false: plain `type` says so, and ajv checks it inline.
+    out.type = meta.t;
+  }
   return out;
 }
 
-const SAME_POLARITY = new Set([
-  'items',
-  'additionalItems',
-  'additionalProperties',
-  'contains',
-  'propertyNames',
-]);
-const MAPS = new Set(['properties', 'patternProperties', 'dependencies']);
+/** Keywords that apply their subschema once per item or key. */
+const PER_ITEM = new Set(['items', 'additionalItems', 'additionalProperties', 'contains', 'propertyNames']);
+const MAPS = new Set(['properties', 'dependencies']);
 const DEFINITIONS = new Set(['definitions', '$defs']);
 
 function metaOf(schema: Record<string, unknown>, p: Polarity, typed: boolean): KnownMeta | undefined {
@@ -115,6 +135,7 @@ function metaOf(schema: Record<string, unknown>, p: Polarity, typed: boolean): K
   if (typeof pointer === 'string') meta.d = pointer;
   if (OBJECT_ITERATING.some((k) => k in schema)) meta.k = true;
   if ('pattern' in schema) meta.s = true;
+  if (ARRAY_ITERATING.some((k) => k in schema)) meta.a = true;
   return meta;
 }
 
