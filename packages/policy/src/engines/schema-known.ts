@@ -110,7 +110,8 @@ function walk(schema: unknown, at: Position): unknown {
   }
   const meta = metaOf(schema, at.p, here);
   if (meta === undefined) return out;
-  if (at.counted || meta.d !== undefined || (meta.t !== undefined && at.p !== 'pos')) {
+  const iterates = meta.k === true || meta.a === true;
+  if (at.counted || iterates || meta.d !== undefined || (meta.t !== undefined && at.p !== 'pos')) {
     out[KNOWN_KEYWORD] = meta;
   } else if (meta.t !== undefined) {
     // Where it must hold, unknown is false: plain `type` says so, and ajv checks it inline.
@@ -213,14 +214,18 @@ function unknownReason(meta: KnownMeta, data: unknown, root: unknown): string | 
 /** What one application costs beyond its step: the items, keys or characters it walks. */
 function cost(meta: KnownMeta, data: unknown): number {
   if (Array.isArray(data)) return data.length;
-  if (meta.s && typeof data === 'string') return data.length >> REGEX_CHARS_PER_STEP_SHIFT;
+  if (meta.s && typeof data === 'string') return REGEX_STEPS + (data.length >> REGEX_CHARS_PER_STEP_SHIFT);
   if (!meta.k || !isObject(data)) return 0;
   let n = 0;
   for (const _ in data) n++;
   return n;
 }
 
-/** A regex step is 32 characters of subject (the linear-time engine runs ~0.1 µs a character). */
+/**
+ * A regex run costs as much as ~8 plain subschema applications to start (the linear-time engine),
+ * plus a step per 32 characters of subject.
+ */
+const REGEX_STEPS = 8;
 const REGEX_CHARS_PER_STEP_SHIFT = 5;
 
 function jsonType(value: unknown): string {
