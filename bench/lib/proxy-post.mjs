@@ -48,20 +48,20 @@ export async function proxyPostScenarios(b) {
   );
   const json = { 'content-type': 'application/fhir+json' };
   const targets = {
-    http_bare_post_16k: [`http://127.0.0.1:${bareSite}/fhir/Observation`, json],
-    gateway_proxy_post_16k: [
-      `http://127.0.0.1:${gatewayPort}/fhir/Observation`,
-      { ...json, authorization: `Bearer ${b.tokens.cached}` },
-    ],
+    http_bare_post_16k: { url: `http://127.0.0.1:${bareSite}/fhir/Observation`, headers: json },
+    gateway_proxy_post_16k: {
+      url: `http://127.0.0.1:${gatewayPort}/fhir/Observation`,
+      headers: { ...json, authorization: `Bearer ${b.tokens.cached}` },
+    },
   };
   try {
-    const [url, headers] = targets.gateway_proxy_post_16k;
+    const { url, headers } = targets.gateway_proxy_post_16k;
     const first = await fetch(url, { method: 'POST', headers, body });
     if (first.status !== 200)
       throw new Error(`gateway proxy POST answered ${first.status}: ${await first.text()}`);
     for (let round = 0; round < rounds; round++) {
       for (const name of names) {
-        const [target, heads] = targets[name];
+        const { url: target, headers: heads } = targets[name];
         const amount = Math.ceil(httpRequests / rounds);
         const slice = await httpLoad({
           url: target,
