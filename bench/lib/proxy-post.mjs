@@ -7,6 +7,7 @@ import { httpLoad } from './http-load.mjs';
 import { Measurement } from './measure.mjs';
 import { freePort, startChild, startService } from './procs.mjs';
 import { BENCH_USER } from './resources.mjs';
+import { CLOSED_LOOP } from './throughput.mjs';
 
 const BODY_BYTES = 16 * 1024;
 
@@ -40,6 +41,8 @@ export async function proxyPostScenarios(b) {
     'gateway',
     {
       ...b.cluster.env,
+      // A closed loop never outruns the gateway: shedding would only count as failures here.
+      ...CLOSED_LOOP,
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_GRPC_PORT: '0',
       UPSTREAM_URL: `http://127.0.0.1:${bareSite}`,
