@@ -6,9 +6,10 @@ import { CONST_DATA_KEYWORD, readPointer } from './schema-data.js';
 
 /**
  * DESIGN §10 "patterns cannot be turned around", for json-schema. Plain JSON Schema reads an
- * unanticipated shape permissively: `pattern`, `maximum`, `items`, `properties` pass vacuously on a
- * value of another type, and `const` / `enum` are simply false on a list — so `{not: {const:
- * "xml"}}` allows `?_format=xml&_format=xml`. Here, as in matcho, such a value is *unknown*, and so
+ * unanticipated shape permissively: `pattern`, `maximum`, `contains` pass vacuously on a value of
+ * another type, and `const` / `enum` are simply false on a list — so `{not: {const: "xml"}}`
+ * allows `?_format=xml&_format=xml`. Here, as in matcho, such a value is *unknown* (see
+ * {@link anticipatedTypes}: object keywords keep JSON Schema's reading), and so
  * is one read from an unavailable body or through a `$data` pointer that finds nothing. Unknown
  * never allows: in a position where the schema must hold for the policy to allow (positive) it is
  * false; where it must fail (under `not`) or both (`oneOf`, `if`, anything reached by `$ref`) the
