@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
+import { bundleScenarios } from './lib/bundle-check.mjs';
 import { checkPayload, startCluster, stopCluster } from './lib/cluster.mjs';
 import { dpopScenario } from './lib/dpop.mjs';
 import { extAuthzScenarios } from './lib/ext-authz.mjs';
@@ -13,6 +14,7 @@ import { latencyScenario } from './lib/latency.mjs';
 import { writeLatencySvg } from './lib/latency-svg.mjs';
 import { parseOptions } from './lib/options.mjs';
 import { natsServerVersion, root, stopAll, stopOnSignals } from './lib/procs.mjs';
+import { proxyPostScenarios } from './lib/proxy-post.mjs';
 import { addRatios, latencyTable, resultsJson, table } from './lib/report.mjs';
 import { responseCheckScenarios } from './lib/response-check.mjs';
 import { revocationScenario } from './lib/revocation.mjs';
@@ -52,6 +54,8 @@ async function main() {
     await httpScenarios(b);
     await responseCheckScenarios(b);
     await extAuthzScenarios(b);
+    await proxyPostScenarios(b);
+    await bundleScenarios(b);
     await latencyScenario(b);
     await scaleScenario(b);
     await policyScenarios(b);

@@ -1,19 +1,20 @@
 // HTTP load from its own process (autocannon): an optional warm-up, then a fixed number of
 // requests at a fixed number of keep-alive connections. Latencies are taken from autocannon's
 // per-response event in microseconds (its own histogram keeps whole milliseconds).
-// argv: <json {url, headers, connections, amount, warmup}>; prints one line `RESULT <json>` with
+// argv: <json {url, headers, connections, amount, warmup, method?, body?}>; prints one line `RESULT <json>` with
 // the histogram compressed (base64) so the parent can merge rounds.
 import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
 import { latencyHistogram, recordMs } from '../lib/histogram.mjs';
 import { monotonicUs } from '../lib/nats-load.mjs';
 
-const { url, headers, connections, amount, warmup } = JSON.parse(process.argv[2]);
+const { url, headers, connections, amount, warmup, method, body } = JSON.parse(process.argv[2]);
 
 function run(count, histogram) {
   return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, headers, connections, amount: count, pipelining: 1 }, (err, result) =>
-      err ? reject(err) : resolve(result),
+    const instance = autocannon(
+      { url, headers, method: method ?? 'GET', body, connections, amount: count, pipelining: 1 },
+      (err, result) => (err ? reject(err) : resolve(result)),
     );
     if (histogram) instance.on('response', (_client, _status, _bytes, ms) => recordMs(histogram, ms));
   });

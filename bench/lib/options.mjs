@@ -23,6 +23,10 @@ export const THROUGHPUT_SCENARIOS = [
   'gateway_forward_assertion',
   'proxied_read',
   'proxied_read_checked',
+  'http_bare_post_16k',
+  'gateway_proxy_post_16k',
+  'bundle_50',
+  'bundle_200',
   'grpc_echo',
   'ext_authz_grpc',
 ];

@@ -24,6 +24,11 @@ export const FLOOR = {
   proxied_read_checked: 'proxied_read',
   grpc_echo: 'grpc_echo',
   ext_authz_grpc: 'grpc_echo',
+  http_bare_post_16k: 'http_bare_post_16k',
+  gateway_proxy_post_16k: 'http_bare_post_16k',
+  // Bundles per second of 200 entries over 50: ~0.25 when entries cost the same at any count.
+  bundle_50: 'bundle_50',
+  bundle_200: 'bundle_50',
 };
 
 /** Targets of issue 6; `check(scenario, all)` says whether it is met. */

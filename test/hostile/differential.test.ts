@@ -267,7 +267,12 @@ describe(`differential: ${COUNT} seeded hostile requests (seed ${SEED}), upstrea
           'Authorization differs',
         got.rawHeaders.some((h, i) => i % 2 === 0 && /^x[-_]authz[-_]/i.test(h) && h !== h.toLowerCase()) &&
           'a client-spelled x-authz header reached the upstream',
+        check.body === null &&
+          got.body.length > 0 &&
+          got.body.toString('utf8').trim() !== 'null' &&
+          'a body reached the upstream that the check called empty',
         check.body !== undefined &&
+          check.body !== null &&
           JSON.stringify(JSON.parse(got.body.toString('utf8'))) !== JSON.stringify(check.body) &&
           'the body differs from the one checked',
         check.body === undefined &&

@@ -10,6 +10,7 @@ export {
 } from './context/build.js';
 export { type FhirRoute, parseFhirRoute, routeOfSegments } from './context/route.js';
 export type { Constraints } from './engines/rule.js';
+export { SCHEMA_STEP_BUDGET, spentSchemaSteps } from './engines/schema-budget.js';
 export { PolicyConfigError, type PolicyErrorCode, type PolicyIssue } from './errors.js';
 export {
   compileOperationResolver,

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import {
+  BODY_METHODS,
   type BodyView,
   type CheckRequest,
   canonicalHeaders,
@@ -140,7 +141,11 @@ export function schemeOf(
 
 /** Puts what policies may see of the body into the check request. */
 export function withBody(check: CheckRequest, view: BodyView | undefined): void {
-  if (view === undefined) return;
+  if (view === undefined) {
+    // DESIGN §10: a write's check says what became of its body; `null` is "read, and empty".
+    if (BODY_METHODS.has(check.method.toUpperCase())) check.body = null;
+    return;
+  }
   if ('json' in view) check.body = view.json;
   else check.body_unavailable = view.unavailable;
 }

@@ -159,7 +159,6 @@ export function scopeStepOf(
   const { request, method, path } = check;
   const { fhirBase } = operations;
   const query = request.uri.length > path.length + 1 ? request.uri.slice(path.length + 1) : '';
-  const unavailable = (request as { body_unavailable?: unknown }).body_unavailable;
   return scopeStep(
     grant,
     {
@@ -169,7 +168,8 @@ export function scopeStepOf(
       underFhirBase: path === fhirBase || path.startsWith(`${fhirBase}/`),
       params: queryParams(query),
       body: request.body,
-      bodyUnavailable: typeof unavailable === 'string' ? unavailable : undefined,
+      // The canonical model's verdict (DESIGN §10), which also covers a write sent without a body.
+      bodyUnavailable: check.canonical.bodyUnavailable,
       canCheckResponse: request.can_check_response === true,
       conditionalCreate: request.headers['if-none-exist'] !== undefined || query !== '',
       fhirBase,

@@ -5,7 +5,9 @@ import { childPath, type IssueCollector } from '../errors.js';
 import { compileSafeRegex } from '../regex/safe-regex.js';
 import { schemaConstraints } from '../set/schema-constraints.js';
 import type { CompiledRule } from './rule.js';
+import { resetSchemaBudget } from './schema-budget.js';
 import { constDataKeyword } from './schema-data.js';
+import { instrumentSchema, knownKeyword } from './schema-known.js';
 import { normalizeSchema, pointerToPath, schemaKey } from './schema-normalize.js';
 import { schemaMayRead } from './schema-reads.js';
 import { useLinearUniqueItems } from './unique-items.js';
@@ -32,7 +34,8 @@ function newAjv(allErrors: boolean): Ajv {
   });
   // DESIGN §10 bounded cost: uniqueItems in one pass, not ajv's pairwise comparison.
   useLinearUniqueItems(ajv);
-  return ajv.addKeyword(constDataKeyword);
+  // DESIGN §10: unknown values never allow, and every evaluation has a budget (schema-known.ts).
+  return ajv.addKeyword(knownKeyword).addKeyword(constDataKeyword);
 }
 
 /** Distinct schemas compiled before the instances are replaced, bounding ajv's own caches. */
@@ -80,8 +83,13 @@ export function compileJsonSchema(
     return failing();
   }
   const entry = sharedFor(schemaKey(normalized));
+  let instrumented: AnySchema | undefined;
+  const prepared = (): AnySchema => {
+    instrumented ??= instrumentSchema(normalized) as AnySchema;
+    return instrumented;
+  };
   const fast = (): ValidateFunction => {
-    entry.fast ??= fastAjv.compile(normalized as AnySchema);
+    entry.fast ??= fastAjv.compile(prepared());
     return entry.fast;
   };
   if (!lazy) {
@@ -96,10 +104,17 @@ export function compileJsonSchema(
   const blind = schemaMayRead(normalized, BODY_KEYS)
     ? (ctx: RequestContext) => ctx.body === BODY_UNAVAILABLE
     : () => false;
+  // Throws (an unknown under `not`, the budget spent): callers fail closed.
+  const evaluate = (ctx: RequestContext): boolean => {
+    if (blind(ctx)) return false;
+    const validate = fast();
+    resetSchemaBudget();
+    return validate(ctx) === true;
+  };
   return {
     engine: 'json-schema',
     constraints: schemaConstraints(normalized),
-    evaluate: (ctx) => !blind(ctx) && fast()(ctx) === true,
+    evaluate,
     explain(ctx, policy): ExplainEntry {
       fast();
       if (blind(ctx)) {
@@ -111,8 +126,11 @@ export function compileJsonSchema(
           path: 'body',
         };
       }
-      entry.explain ??= explainAjv.compile(normalized as AnySchema);
-      if (entry.explain(ctx) === true) return { policy, engine: 'json-schema', result: true };
+      // The verdict is the evaluation's; the explaining validator (all errors) only words it.
+      if (evaluate(ctx)) return { policy, engine: 'json-schema', result: true };
+      entry.explain ??= explainAjv.compile(prepared());
+      resetSchemaBudget();
+      entry.explain(ctx);
       const errors = (entry.explain.errors ?? []).map(describeError);
       const first = errors[0];
       return {

@@ -55,7 +55,8 @@ export const constDataKeyword: KeywordDefinition = {
   },
 };
 
-function readPointer(root: unknown, pointer: string): unknown {
+/** The value an absolute JSON pointer (RFC 6901) reads in `root`, `undefined` when it reads nothing. */
+export function readPointer(root: unknown, pointer: string): unknown {
   if (pointer === '') return root;
   let at: unknown = root;
   for (const raw of pointer.slice(1).split('/')) {

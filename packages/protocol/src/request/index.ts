@@ -1,5 +1,5 @@
 export { BODY_METHODS, type BodyView, isJsonMediaType, parseStrictJson, readRequestBody } from './body.js';
-export { type CanonicalCheck, type CheckInput, canonicalCheck } from './canonical.js';
+export { type CanonicalCheck, type CheckInput, canonicalCheck, UNSENT_BODY } from './canonical.js';
 export {
   canonicalHeaders,
   isReservedHeader,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readRequestBody } from './body.js';
-import { canonicalCheck } from './canonical.js';
+import { canonicalCheck, UNSENT_BODY } from './canonical.js';
 import { canonicalHeaders } from './headers.js';
 import { isRefusal, type RequestRefusal } from './refusal.js';
 import { parseRequestTarget } from './target.js';
@@ -145,4 +145,19 @@ describe('canonicalCheck', () => {
     const checked = canonicalCheck({ uri: '/a', body_unavailable: 'the body is gzip-encoded' });
     expect(isRefusal(checked) ? undefined : checked.bodyUnavailable).toBe('the body is gzip-encoded');
   });
+  it.each([
+    ['POST', undefined, UNSENT_BODY],
+    ['put', undefined, UNSENT_BODY],
+    ['PATCH', undefined, UNSENT_BODY],
+    ['POST', null, undefined],
+    ['POST', { a: 1 }, undefined],
+    ['GET', undefined, undefined],
+    ['DELETE', undefined, undefined],
+  ])(
+    'a %s with body %j: body unavailable is %s (a write that says nothing of its body fails closed)',
+    (method, body, expected) => {
+      const checked = canonicalCheck({ method, uri: '/a', ...(body === undefined ? {} : { body }) });
+      expect(isRefusal(checked) ? 'refused' : checked.bodyUnavailable).toBe(expected);
+    },
+  );
 });

@@ -132,6 +132,39 @@ describe('POST /auth/test-policy (Aidbox body)', () => {
     expect(await other.json()).toMatchObject({ result: false, applicable: false });
   });
 
+  it("grants the user's Roles as a worker does: roleName and matcho on role apply", async () => {
+    await config.request('/User/u-admin', { method: 'PUT', ...json({ resourceType: 'User' }) });
+    await config.request('/User/u-plain', { method: 'PUT', ...json({ resourceType: 'User' }) });
+    await config.request('/Role/r-admin', {
+      method: 'PUT',
+      ...json({ resourceType: 'Role', name: 'admin', user: { reference: 'User/u-admin' } }),
+    });
+    await config.request('/Role/r-other', {
+      method: 'PUT',
+      ...json({ resourceType: 'Role', name: 'admin', user: { reference: 'User/u-plain-not' } }),
+    });
+    const ask = async (policy: Record<string, unknown>, user: Record<string, unknown>) => {
+      const request = { uri: '/fhir/Patient', 'request-method': 'get' };
+      const res = await config.request('/auth/test-policy', {
+        method: 'POST',
+        ...json({ policy, request, ...user }),
+      });
+      expect(res.status).toBe(200);
+      return res.json();
+    };
+    const byRoleName = { engine: 'allow', roleName: 'admin' };
+    expect(await ask(byRoleName, { 'user-id': 'u-admin' })).toMatchObject({ result: true, applicable: true });
+    expect(await ask(byRoleName, { 'user-id': 'u-plain' })).toMatchObject({
+      result: false,
+      applicable: false,
+    });
+    // An inline user gets its stored Roles too (Aidbox resolves them for the user given).
+    expect(await ask(byRoleName, { user: { id: 'u-admin' } })).toMatchObject({ result: true });
+    const byMatcho = { engine: 'matcho', matcho: { role: { $contains: { name: 'admin' } } } };
+    expect(await ask(byMatcho, { 'user-id': 'u-admin' })).toMatchObject({ result: true });
+    expect(await ask(byMatcho, { 'user-id': 'u-plain' })).toMatchObject({ result: false });
+  });
+
   it('names what is missing', async () => {
     const res = await config.request('/auth/test-policy', {
       method: 'POST',

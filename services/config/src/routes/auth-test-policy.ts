@@ -1,5 +1,5 @@
 import { buildRequestContext, type ContextIdentity, compileOperationResolver } from '@authz/policy';
-import { MAX_RESOURCE_BYTES } from '@authz/protocol';
+import { MAX_RESOURCE_BYTES, type Reference, referenceId } from '@authz/protocol';
 import type { ConfigDeps } from '../deps.js';
 import { readParsedBody } from '../http/body.js';
 import { invalidResource } from '../http/errors.js';
@@ -14,7 +14,8 @@ type Issue = Parameters<typeof invalidResource>[0][number];
  * `request-method`, `headers`, `body`), `user` or `user-id`, `client` or `client-id` — turned
  * into the request context a worker would build (the Operation resolved from the request, a JWT
  * in `headers.authorization` decoded without verification, the User and Client read from the
- * store, the Client without its secret), then answered as `/$test-policy`.
+ * store, the Client without its secret, the user's Roles as a worker grants them — DESIGN §6 step
+ * 4, as Aidbox's test-policy does), then answered as `/$test-policy`.
  */
 export function authTestPolicyRoute(deps: ConfigDeps, fhirBase: string): Route {
   const operations = compileOperationResolver({ fhirBase });
@@ -46,6 +47,8 @@ export function authTestPolicyRoute(deps: ConfigDeps, fhirBase: string): Route {
       const jwt = decodeJwt(headers.authorization, issues);
       if (jwt) identity.jwt = jwt;
       identity.user = await resource(deps, 'User', body.user, body['user-id'], 'user', issues);
+      const userId = identity.user?.id;
+      if (typeof userId === 'string' && userId !== '') identity.role = await rolesOf(deps, userId);
       const client = await resource(deps, 'Client', body.client, body['client-id'], 'client', issues);
       if (client) {
         const { secret: _secret, ...visible } = client;
@@ -98,6 +101,26 @@ function decodeJwt(authorization: string | undefined, issues: Issue[]): Record<s
     expression: 'request.headers.authorization',
   });
   return undefined;
+}
+
+/** Most Roles read to find a user's; with more, the answer could miss one, so it is refused. */
+const MAX_ROLES = 100_000;
+
+/** The Role resources whose `user` references `userId` (as a worker indexes them), in id order. */
+async function rolesOf(deps: ConfigDeps, userId: string): Promise<Record<string, unknown>[]> {
+  const { total, items } = await deps.store.list('Role', MAX_ROLES);
+  if (total > items.length) {
+    throw invalidResource([
+      {
+        code: 'too-long',
+        diagnostics: `more than ${MAX_ROLES} Roles: the user's cannot all be read`,
+        expression: 'user-id',
+      },
+    ]);
+  }
+  return items
+    .map((stored) => stored.resource)
+    .filter((role) => isPlainObject(role.user) && referenceId(role.user as Reference, 'User') === userId);
 }
 
 /** `user` / `client` given inline, or read from the store by `user-id` / `client-id`. */
