@@ -29,19 +29,21 @@ describe('json-schema uniqueItems in linear time (DESIGN §10: bounded cost)', (
     expect(allDistinct(list)).toBe(distinct);
   });
 
-  it('evaluates a 60 KB body of distinct objects in milliseconds, not a third of a second', () => {
+  it('evaluates 15 000 distinct objects in one pass, not pair by pair', () => {
     const policy = compilePolicy({
       resourceType: 'AccessPolicy',
       id: 'unique',
       engine: 'json-schema',
       schema: { properties: { body: { properties: { entry: { type: 'array', uniqueItems: true } } } } },
     } as AccessPolicy);
-    const entry = Array.from({ length: 3000 }, (_, i) => ({ resource: { id: `r${i}`, x: 1 } }));
+    const entry = Array.from({ length: 15_000 }, (_, i) => ({ resource: { id: `r${i}`, x: 1 } }));
     const ctx = buildRequestContext({ method: 'POST', uri: '/fhir', body: { entry } });
     const started = performance.now();
     expect(policy.evaluate(ctx)).toBe(true);
+    // Pair by pair is ~10^8 deep comparisons (seconds); one pass is milliseconds. The bound sits
+    // between the two with room for a loaded CI box.
     const elapsed = performance.now() - started;
-    expect(elapsed).toBeLessThan(250);
+    expect(elapsed).toBeLessThan(2000);
     const duplicate = buildRequestContext({
       method: 'POST',
       uri: '/fhir',
