@@ -2,6 +2,7 @@
 // GET /fhir/Observation/<id> with a fixed R4 Observation of 4 KiB (application/fhir+json), of
 // Patient/pt-1 for every id except `of-pt-2`. argv: <port>
 import { createServer } from 'node:http';
+import { serve } from './serve.mjs';
 
 const SIZE = 4096;
 
@@ -40,12 +41,4 @@ const server = createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-length': String(body.length) });
   res.end(body);
 });
-server.keepAliveTimeout = 65_000;
-server.headersTimeout = 66_000;
-server.listen(port, '127.0.0.1', () => process.stdout.write(`READY ${port}\n`));
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+serve(server, port);
