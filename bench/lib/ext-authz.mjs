@@ -79,7 +79,7 @@ async function grpcLoad(client, request, { count, concurrency, histogram }) {
 export async function extAuthzScenarios(b) {
   const want = b.opts.want;
   if (!want('grpc_echo') && !want('ext_authz_grpc')) return;
-  const { httpRequests, httpWarmup, rounds } = b.opts.sizes;
+  const { slowRequests: httpRequests, slowWarmup: httpWarmup, rounds } = b.opts.sizes;
   const request = checkRequest(b.tokens.cached);
   const targets = [];
   let echo;

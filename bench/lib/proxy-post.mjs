@@ -28,7 +28,7 @@ const POST_POLICY = {
 export async function proxyPostScenarios(b) {
   const names = ['http_bare_post_16k', 'gateway_proxy_post_16k'].filter((n) => b.opts.want(n));
   if (names.length === 0) return;
-  const { httpRequests, httpWarmup, rounds } = b.opts.sizes;
+  const { slowRequests: httpRequests, slowWarmup: httpWarmup, rounds } = b.opts.sizes;
   const body = JSON.stringify(observation(BODY_BYTES));
   const bareSite = await freePort();
   const bare = await startChild('http-bare.mjs', [String(bareSite)], 'READY');

@@ -46,7 +46,7 @@ async function smoke(base, checked, unchecked) {
 export async function responseCheckScenarios(b) {
   const want = b.opts.want;
   if (!want('proxied_read') && !want('proxied_read_checked')) return;
-  const { httpRequests, httpWarmup, rounds } = b.opts.sizes;
+  const { slowRequests: httpRequests, slowWarmup: httpWarmup, rounds } = b.opts.sizes;
   const checked = token(b, 'checked-read', `${SCOPES} patient/Observation.rs`);
   const unchecked = token(b, 'unchecked-read', `${SCOPES} user/Observation.rs`);
   await b.cluster.admin.put(POLICY);

@@ -95,7 +95,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     },
     stop: async () => {
       await nc.close().catch(() => {});
-      const services = [gateway, ...workers, config].filter((s): s is ServiceProcess => s !== undefined);
+      // What the cluster holds now: a test may have replaced its config service or gateway.
+      const services = [cluster.gateway, ...cluster.workers, cluster.config].filter(
+        (s): s is ServiceProcess => s !== undefined,
+      );
       await Promise.all(services.map((s) => s.stop('SIGKILL')));
       await Promise.all([nats.dispose(), redis.dispose()]);
     },
