@@ -13,6 +13,7 @@ export {
   MAX_TOKEN_BYTES,
 } from './limits.js';
 export { type IssueCode, type OperationOutcome, type OutcomeIssue, operationOutcome } from './outcome.js';
+export { DEFAULT_REDACT_PARAMS, parseRedactParams, queryRedactor, REDACTED } from './redact.js';
 export {
   BearerErrorCode,
   CheckReply,
@@ -22,7 +23,6 @@ export {
   Identity,
   ResponseCheck,
 } from './reply.js';
-export { DEFAULT_REDACT_PARAMS, parseRedactParams, queryRedactor, REDACTED } from './redact.js';
 export * from './request/index.js';
 export {
   AccessPolicy,

@@ -136,11 +136,10 @@ export function envelopeReply(
   deps: DecisionDeps,
   who: Who,
   request: CheckRequest,
-  path: string,
   allowed: Authorization & { decision: { policy: string } },
 ): CheckReply {
   const { operation } = allowed;
-  const refused = operation === undefined ? undefined : refuseDependents(deps, who, request, path, operation);
+  const refused = operation === undefined ? undefined : refuseDependents(deps, who, request, operation);
   if (refused === undefined) return replies.allowed(allowed.decision.policy, who.identity);
   return replies.dependentRefused(refused, who.identity);
 }
@@ -152,7 +151,6 @@ function refuseDependents(
   deps: DecisionDeps,
   who: Who,
   request: CheckRequest,
-  path: string,
   operation: ResolvedOperation,
   inBundle = false,
 ): string | undefined {
@@ -184,5 +182,5 @@ function refuseRequest(
 ): string | undefined {
   const { decision, operation } = authorize(deps, who, request, path, false);
   if (decision.policy === undefined) return 'no AccessPolicy allows it';
-  return operation === undefined ? undefined : refuseDependents(deps, who, request, path, operation, true);
+  return operation === undefined ? undefined : refuseDependents(deps, who, request, operation, true);
 }

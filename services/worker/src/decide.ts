@@ -155,7 +155,6 @@ function decideAs(check: ParsedCheck, deps: DecisionDeps, who: Who): CheckReply 
       deps,
       who,
       request,
-      path,
       authorization as typeof authorization & { decision: { policy: string } },
     );
   else if (who.identity) reply = replies.forbidden(method, path, who.identity);
