@@ -9,6 +9,7 @@ import { httpLoad } from './http-load.mjs';
 import { Measurement } from './measure.mjs';
 import { freePort, startChild, startService } from './procs.mjs';
 import { BENCH_USER, ISS } from './resources.mjs';
+import { CLOSED_LOOP } from './throughput.mjs';
 import { claimsFor, mintJwt } from './tokens.mjs';
 
 const READ = { method: 'GET', uri: '/fhir/Observation/o-1' };
@@ -67,6 +68,7 @@ export async function responseCheckScenarios(b) {
     GATEWAY_PORT: String(port),
     GATEWAY_GRPC_PORT: '0',
     UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
+    ...CLOSED_LOOP,
   });
   const base = `http://127.0.0.1:${port}`;
   try {

@@ -20,7 +20,7 @@ const repeat = (payload, n) => new Array(n).fill(payload);
  * Closed-loop scenarios measure the most a gateway can do, so its load shedding is off there; the
  * open-loop curves (latency.mjs) run it as shipped, shedding past capacity.
  */
-export const CLOSED_LOOP = { GATEWAY_SHED_LAG_MS: '0' };
+export const CLOSED_LOOP = { GATEWAY_SHED_LAG_MS: '0', GATEWAY_SHED_BUSY_PERCENT: '0' };
 
 /**
  * After thousands of policies changed, a worker has applied the last revision but may still be

@@ -37,7 +37,9 @@ export async function startService(
     env: {
       PATH: process.env.PATH,
       LOG_LEVEL: 'info',
-      ...(name === 'gateway' ? { GATEWAY_GRPC_PORT: '0', GATEWAY_SHED_LAG_MS: '0' } : {}),
+      ...(name === 'gateway'
+        ? { GATEWAY_GRPC_PORT: '0', GATEWAY_SHED_LAG_MS: '0', GATEWAY_SHED_BUSY_PERCENT: '0' }
+        : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

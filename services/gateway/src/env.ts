@@ -22,6 +22,8 @@ export interface GatewayEnv extends CommonEnv {
   maxInFlightChecks: number;
   /** `GATEWAY_SHED_LAG_MS`: shed new requests (503) while the event loop is this far behind; 0: never. */
   shedLagMs: number;
+  /** `GATEWAY_SHED_BUSY_PERCENT`: shed while the event loop was busier than this over 100 ms; 0: never. */
+  shedBusyPercent: number;
   /** Envoy ext_authz gRPC port (DESIGN §14); 0 turns it off. */
   grpcPort: number;
   /** Signed identity assertions (`GATEWAY_ASSERTION_*`), when a key file is given. */
@@ -67,6 +69,7 @@ export function readGatewayEnv(source: NodeJS.ProcessEnv = process.env): Gateway
     upstreamTimeoutMs: env.int('GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }),
     maxInFlightChecks: env.int('GATEWAY_MAX_INFLIGHT_CHECKS', 1024, { min: 1, max: 1_000_000 }),
     shedLagMs: env.int('GATEWAY_SHED_LAG_MS', 100, { min: 0, max: 60_000 }),
+    shedBusyPercent: env.int('GATEWAY_SHED_BUSY_PERCENT', 95, { min: 0, max: 100 }),
     grpcPort: env.port('GATEWAY_GRPC_PORT', 9191),
     assertion: readAssertionEnv(env),
     maxCheckedResponseBytes: env.int('GATEWAY_MAX_CHECKED_RESPONSE_BYTES', 1024 * 1024, {

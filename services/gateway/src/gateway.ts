@@ -77,12 +77,11 @@ function shed(req: IncomingMessage, res: ServerResponse, deps: GatewayDeps): boo
   if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)
     res.setHeader('connection', 'close');
   res.setHeader('retry-after', '1');
-  const lag = Math.round(deps.overload?.lag ?? 0);
   sendOutcome(
     res,
     503,
     'transient',
-    `the gateway is overloaded (its event loop is ${lag} ms behind); the request was not checked or forwarded; retry shortly`,
+    `the gateway is overloaded (${deps.overload?.describe()}); the request was not checked or forwarded; retry shortly`,
     requestIdOf(req),
   );
   return true;

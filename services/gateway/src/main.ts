@@ -32,7 +32,7 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
   const assertion = env.assertion ? await loadAssertionSigner(env.assertion, env.assertion.key) : undefined;
   // The R4 definitions responses are checked with (SMART scopes): loaded once, before serving.
   loadFhirDefinitions();
-  const overload = new OverloadGuard(env.shedLagMs).start();
+  const overload = new OverloadGuard(env.shedLagMs, env.shedBusyPercent).start();
   const server = createGatewayServer({
     overload,
     client,

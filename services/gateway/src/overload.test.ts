@@ -20,7 +20,7 @@ const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe('OverloadGuard', () => {
   it('trips only when the loop runs late, and lets go once it catches up', async () => {
-    const guard = new OverloadGuard(50, 100).start();
+    const guard = new OverloadGuard(50, 0, 100).start();
     try {
       await new Promise((r) => setTimeout(r, 250));
       expect(guard.overloaded()).toBe(false);
@@ -34,8 +34,25 @@ describe('OverloadGuard', () => {
     }
   });
 
-  it('never trips with a threshold of 0', async () => {
-    const guard = new OverloadGuard(0, 10).start();
+  it('trips on a loop that stays busy, whatever its lag, and lets go once it idles', async () => {
+    // Lag off; one utilization window per 50 ms sample.
+    const guard = new OverloadGuard(0, 80, 50, 1).start();
+    try {
+      await new Promise((r) => setTimeout(r, 120));
+      expect(guard.overloaded()).toBe(false);
+      blockLoop(300);
+      await turn();
+      expect(guard.busy).toBeGreaterThan(80);
+      expect(guard.overloaded()).toBe(true);
+      expect(guard.describe()).toMatch(/\d+ % busy/);
+      await expect.poll(() => guard.overloaded(), { timeout: 2000, interval: 20 }).toBe(false);
+    } finally {
+      guard.stop();
+    }
+  });
+
+  it('never trips with both thresholds at 0', async () => {
+    const guard = new OverloadGuard(0, 0, 10).start();
     blockLoop(200);
     await turn();
     expect(guard.overloaded()).toBe(false);
@@ -50,7 +67,7 @@ describe('the gateway under overload', () => {
   let stop: () => Promise<void>;
   const metrics = createGatewayMetrics();
   // Samples every 500 ms: after a blocked loop the guard stays tripped long enough to ask it.
-  const guard = new OverloadGuard(100, 500);
+  const guard = new OverloadGuard(100, 0, 500);
 
   beforeAll(async () => {
     nats = await startNats();

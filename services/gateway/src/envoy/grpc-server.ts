@@ -112,8 +112,7 @@ async function answer(
   if (deps.overload?.overloaded()) {
     deps.metrics.shed('ext_authz_grpc');
     deps.metrics.answered('ext_authz_grpc', 503);
-    const lag = Math.round(deps.overload.lag);
-    return failure(`the gateway is overloaded (its event loop is ${lag} ms behind); retry shortly`);
+    return failure(`the gateway is overloaded (${deps.overload.describe()}); retry shortly`);
   }
   const mapped = checkFromAttributes(call.request, deps.maxCheckBodyBytes, deps.publicOrigin);
   if ('reason' in mapped) {
