@@ -73,7 +73,14 @@ export async function coldStartAndMemory(b) {
   // Each token names one of the first 10 000 Users (the worker's user cache, WORKER_MAX_CACHED_USERS),
   // so the run ends with both caches full — the steady state — without 100 000 KV reads.
   const cachedUsers = Math.min(users, 10_000);
-  const tokens = mintSeries('HS256', b.keys.hsSecret, ISS.hs, 'rss', rssTokens, (i) => `user-${i % cachedUsers}`);
+  const tokens = mintSeries(
+    'HS256',
+    b.keys.hsSecret,
+    ISS.hs,
+    'rss',
+    rssTokens,
+    (i) => `user-${i % cachedUsers}`,
+  );
   const payloads = tokens.map((t) => checkPayload(t));
   const verified = (msg) => {
     const reply = msg.json();
