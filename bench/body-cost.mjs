@@ -34,7 +34,7 @@ const message = Buffer.from(gateway());
 /** The worker's part: the message as it arrives from NATS. */
 function worker() {
   const parsed = parseCheckRequest(message);
-  if (!('request' in parsed)) throw new Error('the worker refused the message');
+  if (typeof parsed === 'string' || !('request' in parsed)) throw new Error('the worker refused the message');
 }
 
 /** CPU µs per call (user + system), after a warm-up. */

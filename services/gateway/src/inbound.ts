@@ -63,9 +63,6 @@ export async function readProxiedRequest(
 ): Promise<InboundRequest | RequestRefusal> {
   const base = readHead(req, req.url ?? '/', options.trustedProxies);
   if (isRefusal(base)) return base;
-  // The gateway reads the whole body before anything goes upstream, so a client's
-  // `Expect: 100-continue` is met on this hop (Node answers it): neither checked nor sent on.
-  delete base.headers.expect;
   const declared = Number(single(base.headers['content-length']) ?? 0);
   if (declared > options.maxBodyBytes) return tooLarge(options.maxBodyBytes);
   const body = await readBody(req, options.maxBodyBytes);
