@@ -73,7 +73,12 @@ const service = new CheckService(
     sender: new SenderConstraints(new MemoryReplayStore()),
   },
   {
-    subjects: { check: 'authz.v1.check', decisions: 'authz.v1.decisions', revoke: 'authz.v1.revoke' },
+    subjects: {
+      check: 'authz.v1.check',
+      decisions: 'authz.v1.decisions',
+      revoke: 'authz.v1.revoke',
+      stats: 'authz.v1.stats',
+    },
     maxInflight: 1_000_000,
     workerId: 'hot-path:1',
     logger,

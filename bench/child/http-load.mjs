@@ -10,13 +10,19 @@ import { monotonicUs } from '../lib/nats-load.mjs';
 
 const { url, headers, connections, amount, warmup, method, body } = JSON.parse(process.argv[2]);
 
+/** When the last response of the current run arrived (performance.now()). */
+let lastResponse = 0;
+
 function run(count, histogram) {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       { url, headers, method: method ?? 'GET', body, connections, amount: count, pipelining: 1 },
       (err, result) => (err ? reject(err) : resolve(result)),
     );
-    if (histogram) instance.on('response', (_client, _status, _bytes, ms) => recordMs(histogram, ms));
+    instance.on('response', (_client, _status, _bytes, ms) => {
+      lastResponse = performance.now();
+      if (histogram) recordMs(histogram, ms);
+    });
   });
 }
 
@@ -25,7 +31,9 @@ const histogram = latencyHistogram();
 const windowStart = monotonicUs();
 const started = performance.now();
 const result = await run(amount, histogram);
-const elapsedMs = performance.now() - started;
+// Up to the last response, not the callback: autocannon reports the end of an `amount` run on its
+// next one-second tick, which rounded every slice up to whole seconds (ratios moved in steps).
+const elapsedMs = (lastResponse > started ? lastResponse : performance.now()) - started;
 const ok = result['2xx'];
 const failures = result.requests.total - ok + result.errors + result.timeouts;
 process.stdout.write(

@@ -124,7 +124,7 @@ export async function startNatsServer() {
     dir,
   ]);
   await waitForTcp(port);
-  return { url: `nats://127.0.0.1:${port}`, proc };
+  return { url: `nats://127.0.0.1:${port}`, proc, storeDir: dir };
 }
 
 /** Starts redis-server without persistence on a free loopback port. */

@@ -110,7 +110,7 @@ export function table({ scenarios, propagation, revocation, coldStartMs, rssMiB 
       s.ratio === undefined ? '' : s.ratio.toFixed(3),
       target?.text ?? '',
       ok,
-      s.cpu_us_per_request ? Object.values(s.cpu_us_per_request).join(' · ') : '',
+      cpuColumn(s.cpu_us_per_request),
     ]);
     if (s.proof_verify_us !== undefined)
       rows.push(['  in-process proof verification', '', `${s.proof_verify_us} µs`, '', '', '', '']);
@@ -229,4 +229,13 @@ export function latencyTable(curves) {
     out.push('');
   }
   return out.join('\n');
+}
+
+/** CPU µs per request by role: bare values for client · nats · responders (· audit-config), else named. */
+function cpuColumn(cpu) {
+  if (!cpu) return '';
+  const named = Object.keys(cpu)[0] !== 'client';
+  return Object.entries(cpu)
+    .map(([role, us]) => (named ? `${role} ${us}` : String(us)))
+    .join(' · ');
 }

@@ -81,11 +81,19 @@ function measurementOf(b, name) {
  * their CPU, nats-server's and this client's are charged to the scenario, so the table can say
  * where the time per request goes. Warm-up is inside the window: it is small next to the slice.
  */
-async function natsSlice(b, name, subject, warmup, measured, responders, validate = expectAllowed) {
+async function natsSlice(
+  b,
+  name,
+  subject,
+  warmup,
+  measured,
+  responders,
+  validate = expectAllowed,
+  extra = {},
+) {
   const into = measurementOf(b, name);
-  const roles = { client: [process.pid], 'nats-server': [b.cluster.nats.proc.pid], responders };
-  const cpuNow = () => Object.values(roles).map((pids) => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0));
-  const before = cpuNow();
+  const roles = { client: [process.pid], 'nats-server': [b.cluster.nats.proc.pid], responders, ...extra };
+  const before = cpuOf(roles);
   await natsLoad(b.cluster.nc, subject, {
     warmup,
     measured,
@@ -93,8 +101,13 @@ async function natsSlice(b, name, subject, warmup, measured, responders, validat
     validate,
     into,
   });
-  const after = cpuNow();
+  const after = cpuOf(roles);
   for (const [i, role] of Object.keys(roles).entries()) into.addCpu(role, after[i] - before[i]);
+}
+
+/** CPU µs used so far by each role's processes, in the order of `Object.keys(roles)`. */
+function cpuOf(roles) {
+  return Object.values(roles).map((pids) => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0));
 }
 
 /** echo (the floor) and the token scenarios, interleaved round by round. */
@@ -146,20 +159,36 @@ export async function tokenScenarios(b) {
   const audit = plan.some(([name]) => name === 'jwt_cached_audit')
     ? await auditTrailHooks(b.cluster)
     : undefined;
+  const stored = { messages: 0, bytes: 0, disk: 0 };
   for (let round = 0; round < rounds; round++) {
     for (const [name, subject, warm, measured] of plan) {
       const responders = (name === 'echo' ? echoes : workers).map((p) => p.pid);
       const part = slice(measured, round, rounds);
       if (name === 'jwt_cached_audit') await audit.before();
-      await natsSlice(b, name, subject, round === 0 ? warm : [], part, responders);
+      // The audit slices also charge the config service that keeps the trail.
+      const extra = name === 'jwt_cached_audit' ? { 'audit-config': audit.pids() } : {};
+      await natsSlice(b, name, subject, round === 0 ? warm : [], part, responders, expectAllowed, extra);
       if (name !== 'jwt_cached_audit') continue;
       // The stream must have recorded what was measured, or the number means nothing.
       const recorded = await audit.after();
-      if (recorded < part.length)
-        throw new Error(`the audit stream recorded ${recorded} of ${part.length} decisions`);
+      if (recorded.messages < part.length)
+        throw new Error(`the audit stream recorded ${recorded.messages} of ${part.length} decisions`);
+      stored.messages += recorded.messages;
+      stored.bytes += recorded.bytes;
+      stored.disk += recorded.disk;
     }
   }
   await Promise.all(echoes.map((e) => e.stop()));
+  if (stored.messages > 0) {
+    // What the trail costs on disk, measured on the events just stored (README "Audit").
+    const perEvent = stored.disk / stored.messages;
+    Object.assign(measurementOf(b, 'jwt_cached_audit').extra, {
+      audit_events_stored: stored.messages,
+      audit_stream_bytes_per_event: Math.round(stored.bytes / stored.messages),
+      audit_disk_bytes_per_event: Math.round(perEvent),
+      audit_disk_gb_per_million: Math.round((perEvent * 1e6) / 1e7) / 100,
+    });
+  }
   for (const [name] of plan) logResult(b, name);
 }
 
@@ -184,7 +213,7 @@ export async function httpScenarios(b) {
   if (want('http_bare')) {
     const port = await freePort();
     bare = await startChild('http-bare.mjs', [String(port)], 'READY');
-    targets.push(['http_bare', `http://127.0.0.1:${port}/`, {}]);
+    targets.push(['http_bare', `http://127.0.0.1:${port}/`, {}, bare.pid]);
   }
   if (want('gateway_forward')) {
     const port = await freePort();
@@ -196,7 +225,7 @@ export async function httpScenarios(b) {
     const first = await fetch(url, { headers });
     if (first.status !== 200)
       throw new Error(`gateway forward-auth answered ${first.status}: ${await first.text()}`);
-    targets.push(['gateway_forward', url, headers]);
+    targets.push(['gateway_forward', url, headers, b.cluster.gateway.pid]);
   }
   let signing;
   if (want('gateway_forward_assertion')) {
@@ -219,11 +248,19 @@ export async function httpScenarios(b) {
     const first = await fetch(url, { headers });
     if (first.status !== 200 || !first.headers.get('x-authz-assertion'))
       throw new Error(`signing gateway answered ${first.status} without an assertion: ${await first.text()}`);
-    targets.push(['gateway_forward_assertion', url, headers]);
+    targets.push(['gateway_forward_assertion', url, headers, signing.pid]);
   }
   for (let round = 0; round < rounds; round++) {
-    for (const [name, url, headers] of targets) {
+    for (const [name, url, headers, server] of targets) {
       const amount = Math.ceil(httpRequests / rounds);
+      // The server's CPU (and, behind a gateway, nats-server's and the workers'), charged per
+      // request: each load process warms up first, so the slice's CPU is shared pro rata.
+      const roles = { server: [server] };
+      if (name !== 'http_bare') {
+        roles['nats-server'] = [b.cluster.nats.proc.pid];
+        roles.responders = b.cluster.workers.map((w) => w.pid);
+      }
+      const before = cpuOf(roles);
       const slice = await httpLoad({
         url,
         headers,
@@ -231,7 +268,12 @@ export async function httpScenarios(b) {
         amount,
         warmup: httpWarmup,
       });
-      measurementOf(b, name).add(slice);
+      const after = cpuOf(roles);
+      const into = measurementOf(b, name);
+      into.add(slice);
+      const measuredShare = amount / (amount + httpWarmup);
+      for (const [i, role] of Object.keys(roles).entries())
+        into.addCpu(role, (after[i] - before[i]) * measuredShare);
     }
   }
   await bare?.stop();
@@ -318,5 +360,8 @@ function logResult(b, name) {
         .map(([role, us]) => `${role} ${us}`)
         .join(', ')}`
     : '';
-  b.log(`${name}: ${r.rps} rps, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs${failed}${cpu}`);
+  const disk = r.audit_disk_gb_per_million
+    ? `; stream ${r.audit_stream_bytes_per_event} B/event, disk ${r.audit_disk_bytes_per_event} B/event = ${r.audit_disk_gb_per_million} GB per million decisions`
+    : '';
+  b.log(`${name}: ${r.rps} rps, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs${failed}${cpu}${disk}`);
 }

@@ -36,3 +36,20 @@ export const RevokeEvent = Type.Object(
   { additionalProperties: false },
 );
 export type RevokeEvent = Static<typeof RevokeEvent>;
+
+/**
+ * Broadcast by each worker on `authz.v1.stats` once a second (and once at start and on stop): how
+ * many decision events it has published since it started. The audit trail's loss accounting
+ * compares these counts with what the `AUTHZ_DECISIONS` stream stored, without receiving every
+ * event itself (README "Audit").
+ */
+export const WorkerStats = Type.Object(
+  {
+    /** The worker's id (`<host>:<pid>`), as in decision events' `worker`. */
+    worker: Type.String({ minLength: 1, maxLength: 256 }),
+    /** Decision events published on `authz.v1.decisions` since the worker started. */
+    published: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type WorkerStats = Static<typeof WorkerStats>;

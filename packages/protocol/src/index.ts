@@ -1,5 +1,5 @@
 export { CheckRequest } from './check.js';
-export { DecisionEvent, RevokeEvent } from './events.js';
+export { DecisionEvent, RevokeEvent, WorkerStats } from './events.js';
 export {
   DEFAULT_CACHE_TTL_SECONDS,
   DEFAULT_CLOCK_SKEW_SECONDS,

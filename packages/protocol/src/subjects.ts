@@ -19,6 +19,8 @@ export interface Subjects {
   readonly check: string;
   /** fire-and-forget {@link DecisionEvent}s, one per decision. */
   readonly decisions: string;
+  /** broadcast, once a second per worker: a {@link WorkerStats} (decision events published so far). */
+  readonly stats: string;
   /** broadcast: drop cached verification results for a revoked token (payload: {@link RevokeEvent}). */
   readonly revoke: string;
 }
@@ -34,5 +36,6 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
     check: `${prefix}.v1.check`,
     decisions: `${prefix}.v1.decisions`,
     revoke: `${prefix}.v1.revoke`,
+    stats: `${prefix}.v1.stats`,
   };
 }

@@ -2,7 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CheckRequest } from './check.js';
-import { DecisionEvent, RevokeEvent } from './events.js';
+import { DecisionEvent, RevokeEvent, WorkerStats } from './events.js';
 import { CheckReply } from './reply.js';
 
 /**
@@ -83,4 +83,6 @@ export const wire = {
   DecisionEvent: /* @__PURE__ */ new WireSchema('DecisionEvent', DecisionEvent),
   /** Config service → workers on `authz.v1.revoke`. */
   RevokeEvent: /* @__PURE__ */ new WireSchema('RevokeEvent', RevokeEvent),
+  /** Worker → config service on `authz.v1.stats`: decision events published (audit loss accounting). */
+  WorkerStats: /* @__PURE__ */ new WireSchema('WorkerStats', WorkerStats),
 } as const;

@@ -55,6 +55,7 @@ async function startConfig(env: ConfigEnv, logger: Logger): Promise<StartedServi
         nc,
         {
           subject: names.decisions,
+          statsSubject: names.stats,
           maxAgeSeconds: env.auditMaxAgeSeconds,
           maxBytes: env.auditMaxBytes,
           replicas: env.kvReplicas,

@@ -56,7 +56,7 @@ export function createConfigMetrics(registry: Registry): ConfigMetrics {
     }),
     auditSeen: new Counter({
       name: 'authz_audit_events_seen_total',
-      help: 'Decision events this config replica saw published (core NATS).',
+      help: 'Decision events the workers say they published (their authz.v1.stats counts).',
       registers,
     }),
     auditLost: new Counter({

@@ -107,4 +107,34 @@ describe('assertion signing key (GATEWAY_ASSERTION_KEY_FILE)', () => {
     expect(payload.exp! - payload.iat!).toBe(60);
     expect(signer.kid).toMatch(/^[\w-]{43}$/);
   });
+
+  it('signs RS256 with an RSA key, and escapes names and targets as JSON', async () => {
+    const file = keyFile(
+      'sign-rsa.pem',
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }),
+    );
+    const signer = await loadAssertionSigner({ keyFile: file, issuer: 'iss "quoted"' });
+    const user = 'ü\\"\u2028</script>';
+    const reply = {
+      allow: true,
+      status: 200,
+      reason: 'ok',
+      identity: { kind: 'jwt' as const, introspector: 'i', user, client: 'c' },
+    };
+    const request = { method: 'GET', htu: 'https://h.example/fhir/Patient/a"b' };
+    const [first, second] = [await signer.sign(reply, request), await signer.sign(reply, request)];
+    expect(decodeProtectedHeader(first)).toEqual({ alg: 'RS256', kid: signer.kid, typ: 'JWT' });
+    const jwks = createLocalJWKSet(signer.jwks);
+    const { payload } = await jwtVerify(first, jwks, { issuer: 'iss "quoted"' });
+    expect(payload).toMatchObject({
+      sub: user,
+      htm: 'GET',
+      htu: request.htu,
+      authz: { introspector: 'i', client: 'c' },
+    });
+    expect(payload.aud).toBeUndefined();
+    // Every assertion is its own: a fresh jti each time.
+    expect((await jwtVerify(second, jwks)).payload.jti).not.toBe(payload.jti);
+    expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
+  });
 });

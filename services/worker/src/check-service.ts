@@ -10,10 +10,13 @@ import {
 import type { Logger, NatsConnection } from '@authz/runtime';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { type Decision, type DecisionDeps, decide } from './decide.js';
-import { checkReplyJson, decisionEventJson, scrubExplain } from './events.js';
+import { checkReplyJson, decisionEventJson, scrubExplain, workerStatsJson } from './events.js';
 import type { WorkerMetrics } from './metrics.js';
 import { replies } from './replies.js';
 import { type ParsedCheck, parseCheckRequest } from './request.js';
+
+/** How often a worker broadcasts its published-events count (`authz.v1.stats`). */
+export const STATS_INTERVAL_MS = 1000;
 
 /** Options of {@link CheckService}. */
 export interface CheckServiceOptions {
@@ -35,6 +38,9 @@ export class CheckService {
   private sub?: Subscription;
   private inflight = 0;
   private idle?: () => void;
+  /** Decision events published since start, broadcast on `authz.v1.stats` (audit loss accounting). */
+  private published = 0;
+  private statsTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -55,12 +61,30 @@ export class CheckService {
         this.handle(msg);
       },
     });
+    // The count starts at 0 before the first check, so a reader that hears it from the start
+    // needs no baseline; then once a second, whatever the load (two small messages per worker).
+    this.publishStats();
+    this.statsTimer = setInterval(() => this.publishStats(), STATS_INTERVAL_MS);
+    this.statsTimer.unref();
   }
 
   /** Stops taking new checks and waits for in-flight ones to be answered. */
   async drain(): Promise<void> {
     if (this.sub && !this.sub.isClosed()) await this.sub.drain();
     if (this.inflight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    clearInterval(this.statsTimer);
+    // The last count, so the events of the final second are not mistaken for lost ones.
+    this.publishStats();
+  }
+
+  /** `{"worker","published"}` on the stats subject; fire-and-forget like the events it counts. */
+  private publishStats(): void {
+    try {
+      const stats = workerStatsJson(this.options.workerId, this.published);
+      this.nc.publish(this.options.subjects.stats, Buffer.from(stats));
+    } catch (err) {
+      this.options.logger.warn({ err: (err as Error).message }, 'could not publish worker stats');
+    }
   }
 
   private handle(msg: Msg): void {
@@ -131,6 +155,7 @@ export class CheckService {
       );
       // Events are fire-and-forget: losing one during shutdown is not a failed decision.
       this.nc.publish(this.options.subjects.decisions, Buffer.from(event));
+      this.published++;
     } catch (err) {
       this.options.logger.error({ err, requestId }, 'could not finish a decision');
       if (!replied) this.send(msg, { ...replies.internalError(), request_id: requestId });

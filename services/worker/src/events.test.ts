@@ -1,7 +1,7 @@
 import { type CheckReply, wire } from '@authz/protocol';
 import { describe, expect, it } from 'vitest';
 import { describeIdentity } from './decide.js';
-import { checkReplyJson, decisionEventJson, redactUri, scrubExplain } from './events.js';
+import { checkReplyJson, decisionEventJson, redactUri, scrubExplain, workerStatsJson } from './events.js';
 
 describe('redactUri', () => {
   it.each([
@@ -234,6 +234,15 @@ describe('the hand-written serializers against the @authz/protocol schemas', () 
     expect(wire.DecisionEvent.firstProblem(event)).toBeUndefined();
     expect(event.error_code).toBe(reply.error_code);
     expect(event.client).toBe(reply.identity?.client);
+  });
+
+  it.each([
+    ['host:1234', 0],
+    ['wörker "quoted"', 1_234_567],
+  ])('workerStatsJson(%j, %d) writes a valid WorkerStats', (worker, published) => {
+    const stats = JSON.parse(workerStatsJson(worker, published));
+    expect(wire.WorkerStats.firstProblem(stats)).toBeUndefined();
+    expect(stats).toEqual({ worker, published });
   });
 
   it('the schemas refuse what the serializers must never write', () => {

@@ -18,6 +18,11 @@ export interface DecisionEventFields {
 // events.test.ts validates this output against them (STYLE: a fast serializer lives behind a test).
 const str = JSON.stringify;
 
+/** The JSON published on `authz.v1.stats`: how many decision events this worker has published. */
+export function workerStatsJson(worker: string, published: number): string {
+  return `{"worker":${str(worker)},"published":${published}}`;
+}
+
 /** The JSON of the event published on `authz.v1.decisions` (DESIGN §5: never a token). */
 export function decisionEventJson(
   fields: DecisionEventFields,
