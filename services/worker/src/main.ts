@@ -22,11 +22,11 @@ import {
   RedisReplayStore,
   RedisSharedCache,
   SenderConstraints,
-  TokenVerifier,
 } from '@authz/verifier';
 import { CheckService } from './check-service.js';
 import { ConfigState } from './config-state.js';
 import { ConfigWatcher } from './config-watch.js';
+import { createTokenVerifier } from './described.js';
 import { readWorkerEnv, type WorkerEnv } from './env.js';
 import { createWorkerMetrics } from './metrics.js';
 import { startOpsServer } from './ops-http.js';
@@ -59,7 +59,7 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
   // Give Redis a moment before the first key-set loads, so a worker started while an IdP is down
   // can still serve from the cluster's cached key sets. Never more than a second: Redis is a cache.
   if (redis) await redisReady(redis, 1000);
-  const verifier = new TokenVerifier({
+  const verifier = createTokenVerifier({
     sharedCache: redis ? new RedisSharedCache(redis) : undefined,
     logger,
     metrics: metrics.verifier,
