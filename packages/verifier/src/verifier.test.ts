@@ -198,9 +198,12 @@ describe('verified-token cache', () => {
     now -= 10_000;
   });
 
-  it('derives a cached token\'s form once, on its first cached use, and drops it with the entry', async () => {
+  it("derives a cached token's form once, on its first cached use, and drops it with the entry", async () => {
     let derivations = 0;
-    const verifier = new TokenVerifier({ now: clock, derive: (identity) => ({ n: ++derivations, identity }) });
+    const verifier = new TokenVerifier({
+      now: clock,
+      derive: (identity) => ({ n: ++derivations, identity }),
+    });
     verifier.setIntrospectors([jwt('idp', { iss: ISS, secret: 's' })]);
     const token = await mintJwt({ key: 's', claims: { iss: ISS, iat: NOW_S, exp: NOW_S + 60 } });
     const identity = await verifier.verify(token);

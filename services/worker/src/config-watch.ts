@@ -3,6 +3,7 @@ import type { KV, Logger, NatsConnection } from '@authz/runtime';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { ConfigState } from './config-state.js';
 import { type KvWatchEntry, ResumableKvWatch } from './kv-watch.js';
+import { Latch } from './latch.js';
 import type { UserDirectory } from './users.js';
 
 /** Types held wholly in memory: each gets a watch with an initial snapshot. */
@@ -36,11 +37,9 @@ export class ConfigWatcher {
   private readonly watches: ResumableKvWatch[];
   private lagTimer?: NodeJS.Timeout;
   private checking = false;
-  private resolveReady!: () => void;
+  private readonly loadedLatch = new Latch();
   /** Resolves once every snapshot type is loaded and committed. */
-  readonly ready = new Promise<void>((resolve) => {
-    this.resolveReady = resolve;
-  });
+  readonly ready = this.loadedLatch.promise;
 
   constructor(
     nc: NatsConnection,
@@ -135,7 +134,7 @@ export class ConfigWatcher {
     if (this.isReady) {
       this.state.commit();
       this.logger.info({ revision: this.state.revision, ...this.state.counts }, 'configuration loaded');
-      this.resolveReady();
+      this.loadedLatch.open();
     }
   }
 

@@ -1,6 +1,7 @@
 import { parseRevocationEntry, REVOCATION_BUCKET } from '@authz/protocol';
 import type { KV, Logger, NatsConnection } from '@authz/runtime';
 import { type KvWatchEntry, ResumableKvWatch } from './kv-watch.js';
+import { Latch } from './latch.js';
 
 /** Where revocations go: the verifier's list (see `TokenVerifier.applyRevocation`). */
 export interface RevocationSink {
@@ -29,11 +30,9 @@ export class RevocationWatcher {
   private loaded = false;
   private readonly watch: ResumableKvWatch;
   private readonly timers: NodeJS.Timeout[] = [];
-  private resolveReady!: () => void;
+  private readonly loadedLatch = new Latch();
   /** Resolves once every revocation stored when the watch started is in force. */
-  readonly ready = new Promise<void>((resolve) => {
-    this.resolveReady = resolve;
-  });
+  readonly ready = this.loadedLatch.promise;
 
   constructor(
     nc: NatsConnection,
@@ -96,7 +95,7 @@ export class RevocationWatcher {
   private markLoaded(): void {
     if (this.loaded) return;
     this.loaded = true;
-    this.resolveReady();
+    this.loadedLatch.open();
   }
 
   /** An empty bucket yields no snapshot entry to end on: ask the bucket until something arrives. */
