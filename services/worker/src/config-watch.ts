@@ -1,8 +1,8 @@
 import { CONFIG_BUCKET, parseResourceKey } from '@authz/protocol';
-import type { KV, Logger, NatsConnection } from '@authz/runtime';
+import type { Logger, NatsConnection } from '@authz/runtime';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { ConfigState } from './config-state.js';
-import { type KvWatchEntry, ResumableKvWatch } from './kv-watch.js';
+import { type KvWatchEntry, ResumableKvWatch, type WatchedBucket } from './kv-watch.js';
 import { Latch } from './latch.js';
 import type { UserDirectory } from './users.js';
 
@@ -42,8 +42,7 @@ export class ConfigWatcher {
   readonly ready = this.loadedLatch.promise;
 
   constructor(
-    nc: NatsConnection,
-    kv: KV,
+    source: WatchedBucket,
     private readonly state: ConfigState,
     private readonly users: UserDirectory,
     private readonly logger: Logger,
@@ -51,8 +50,7 @@ export class ConfigWatcher {
   ) {
     const watch = (type: string, snapshot: boolean) =>
       new ResumableKvWatch({
-        nc,
-        kv,
+        ...source,
         bucket: CONFIG_BUCKET,
         key: `${type}.>`,
         name: 'config watch',
@@ -63,7 +61,7 @@ export class ConfigWatcher {
         // A type with no keys yields no snapshot entry to end on: ask how many it has first.
         beforeFirst: snapshot
           ? async () => {
-              if ((await countKeys(nc, type)) === 0) this.markLoaded(type);
+              if ((await countKeys(source.nc, type)) === 0) this.markLoaded(type);
             }
           : undefined,
         onEntry: (entry) => this.applyEntry(type, entry, snapshot),

@@ -2,14 +2,23 @@
 export class Latch {
   /** Resolves at the first {@link open}. */
   readonly promise: Promise<void>;
-  /** Resolves {@link promise}; later calls do nothing. */
-  readonly open: () => void;
+  private resolve!: () => void;
+  private opened = false;
 
   constructor() {
-    let open!: () => void;
     this.promise = new Promise<void>((resolve) => {
-      open = resolve;
+      this.resolve = resolve;
     });
-    this.open = open;
+  }
+
+  /** Whether {@link open} was called. */
+  get isOpen(): boolean {
+    return this.opened;
+  }
+
+  /** Resolves {@link promise}; later calls do nothing. */
+  open(): void {
+    this.opened = true;
+    this.resolve();
   }
 }

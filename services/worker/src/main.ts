@@ -76,15 +76,11 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
   // 1 s deadline (retried, see UserDirectory), instead of nats.js's 5 s default.
   const userKv = await openConfigBucket(nc, { timeoutMs: USER_READ_TIMEOUT_MS });
   const users = new UserDirectory(userKv, env.maxCachedUsers);
-  const watcher = new ConfigWatcher(nc, kv, config, users, logger, metrics.watch);
+  const watcher = new ConfigWatcher({ nc, kv }, config, users, logger, metrics.watch);
   watcher.start();
   // DESIGN §11: every durable revocation is in force before the first check is answered.
-  const revocations = new RevocationWatcher(
-    nc,
-    await openBucketWhenCreated(nc, logger, openRevocationBucket),
-    verifier,
-    logger,
-  );
+  const revocationKv = await openBucketWhenCreated(nc, logger, openRevocationBucket);
+  const revocations = new RevocationWatcher({ nc, kv: revocationKv }, verifier, logger);
   revocations.start();
 
   const ops =
