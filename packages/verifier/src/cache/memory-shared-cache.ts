@@ -19,7 +19,8 @@ interface Entry {
  * {@link SharedCache} in process memory, with Redis's semantics (TTLs, `NX` locks, revocation
  * generations): what a verifier uses when no Redis is configured, and what tests use to run the
  * cluster seam without a server. {@link setAvailable} makes it behave like a Redis that is down
- * (every read a miss, every write dropped, locks `unavailable`).
+ * (every read a miss, every write dropped, locks `unavailable`). Shared by several verifiers, one
+ * instance stands for the whole cluster: a lock is then owned per key, not per verifier.
  *
  * @example
  * const cache = new MemorySharedCache();
@@ -31,7 +32,7 @@ export class MemorySharedCache implements SharedCache {
   private readonly now: () => number;
   private available = true;
   private lockSeq = 0;
-  // A token per lock taken here, so a release after expiry never frees someone else's lock.
+  // A token per lock taken here, so a release after expiry never frees a lock taken since.
   private readonly owned = new Map<string, string>();
 
   constructor(options: MemorySharedCacheOptions = {}) {

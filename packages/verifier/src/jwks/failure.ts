@@ -7,8 +7,12 @@ export type KeySourceFailureCode =
   | 'unreachable'
   /** the origin answered something other than 200 */
   | 'http-status'
-  /** the document is not JSON, has no `keys`, or holds no usable signing key */
+  /** the document is not JSON, has no `keys` (no `jwks_uri`), or holds no usable signing key */
   | 'unusable-document'
+  /** the URL (or a discovered `jwks_uri`) breaks the fetch rules (DESIGN §11 fetch safety) */
+  | 'refused-url'
+  /** a discovery document names another issuer (OpenID Connect Discovery §4.3) */
+  | 'issuer-mismatch'
   /** another worker held the cluster's refetch lock and published nothing in time */
   | 'peer-timeout'
   /** the key source was removed (configuration change) while a caller waited on it */
@@ -18,6 +22,8 @@ const CODES: ReadonlySet<string> = new Set<KeySourceFailureCode>([
   'unreachable',
   'http-status',
   'unusable-document',
+  'refused-url',
+  'issuer-mismatch',
   'peer-timeout',
   'source-removed',
 ]);
