@@ -22,26 +22,25 @@ export interface DecisionDeps {
   config: ConfigState;
   /** the verifier (see createTokenVerifier), or a fake */
   verifier: TokenSource;
-  users: UserDirectory;
+  /** Users by id (a {@link UserDirectory}, or a fake); a rejection with UserLookupError is a 503 */
+  users: Pick<UserDirectory, 'get'>;
   /** Aidbox Operation of a request (DESIGN §12), compiled once for `AUTHZ_FHIR_BASE`. */
   operations: OperationResolver;
   /** Basic clients (DESIGN §12), checked against the configured Clients. */
-  clients: ClientAuthenticator;
+  clients: Pick<ClientAuthenticator, 'authenticate' | 'visible'>;
   /** `AUTHZ_AUTHORIZE_INLINE_REQUESTS`: `_include` / `_revinclude` need each included type's search allowed. */
   inlineRequests: boolean;
   /** DPoP and mTLS binding checks (DESIGN §13), with the cluster's DPoP replay store */
-  sender: SenderConstraints;
+  sender: Pick<SenderConstraints, 'check'>;
 }
 
 /** A decision plus what the decision event needs and the reply does not carry. */
 export interface Decision {
   reply: CheckReply;
-  /** the bearer token, kept only to scrub it out of `explain` */
-  token?: string;
-  /** the DPoP proof, kept only to scrub it out of `explain` */
-  proof?: string;
-  /** JSON of `reply.identity`, when a cached token already had it written */
-  identityJson?: string;
+  /** the token (and DPoP proof) presented, kept only to scrub them out of `explain` */
+  presented?: PresentedToken;
+  /** the verified token `reply.identity` describes; a cached one carries that identity's JSON */
+  described?: DescribedToken;
 }
 
 /** One check on its way through a decision: the request, the worker, and the token once presented. */
@@ -81,11 +80,7 @@ export function decide(check: ParsedCheck, deps: DecisionDeps): Decision | Promi
 
 /** The decision for a presented token that is refused. */
 function refused(presented: PresentedToken, err: unknown): Decision {
-  return {
-    reply: replies.verificationFailed(err, presented.scheme),
-    token: presented.token,
-    proof: presented.proof,
-  };
+  return { reply: replies.verificationFailed(err, presented.scheme), presented };
 }
 
 /** §13: a verified token is used only by the sender it is bound to (DPoP key, client certificate). */
@@ -111,11 +106,7 @@ function decideFor(c: Checking): Decision | Promise<Decision> {
         (err: unknown): Decision => {
           // Not knowing the User is "cannot decide now" (503), with a reason; anything else is internal.
           if (err instanceof UserLookupError)
-            return {
-              reply: replies.unavailable(err.message),
-              token: c.presented?.token,
-              proof: c.presented?.proof,
-            };
+            return { reply: replies.unavailable(err.message), presented: c.presented };
           throw err;
         },
       )
@@ -125,12 +116,7 @@ function decideFor(c: Checking): Decision | Promise<Decision> {
 function evaluate(c: Checking, user: User | undefined): Decision {
   const { described, presented } = c;
   const who = whoIs(c.deps, described?.identity, described, user);
-  return {
-    reply: decideAs(c.check, c.deps, who),
-    token: presented?.token,
-    proof: presented?.proof,
-    identityJson: described?.json,
-  };
+  return { reply: decideAs(c.check, c.deps, who), presented, described };
 }
 
 /** The policies' answer for `who` (the envelope's, then a Bundle's entries). */
