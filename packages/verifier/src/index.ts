@@ -65,5 +65,12 @@ export {
   type VerifiedDpopProof,
   verifyDpopProof,
 } from './sender/index.js';
-export { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
-export { TokenVerifier, type TokenVerifierOptions, type VerifiedToken } from './verifier.js';
+export {
+  silentLogger,
+  type TokenVerifierOptions,
+  type VerifiedIdentity,
+  type VerifiedToken,
+  type VerifierLogger,
+  type VerifierMetrics,
+} from './types.js';
+export { TokenVerifier } from './verifier.js';

@@ -1,7 +1,6 @@
 import { hashToken, MAX_TOKEN_BYTES, type RevocationEntry, type TokenIntrospector } from '@authz/protocol';
 import { LruMap } from './cache/lru.js';
 import { MemorySharedCache } from './cache/memory-shared-cache.js';
-import type { SharedCache } from './cache/shared-cache.js';
 import { IntrospectorConfigError, InvalidTokenError } from './errors.js';
 import {
   type CompiledIntrospector,
@@ -16,44 +15,14 @@ import type { VerificationKey } from './keys/signature.js';
 import { IntrospectionClient, type OpaqueIntrospectorConfig } from './opaque/index.js';
 import { OPAQUE_SHAPE, type TokenShape } from './opaque/routing.js';
 import { RevocationList } from './revocation/list.js';
-import { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
-
-/** Options of {@link TokenVerifier}; every member is optional. */
-export interface TokenVerifierOptions<D = undefined> {
-  /**
-   * What the caller derives from a verified identity (a reply's identity, a policy context's
-   * claims): computed on the first {@link TokenVerifier.cached} hit of a token and kept on its
-   * cache entry, so it lives and dies with the entry. Default: nothing.
-   */
-  derive?: (identity: VerifiedIdentity) => D;
-  /**
-   * cluster-wide cache (Redis) for key sets and introspection results, shared with the other
-   * workers; without it, a {@link MemorySharedCache} of this process
-   */
-  sharedCache?: SharedCache;
-  logger?: VerifierLogger;
-  metrics?: VerifierMetrics;
-  /** hosts allowed over plain http besides loopback (`AUTHZ_INSECURE_HOSTS`) */
-  insecureHosts?: readonly string[];
-  /** clock in ms since the epoch, for tests; default `Date.now` */
-  now?: () => number;
-  /** deadline of one key-set fetch or introspection call, ms; default 2000 */
-  fetchTimeoutMs?: number;
-  /** bound of the in-process verified-token cache (LRU); default 100 000 */
-  maxCachedTokens?: number;
-  /** unknown-`kid` refetches happen at most once per key source per cooldown, cluster-wide; default 30 000 ms */
-  jwksRefetchCooldownMs?: number;
-  /** how long past `cache_ttl` a key set keeps serving while its origin is down; default 21 600 s (6 h) */
-  maxStaleSeconds?: number;
-}
-
-/** A token this verifier accepted and still trusts, as {@link TokenVerifier.cached} returns it. */
-export interface VerifiedToken<D> {
-  /** the same object each time: treat it as read-only */
-  readonly identity: VerifiedIdentity;
-  /** `derive(identity)` (see {@link TokenVerifierOptions.derive}), computed once per cache entry */
-  readonly derived: D;
-}
+import {
+  silentLogger,
+  type TokenVerifierOptions,
+  type VerifiedIdentity,
+  type VerifiedToken,
+  type VerifierLogger,
+  type VerifierMetrics,
+} from './types.js';
 
 /** One verified token in the cache: it owns what is derived from it. */
 interface CachedVerification<D> {
@@ -95,7 +64,7 @@ export class TokenVerifier<D = undefined> {
   private readonly metrics: VerifierMetrics;
   private readonly now: () => number;
   private readonly lookupKeys = (introspector: CompiledJwtIntrospector, kid: string | undefined) =>
-    this.keysOf(introspector, kid);
+    this.keySources.keysFor(introspector, kid);
 
   constructor(private readonly options: TokenVerifierOptions<D> = {}) {
     this.derive = options.derive ?? (() => undefined as D);
@@ -305,19 +274,6 @@ export class TokenVerifier<D = undefined> {
       'The token has been revoked (POST /$revoke, by token or by subject); sign in again to get a new token.',
       { introspector: identity.introspector },
     );
-  }
-
-  private keysOf(
-    introspector: CompiledJwtIntrospector,
-    kid: string | undefined,
-  ): readonly VerificationKey[] | Promise<readonly VerificationKey[]> {
-    if (introspector.keys) {
-      // Configured keys rarely carry a kid: one without a kid fits any token.
-      return kid === undefined
-        ? introspector.keys
-        : introspector.keys.filter((k) => k.kid === undefined || k.kid === kid);
-    }
-    return this.keySources.keysFor(introspector, kid);
   }
 
   private compileOne(resource: TokenIntrospector): CompiledIntrospector | undefined {

@@ -22,6 +22,7 @@ import {
   RedisReplayStore,
   RedisSharedCache,
   SenderConstraints,
+  type VerifierMetrics,
 } from '@authz/verifier';
 import { CheckService } from './check-service.js';
 import { ConfigState } from './config-state.js';
@@ -60,9 +61,13 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
   // can still serve from the cluster's cached key sets. Never more than a second: Redis is a cache.
   if (redis) await redisReady(redis, 1000);
   const verifier = createTokenVerifier({
+    // Without Redis the verifier's shared tier is this process's memory (MemorySharedCache):
+    // its lookups are not Redis lookups, so they are not counted as such.
     sharedCache: redis ? new RedisSharedCache(redis) : undefined,
     logger,
-    metrics: metrics.verifier,
+    metrics: redis
+      ? metrics.verifier
+      : { ...metrics.verifier, cacheLookup: memoryTierOnly(metrics.verifier) },
     insecureHosts: env.insecureHosts,
     fetchTimeoutMs: env.fetchTimeoutMs,
     maxCachedTokens: env.maxCachedTokens,
@@ -202,4 +207,11 @@ async function openBucketWhenCreated(
       await new Promise((r) => setTimeout(r, Math.min(200 * (attempt + 1), 2000)));
     }
   }
+}
+
+/** The verifier's cache-lookup hook, counting only the in-process tier. */
+function memoryTierOnly(hooks: VerifierMetrics): VerifierMetrics['cacheLookup'] {
+  return (tier, kind, hit) => {
+    if (tier === 'memory') hooks.cacheLookup?.(tier, kind, hit);
+  };
 }

@@ -21,7 +21,7 @@ export interface KeySourcesOptions {
 }
 
 /**
- * The remote key sources of a verifier's jwt introspectors: one {@link RemoteJwks} per
+ * The keys of a verifier's jwt introspectors: configured ones, and the remote key sources — one {@link RemoteJwks} per
  * `jwks_uri` and one {@link DiscoveredJwks} per `jwt.discovery` issuer, kept in step with the
  * configuration (new ones prefetched, unused ones closed, `cache_ttl` the smallest of the
  * introspectors sharing a source).
@@ -32,11 +32,20 @@ export class KeySources {
 
   constructor(private readonly options: KeySourcesOptions) {}
 
-  /** The keys a token with `kid` may be checked against, for an introspector with remote keys. */
+  /**
+   * The keys a token with `kid` may be checked against: the introspector's configured keys, or
+   * those of its key source (a promise when they must be fetched).
+   */
   keysFor(
     introspector: CompiledJwtIntrospector,
     kid: string | undefined,
-  ): Promise<readonly VerificationKey[]> {
+  ): readonly VerificationKey[] | Promise<readonly VerificationKey[]> {
+    if (introspector.keys) {
+      // Configured keys rarely carry a kid: one without a kid fits any token.
+      return kid === undefined
+        ? introspector.keys
+        : introspector.keys.filter((k) => k.kid === undefined || k.kid === kid);
+    }
     const source = this.sourceOf(introspector);
     if (!source) throw new Error(`no key source for ${introspector.id}`); // unreachable: synced with the config
     return source.keysFor(kid, introspector.id);

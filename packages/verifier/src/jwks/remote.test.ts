@@ -6,8 +6,8 @@ import { mintJwt, startIdp, startRedis, type TestIdp, type TestServer } from '@a
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSharedCache } from '../cache/shared-cache.js';
 import { InvalidTokenError, VerifierUnavailableError } from '../errors.js';
-import type { VerifierLogger } from '../types.js';
-import { TokenVerifier, type TokenVerifierOptions } from '../verifier.js';
+import type { TokenVerifierOptions, VerifierLogger } from '../types.js';
+import { TokenVerifier } from '../verifier.js';
 import { KeySourceError } from './failure.js';
 
 const silent = createLogger('test', 'silent');

@@ -41,8 +41,8 @@ export interface KeyBinding {
  * The keys of one `jwks_uri`, in three tiers: memory, the shared cache (Redis), the origin.
  * A set older than `cache_ttl` is refreshed in the background and keeps serving; if the origin
  * is down it serves up to `maxStaleMs` longer (stale-if-error). A token with an unknown `kid`
- * causes at most one refetch per cooldown across the cluster: one flight per process, and a
- * shared lock whose losers wait briefly for the winner's set instead of asking the origin too.
+ * causes at most one refetch per cooldown across the cluster ({@link UnknownKidRefetch}). Every
+ * failure to get keys is a {@link KeySourceError}: the `cause` of the 503 a token then gets.
  */
 export class RemoteJwks {
   private current: KeySet | undefined;

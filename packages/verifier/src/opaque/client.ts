@@ -50,9 +50,9 @@ interface Flight {
  *
  * Results are cached per (introspector, token hash) in memory and in the shared cache: active
  * for min(cache_ttl, exp − now), inactive for the negative TTL, failures never. One process makes
- * one call per uncached token at a time; across processes a `SharedCache` lock elects one caller
- * while the others poll for its result (and call themselves when the lock holder fails or Redis
- * is down).
+ * one call per uncached token at a time; across processes {@link runClusterFlight} elects one
+ * caller while the others poll for its result (and call themselves when the lock holder fails or
+ * Redis is down).
  *
  * @example
  * const client = new IntrospectionClient({ sharedCache, metrics });
