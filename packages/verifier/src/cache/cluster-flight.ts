@@ -63,10 +63,10 @@ async function lead<T>(cache: SharedCache, flight: ClusterFlight<T>): Promise<T>
     // Double-checked: a peer may have published and released since the caller's first read.
     const late = await flight.read();
     if (late !== undefined) return late;
-    return await flight.fetch();
-  } catch (err) {
-    flight.publishFailure?.(err);
-    throw err;
+    return await flight.fetch().catch((err: unknown) => {
+      flight.publishFailure?.(err);
+      throw err;
+    });
   } finally {
     if (!flight.holdLock) await cache.releaseLock(flight.lockKey);
   }

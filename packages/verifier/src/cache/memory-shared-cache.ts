@@ -57,11 +57,6 @@ export class MemorySharedCache implements SharedCache {
     if (this.available && ttlSeconds > 0) this.write(key, value, Math.max(1, Math.ceil(ttlSeconds)) * 1000);
   }
 
-  async del(...keys: string[]): Promise<void> {
-    if (!this.available) return;
-    for (const key of keys) this.entries.delete(key);
-  }
-
   async acquireLock(key: string, ttlMs: number): Promise<LockResult> {
     if (!this.available) return 'unavailable';
     if (this.read(key) !== undefined) return 'held';

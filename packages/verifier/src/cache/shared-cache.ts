@@ -12,7 +12,6 @@ export interface SharedCache {
   isAvailable(): boolean;
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
-  del(...keys: string[]): Promise<void>;
   /**
    * Takes a lock for `ttlMs` if nobody holds it. Tells a lock someone holds (`held`) from a cache
    * that cannot answer (`unavailable`), so a caller can work alone instead of waiting.
@@ -107,15 +106,6 @@ export class RedisSharedCache implements SharedCache {
     if (!this.ready || ttlSeconds <= 0) return;
     try {
       await this.redis.set(this.prefix + key, value, 'EX', Math.max(1, Math.ceil(ttlSeconds)));
-    } catch (err) {
-      this.fail(err);
-    }
-  }
-
-  async del(...keys: string[]): Promise<void> {
-    if (!this.ready || keys.length === 0) return;
-    try {
-      await this.redis.del(...keys.map((k) => this.prefix + k));
     } catch (err) {
       this.fail(err);
     }
