@@ -171,14 +171,18 @@ describe('FHIR awareness through the gateway and worker (DESIGN §12)', () => {
       seen = [];
       const res = await send({ method: 'GET', uri: '/fhir/Patient', as: undefined }, auth);
       expect(res.status).toBe(401);
-      expect((await res.json()).issue[0].diagnostics).toMatch(reason);
+      expect(((await res.json()) as { issue: Array<{ diagnostics: string }> }).issue[0]?.diagnostics).toMatch(
+        reason,
+      );
       expect(seen).toHaveLength(0);
     });
 
     it('puts the Client in the context without its secret (explain, decision events)', async () => {
       const events: string[] = [];
       const sub = cluster.nc.subscribe('authz.v1.decisions', {
-        callback: (_e, m) => events.push(m.string()),
+        callback: (_e, m) => {
+          events.push(m.string());
+        },
       });
       const msg = await cluster.nc.request(
         'authz.v1.check',
@@ -260,7 +264,9 @@ describe('FHIR awareness through the gateway and worker (DESIGN §12)', () => {
       seen = [];
       const res = await send({ method: 'POST', uri: '/fhir', body, as: { client: 'system1-client' } });
       expect(res.status).toBe(403);
-      expect((await res.json()).issue[0].diagnostics).toMatch(reason);
+      expect(((await res.json()) as { issue: Array<{ diagnostics: string }> }).issue[0]?.diagnostics).toMatch(
+        reason,
+      );
       expect(seen).toHaveLength(0);
     });
 

@@ -10,7 +10,7 @@ import {
   type TestCluster,
 } from '@authz/test-support';
 import { calculateThumbprint, generateKeyPair, generateProof, type KeyPair } from 'dpop';
-import { exportJWK, generateKeyPair as joseKeyPair, SignJWT } from 'jose';
+import { exportJWK, type JWTHeaderParameters, generateKeyPair as joseKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ExtAuthzClient, extAuthzClient } from './support/envoy.js';
 
@@ -33,7 +33,11 @@ interface Sent {
 
 async function send(url: string, headers: Record<string, string>, method = 'GET'): Promise<Sent> {
   const res = await fetch(url, { method, headers });
-  return { status: res.status, challenge: res.headers.get('www-authenticate'), body: await res.json() };
+  return {
+    status: res.status,
+    challenge: res.headers.get('www-authenticate'),
+    body: (await res.json()) as Sent['body'],
+  };
 }
 
 const dpopChallenge = (error: string) =>
@@ -111,7 +115,9 @@ describe('DPoP-bound tokens through the gateway (real cluster, two workers, Redi
     publicGrpc = extAuthzClient(`127.0.0.1:${publicGrpcPort}`);
 
     cluster.nc.subscribe(subjects().decisions, {
-      callback: (_err, msg) => events.push(msg.json<DecisionEvent>()),
+      callback: (_err, msg) => {
+        events.push(msg.json<DecisionEvent>());
+      },
     });
     bound = await mint({ cnf: { jkt } });
     url = `${cluster.gatewayUrl}/fhir/Patient`;
@@ -343,14 +349,17 @@ async function skewed<T>(seconds: number, make: () => Promise<T>): Promise<T> {
 }
 
 async function hs256Proof(htu: string, token: string): Promise<string> {
-  return new SignJWT({ htm: 'GET', htu, jti: crypto.randomUUID(), ath: hashToken(token) })
-    .setProtectedHeader({
-      alg: 'HS256',
-      typ: 'dpop+jwt',
-      jwk: { kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' },
-    })
-    .setIssuedAt()
-    .sign(new TextEncoder().encode('secret-secret-secret-secret'));
+  return (
+    new SignJWT({ htm: 'GET', htu, jti: crypto.randomUUID(), ath: hashToken(token) })
+      // A symmetric key in the header is what this case sends; jose's types rightly refuse it.
+      .setProtectedHeader({
+        alg: 'HS256',
+        typ: 'dpop+jwt',
+        jwk: { kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' },
+      } as JWTHeaderParameters)
+      .setIssuedAt()
+      .sign(new TextEncoder().encode('secret-secret-secret-secret'))
+  );
 }
 
 async function privateJwkProof(htu: string, token: string): Promise<string> {

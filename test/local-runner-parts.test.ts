@@ -107,9 +107,9 @@ describe('generated server configs', () => {
       auth: { token: 's3cret' },
       routeAuth,
     });
-    expect(single.name).toBe('nats');
-    expect(single.config).not.toContain('cluster {');
-    expect(single.config).toContain('token: "s3cret"');
+    expect(single?.name).toBe('nats');
+    expect(single?.config).not.toContain('cluster {');
+    expect(single?.config).toContain('token: "s3cret"');
   });
 
   it('keeps Redis a password-protected, unpersisted, bounded cache on loopback', () => {

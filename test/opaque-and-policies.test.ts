@@ -90,7 +90,9 @@ describe('opaque tokens, revocation and the policy language through the cluster 
     endpoint.resetCalls();
     const workers = new Set<string>();
     const sub = cluster.nc.subscribe(subjects().decisions, {
-      callback: (_e, m) => workers.add(m.json<{ worker: string }>().worker),
+      callback: (_e, m) => {
+        workers.add(m.json<{ worker: string }>().worker);
+      },
     });
     const replies = await Promise.all(Array.from({ length: 100 }, () => check('opaque-revocable')));
     sub.unsubscribe();

@@ -186,7 +186,9 @@ schema:
   it('flips to 403 on every worker within 1 s of deleting the policy, and back to 200 when it returns', async () => {
     const workersSeen = new Set<string>();
     const events = cluster.nc.subscribe(subjects().decisions, {
-      callback: (_e, msg) => workersSeen.add(String(msg.json<{ worker: string }>().worker)),
+      callback: (_e, msg) => {
+        workersSeen.add(String(msg.json<{ worker: string }>().worker));
+      },
     });
     expect((await cluster.admin('DELETE', '/AccessPolicy/external-auth-server')).status).toBe(200);
     const deleted = Date.now();
@@ -243,7 +245,9 @@ schema:
   it('spreads checks over both workers and never hangs or wrongly allows when one stops mid-run', async () => {
     const workersSeen = new Set<string>();
     const events = cluster.nc.subscribe(subjects().decisions, {
-      callback: (_e, msg) => workersSeen.add(String(msg.json<{ worker: string }>().worker)),
+      callback: (_e, msg) => {
+        workersSeen.add(String(msg.json<{ worker: string }>().worker));
+      },
     });
     // Expired beyond the 60 s clock skew.
     const badToken = await mint({ iss: 'https://auth.example.com', sub: 'some-user-id', exp: now() - 3600 });

@@ -27,7 +27,9 @@ beforeAll(async () => {
   metricsUrl = `http://127.0.0.1:${port}/metrics`;
   const puts = hsReaders(ISS, SECRET);
   for (const [path, body] of puts) expect((await cluster.admin('PUT', path, body)).status).toBe(201);
-  const collect = (into: unknown[]) => (_err: Error | null, msg: Msg) => into.push(msg.json());
+  const collect = (into: unknown[]) => (_err: Error | null, msg: Msg) => {
+    into.push(msg.json());
+  };
   events = cluster.nc.subscribe(subjects().decisions, { callback: collect(seen.decisions) });
   cluster.nc.subscribe(subjects().revoke, { callback: collect(seen.revokes) });
   await cluster.nc.flush();

@@ -15,8 +15,8 @@ export { LOAD_FRACTIONS };
 
 /**
  * One group of curves: a floor and the path measured against it, one point per fraction.
- * @typedef {{ floor: string, path: string, capacity_rps: number,
- *   points: { fraction: number, floor: object, path: object }[] }} CurveGroup
+ * @typedef {{ floor: string, path: string, capacity_rps: number, path_capacity_rps?: number,
+ *   points: { fraction: number, past_own_capacity?: boolean, floor: object, path: object }[] }} CurveGroup
  */
 
 /** Every latency curve group the run can draw. */
@@ -106,21 +106,32 @@ async function httpCurves(b) {
     if (first.status !== 200)
       throw new Error(`gateway proxy answered ${first.status}: ${await first.text()}`);
     const capacity = b.measurements.http_bare?.result().rps ?? (await httpCapacity(b, bareUrl, headers));
-    const rates = LOAD_FRACTIONS.map((f) => capacity * f);
+    // The proxy's own capacity is a fraction of the bare server's here (it makes two HTTP hops and
+    // a check on the same two cores), so the floor's fractions overload it from the first point on.
+    // One more point at 110 % of its own closed-loop capacity shows how it degrades past *that*.
+    const own = await httpCapacity(b, gatewayUrl, headers, 5_000);
+    const ownFraction = Math.round(((1.1 * own) / capacity) * 1000) / 1000;
+    const fractions = [...new Set([...LOAD_FRACTIONS, ownFraction])].sort((x, y) => x - y);
+    const rates = fractions.map((f) => capacity * f);
     const run = (url) => openHttp({ url, headers, rates, b });
     // Floor and path alternate by whole curve: each child process warms itself up first.
     const floor = await run(bareUrl);
     const path = await run(gatewayUrl);
-    const points = LOAD_FRACTIONS.map((fraction, i) => ({ fraction, floor: floor[i], path: path[i] }));
-    return { floor: 'http_bare', path: 'gateway_proxy', capacity_rps: capacity, points };
+    const points = fractions.map((fraction, i) => ({
+      fraction,
+      ...(fraction === ownFraction ? { past_own_capacity: true } : {}),
+      floor: floor[i],
+      path: path[i],
+    }));
+    return { floor: 'http_bare', path: 'gateway_proxy', capacity_rps: capacity, path_capacity_rps: own, points };
   } finally {
     await gateway.stop();
     await bare.stop();
   }
 }
 
-async function httpCapacity(b, url, headers) {
-  const r = await httpLoad({ url, headers, connections: b.opts.concurrency, amount: 20_000, warmup: 2000 });
+async function httpCapacity(b, url, headers, amount = 20_000) {
+  const r = await httpLoad({ url, headers, connections: b.opts.concurrency, amount, warmup: amount / 10 });
   return Math.round((r.count / r.elapsedMs) * 1000);
 }
 
@@ -151,11 +162,11 @@ async function openHttp({ url, headers, rates, b }) {
 
 /** One log line per point: offered load, p50/p99/p99.9 of floor and path, what was shed. */
 function logCurves(b, group) {
-  for (const { fraction, floor, path } of group.points) {
+  for (const { fraction, floor, path, past_own_capacity: own } of group.points) {
     const fmt = (r) =>
       `p50 ${r.p50_us} p99 ${r.p99_us} p99.9 ${r.p999_us} µs${r.shed ? `, ${r.shed} shed (p99 ${r.shed_p99_us} µs)` : ''}${r.failed + r.timed_out ? `, ${r.failed} failed, ${r.timed_out} timed out` : ''}`;
     b.log(
-      `latency ${group.path} at ${Math.round(fraction * 100)}% of ${group.floor} (${Math.round(group.capacity_rps * fraction)} rps): ${group.floor} ${fmt(floor)}; ${group.path} ${fmt(path)}`,
+      `latency ${group.path} at ${Math.round(fraction * 100)}% of ${group.floor} (${Math.round(group.capacity_rps * fraction)} rps${own ? `, 110% of ${group.path}'s own ${group.path_capacity_rps} rps` : ''}): ${group.floor} ${fmt(floor)}; ${group.path} ${fmt(path)}`,
     );
   }
 }

@@ -221,6 +221,11 @@ export function latencyTable(curves) {
     if (at50 && target) out.push(`target ${target.text}: ${target.check(at50) ? 'met' : 'NOT met'}`);
     const over = group.points.find((p) => p.fraction > 1);
     if (over) out.push(`past capacity (${Math.round(over.fraction * 100)}%): ${degradation(over)}`);
+    const pastOwn = group.points.find((p) => p.past_own_capacity);
+    if (pastOwn)
+      out.push(
+        `past its own capacity (110% of ${group.path}'s ${group.path_capacity_rps} rps = ${Math.round(pastOwn.fraction * 100)}% of ${group.floor}): ${degradation(pastOwn)}`,
+      );
     out.push('');
   }
   return out.join('\n');

@@ -63,13 +63,18 @@ export async function responseCheckScenarios(b) {
   const upstreamPort = await freePort();
   const upstream = await startChild('fhir-read.mjs', [String(upstreamPort)], 'READY');
   const port = await freePort();
-  const gateway = await startService('gateway', {
-    ...b.cluster.env,
-    GATEWAY_PORT: String(port),
-    GATEWAY_GRPC_PORT: '0',
-    UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
-    ...CLOSED_LOOP,
-  });
+  const profile = b.opts.gatewayProfileDir;
+  const gateway = await startService(
+    'gateway',
+    {
+      ...b.cluster.env,
+      GATEWAY_PORT: String(port),
+      GATEWAY_GRPC_PORT: '0',
+      UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
+      ...CLOSED_LOOP,
+    },
+    { nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [] },
+  );
   const base = `http://127.0.0.1:${port}`;
   try {
     await smoke(base, checked, unchecked);

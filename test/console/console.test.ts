@@ -232,7 +232,7 @@ if ('skip' in browserFound) {
       await history.getByRole('button', { name: 'Search history' }).click();
       await history.getByText(/^\d+ shown$/).waitFor();
       await page.waitForFunction(() =>
-        [...document.querySelectorAll('.history-table tbody tr td:nth-child(2)')].every(
+        Array.from(document.querySelectorAll('.history-table tbody tr td:nth-child(2)')).every(
           (td) => td.textContent === 'denied',
         ),
       );

@@ -1,7 +1,8 @@
+import { type CheckRequest, parseStrictJson, wire } from '@authz/protocol';
 import { startNats, type TestServer } from '@authz/test-support';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthzClient } from './client.js';
+import { AuthzClient, checkMessage } from './client.js';
 
 const request = { method: 'GET', uri: '/fhir/Patient' };
 
@@ -118,3 +119,41 @@ async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+describe('checkMessage: the validated body text spliced into the check message', () => {
+  const texts = [
+    '{"resourceType":"Observation","status":"final"}',
+    ' \n\t{ "a" : [ 1, 2.5e3, -1, true, null, "\\u00e9\\"x\\\\" ] , "b" : { } }\r\n',
+    '{"text":"Grüße \u2028 😀","n":{"deep":[[[{}]]]}}',
+    '[]',
+    '"just a string"',
+    '42',
+    'null',
+  ];
+  const request = (body: unknown): CheckRequest => ({
+    method: 'POST',
+    uri: '/fhir/Observation?x=%22',
+    headers: { 'content-type': 'application/fhir+json', 'x-q': ['"}', ','] },
+    remote_addr: '127.0.0.1',
+    scheme: 'http',
+    body,
+  });
+
+  it.each(texts)('carries %j as the same JSON value the wire schema accepts', (text) => {
+    const bytes = Buffer.from(text);
+    const parsed = parseStrictJson(bytes);
+    if (!('json' in parsed)) throw new Error(`test body ${text} is not strict JSON`);
+    const message = checkMessage(request(parsed.json), bytes);
+    expect(typeof message).not.toBe('string');
+    const decoded: unknown = JSON.parse(Buffer.from(message).toString('utf8'));
+    expect(wire.CheckRequest.check(decoded)).toBe(true);
+    expect(decoded).toEqual(JSON.parse(JSON.stringify(request(parsed.json))));
+  });
+
+  it('serialises the request itself without body text, or without a body', () => {
+    const plain = request({ a: 1 });
+    expect(checkMessage(plain)).toBe(JSON.stringify(plain));
+    const none: CheckRequest = { method: 'GET', uri: '/fhir/Patient' };
+    expect(checkMessage(none, Buffer.from('{"a":1}'))).toBe(JSON.stringify(none));
+  });
+});

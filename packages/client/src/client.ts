@@ -26,6 +26,13 @@ export interface CheckOptions {
   requestId?: string;
   traceparent?: string;
   timeoutMs?: number;
+  /**
+   * The exact JSON text (UTF-8, no byte-order mark) that `request.body` was parsed from, already
+   * read strictly (`parseStrictJson` of @authz/protocol: well-formed, no duplicate keys, depth
+   * bounded). The message then carries these bytes as `body` instead of serialising the parsed
+   * value again; the worker validates the message as always. Ignored when `request.body` is unset.
+   */
+  bodyJson?: Uint8Array;
 }
 
 /**
@@ -73,7 +80,7 @@ export class AuthzClient {
   }
 
   private async decide(request: CheckRequest, options: CheckOptions): Promise<CheckReply> {
-    const payload = JSON.stringify(request);
+    const payload = checkMessage(request, options.bodyJson);
     const deadline = Date.now() + (options.timeoutMs ?? this.timeoutMs);
     let hdrs: ReturnType<typeof natsHeaders> | undefined;
     if (options.requestId || options.traceparent) {
@@ -101,7 +108,7 @@ export class AuthzClient {
   }
 
   private async requestOnce(
-    payload: string,
+    payload: string | Uint8Array,
     timeout: number,
     hdrs: ReturnType<typeof natsHeaders> | undefined,
   ): Promise<CheckReply | CheckFailureCode> {
@@ -115,6 +122,24 @@ const FAILURES: Record<RequestFailure, CheckFailureCode> = {
   timeout: 'ERR_CHECK_TIMEOUT',
   closed: 'ERR_TRANSPORT',
 };
+
+const BODY_MEMBER = Buffer.from(',"body":');
+const CLOSE = Buffer.from('}');
+
+/**
+ * The check message: `JSON.stringify(request)`, or, given the body's own validated JSON text, the
+ * rest of the request serialised and that text spliced in as its `body` member (a 16 KiB body
+ * costs ~100 µs to serialise again). Same JSON value either way (client.test.ts checks it against
+ * the wire schema).
+ */
+export function checkMessage(request: CheckRequest, bodyJson?: Uint8Array): string | Uint8Array {
+  if (bodyJson === undefined || request.body === undefined) return JSON.stringify(request);
+  const { body: _parsed, ...rest } = request;
+  const head = JSON.stringify(rest);
+  // A request without members (not a valid check anyway) has no `{…}` to splice into.
+  if (head === '{}') return JSON.stringify(request);
+  return Buffer.concat([Buffer.from(head.slice(0, -1)), BODY_MEMBER, bodyJson, CLOSE]);
+}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,2 +1,2 @@
-export { AuthzClient, type AuthzClientOptions, type CheckOptions } from './client.js';
+export { AuthzClient, type AuthzClientOptions, type CheckOptions, checkMessage } from './client.js';
 export { type CheckFailureCode, parseReply, unavailableReply } from './failure.js';

@@ -16,7 +16,7 @@ interface Pending {
 
 interface Queued {
   subject: string;
-  payload: string;
+  payload: string | Uint8Array;
   reply: string;
   headers?: MsgHdrs;
 }
@@ -50,7 +50,7 @@ export class BatchedRequester {
   /** Sends `payload` to `subject`; resolves with the reply message or why there was none. */
   request(
     subject: string,
-    payload: string,
+    payload: string | Uint8Array,
     timeoutMs: number,
     headers?: MsgHdrs,
   ): Promise<Msg | RequestFailure> {
@@ -86,7 +86,7 @@ export class BatchedRequester {
         // Bytes, not a string: nats.js would encode with TextEncoder, several times slower.
         this.nc.publish(
           q.subject,
-          Buffer.from(q.payload),
+          typeof q.payload === 'string' ? Buffer.from(q.payload) : q.payload,
           q.headers ? { reply: q.reply, headers: q.headers } : { reply: q.reply },
         );
       } catch {

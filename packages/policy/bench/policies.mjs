@@ -172,6 +172,7 @@ function measureMaintenance() {
     set = new PolicySet(compiled);
     builds.push(performance.now() - t0);
   }
+  /** @type {Array<{ operation: string, best: number, median?: number, p99?: number, max?: number, unit: string }>} */
   const out = [{ operation: 'new PolicySet(10 000 mixed)', ...stats(builds, 'ms') }];
   const ops = quick ? 300 : 2000;
   // New ids spread over the id space (between existing ones), then the same ids replaced, then deleted.
@@ -227,6 +228,7 @@ function stats(values, unit) {
 
 /** The Operation resolver alone (DESIGN §12: well under a microsecond per request). */
 function measureResolver() {
+  /** @type {[string, string][]} */
   const targets = [
     ['GET', '/fhir/Patient/123'],
     ['GET', '/fhir/Patient?name=smith'],

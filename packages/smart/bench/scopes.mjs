@@ -40,7 +40,9 @@ const read = {
   canCheckResponse: true,
 };
 time('coverage check: read by id (response requirement)', () => checkScopes(grant, read));
-const requirement = checkScopes(grant, read).response;
+const verdict = checkScopes(grant, read);
+if (!verdict.allow || !verdict.response) throw new Error('the read should allow with a response requirement');
+const requirement = verdict.response;
 const observation = {
   resourceType: 'Observation',
   id: 'o1',

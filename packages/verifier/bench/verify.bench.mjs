@@ -17,8 +17,13 @@ import { verifySignature } from '../dist/keys/signature.js';
 const quick = process.argv.includes('--quick');
 const N = quick ? 300 : 3000;
 const ISS = 'https://auth.example.com';
-const rules = { introspector: 'bench', clockSkewSeconds: 60 };
+/** @type {import('../dist/jwt/claims.js').ClaimRules} */
+const rules = { introspector: 'bench', clockSkewSeconds: 60, maxLifetimeSeconds: 86_400 };
 
+/**
+ * @param {string} alg
+ * @returns {{ secret?: Buffer, privateKey?: import('node:crypto').KeyObject, publicKey?: import('node:crypto').KeyObject }}
+ */
 function keyPair(alg) {
   if (alg.startsWith('HS')) return { secret: Buffer.from('bench-secret-bench-secret-bench-secret') };
   if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -73,7 +78,10 @@ for (const alg of ['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA']) {
   const joseKey = pair.secret ?? (await importJWK(await exportJWK(pair.publicKey), alg));
   const jose = await timeAsync(tokens, () => (t) => jwtVerify(t, joseKey, { issuer: ISS }));
   // node:crypto: parse + signature + claims, synchronous.
-  const key = { alg, key: pair.secret ? createSecretKey(pair.secret) : pair.publicKey };
+  const key = /** @type {import('../dist/keys/signature.js').VerificationKey} */ ({
+    alg,
+    key: pair.secret ? createSecretKey(pair.secret) : pair.publicKey,
+  });
   const now = Date.now();
   const raw = await timeSync(tokens, (t) => {
     const parsed = parseJwt(t);
@@ -97,7 +105,12 @@ for (const alg of ['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA']) {
     // a fresh verifier per round, so every token is unique to it
     const verifier = new TokenVerifier({ maxCachedTokens: N * 2 });
     verifier.setIntrospectors([
-      { resourceType: 'TokenIntrospector', id: 'bench', type: 'jwt', jwt: { iss: ISS, ...keysConfig } },
+      /** @type {import('@authz/protocol').TokenIntrospector} */ ({
+        resourceType: 'TokenIntrospector',
+        id: 'bench',
+        type: 'jwt',
+        jwt: { iss: ISS, ...keysConfig },
+      }),
     ]);
     return (t) => verifier.verify(t);
   });

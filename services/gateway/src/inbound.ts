@@ -40,6 +40,8 @@ export interface InboundRequest {
   trustedPeer: boolean;
   /** the whole buffered body, when there is one */
   body?: Buffer;
+  /** `body` when it was read as JSON: the exact text of `check.body`, spliced into the check message */
+  bodyJson?: Buffer;
 }
 
 /** What reading a request needs. */
@@ -73,6 +75,7 @@ export async function readProxiedRequest(
   if (isRefusal(view)) return view;
   const inbound: InboundRequest = { ...base, check: checkOf(req, base, options.trustedProxies) };
   if (body.length > 0) inbound.body = body;
+  if (view !== undefined && 'json' in view) inbound.bodyJson = body;
   withBody(inbound.check, view);
   return inbound;
 }
@@ -164,8 +167,14 @@ export async function readBodyView(
   return readRequestBody(body, h['content-type']?.[0], h['content-encoding']?.join(', '));
 }
 
+const NO_BODY = Buffer.alloc(0);
+
 /** The whole body, or `undefined` once it grows past `max` bytes (the rest is not read). */
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  // RFC 9112 §6.3: without Content-Length or Transfer-Encoding a request has no body (Node's
+  // parser frames it so, and drains the unread stream once answered): no async iterator per GET.
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)
+    return NO_BODY;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -65,6 +65,39 @@ describe('parseCheckRequest', () => {
   });
 });
 
+describe('parseCheckRequest: a body spliced in as text (the gateway client) is read as strictly', () => {
+  const message = (body: string) =>
+    enc(
+      `{"method":"POST","uri":"/fhir/Observation","headers":{"content-type":"application/json"},"body":${body}}`,
+    );
+
+  it.each([
+    ['a repeated key', '{"status":"final","status":"preliminary"}', 'the key "status" appears twice'],
+    [
+      'a repeated key spelt with an escape',
+      '{"a":{"st\\u0061tus":1,"status":2}}',
+      'the key "status" appears twice',
+    ],
+    ['nesting past the bound', `${'['.repeat(65)}${']'.repeat(65)}`, 'deeper than 64'],
+  ])('refuses %s with 400', (_what, body, reason) => {
+    const refusal = parseCheckRequest(message(body));
+    expect(refusal).toMatchObject({ status: 400, refused: 'body_json' });
+    expect((refusal as { reason: string }).reason).toContain(reason);
+  });
+
+  it('accepts the same keys in different objects, and key-like strings', () => {
+    const body = ' { "a" : { "b" : "\\"b\\":" } , "c" : [ { "a" : 1 } , { "a" : 2 } ] } ';
+    expect(parseCheckRequest(message(body))).toMatchObject({
+      request: { body: { a: { b: '"b":' }, c: [{ a: 1 }, { a: 2 }] } },
+    });
+  });
+
+  it('refuses a repeated member of the message itself', () => {
+    const text = '{"method":"GET","uri":"/fhir/Patient","uri":"/admin","body":null}';
+    expect(parseCheckRequest(enc(text))).toMatchObject({ status: 400 });
+  });
+});
+
 describe('bearerToken (RFC 6750 §2.1)', () => {
   it.each([
     [{}, { none: true }],

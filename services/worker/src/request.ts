@@ -2,12 +2,12 @@ import {
   type CanonicalCheck,
   type CheckRequest,
   canonicalCheck,
+  checkParsedJson,
   isRefusal,
   MAX_JSON_DEPTH,
   MAX_TOKEN_BYTES,
   type RequestRefusal,
   refuse,
-  scanJson,
   wire,
 } from '@authz/protocol';
 
@@ -41,7 +41,7 @@ export function parseCheckRequest(data: Uint8Array): ParsedCheck | RequestRefusa
   if (body.body !== undefined) {
     // A body arrives parsed: duplicate keys in it would have been settled silently by JSON.parse.
     // Its depth is checked already; the request object and a header list add two levels.
-    const problem = scanJson(text, MAX_JSON_DEPTH + 2);
+    const problem = checkParsedJson(text, body, MAX_JSON_DEPTH + 2);
     if (problem !== undefined) return refuse('body_json', `the check request is refused: ${problem}`);
   }
   // The parsed body is ours alone: its headers are replaced in place rather than copied.

@@ -1,5 +1,5 @@
 import { MAX_JSON_DEPTH } from '../limits.js';
-import { scanJson } from './json-scan.js';
+import { checkParsedJson, scanJson } from './json-scan.js';
 import { type RequestRefusal, refuse } from './refusal.js';
 
 /**
@@ -68,11 +68,16 @@ export function parseStrictJson(bytes: Uint8Array): { json: unknown } | RequestR
   } catch {
     return refuse('body_json', 'the JSON body is not valid UTF-8');
   }
-  const problem = scanJson(text, MAX_JSON_DEPTH);
-  if (problem !== undefined) return refuse('body_json', `the JSON body is refused: ${problem}`);
+  let json: unknown;
   try {
-    return { json: JSON.parse(text) };
+    json = JSON.parse(text);
   } catch (err) {
+    // Duplicate keys or depth name the problem first, as they would on well-formed text.
+    const problem = scanJson(text, MAX_JSON_DEPTH);
+    if (problem !== undefined) return refuse('body_json', `the JSON body is refused: ${problem}`);
     return refuse('body_json', `the JSON body is malformed: ${(err as Error).message}`);
   }
+  const problem = checkParsedJson(text, json, MAX_JSON_DEPTH);
+  if (problem !== undefined) return refuse('body_json', `the JSON body is refused: ${problem}`);
+  return { json };
 }

@@ -7,7 +7,7 @@ export {
   RESERVED_HEADER_PREFIX,
   type RequestHeaders,
 } from './headers.js';
-export { scanJson } from './json-scan.js';
+export { checkParsedJson, scanJson } from './json-scan.js';
 export { parseQueryParams, type QueryParams, ROUTE_PARAMS } from './query.js';
 export { isRefusal, type RefusalCode, type RequestRefusal, refuse } from './refusal.js';
 export { parseRequestTarget, type RequestTarget } from './target.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readRequestBody } from './body.js';
 import { canonicalCheck, UNSENT_BODY } from './canonical.js';
 import { canonicalHeaders } from './headers.js';
+import { checkParsedJson, scanJson } from './json-scan.js';
 import { isRefusal, type RequestRefusal } from './refusal.js';
 import { parseRequestTarget } from './target.js';
 
@@ -109,6 +110,10 @@ describe('readRequestBody', () => {
     ['{"a":{"st\\u0061tus":1,"status":2}}', 'appears twice'],
     [`${'['.repeat(65)}${']'.repeat(65)}`, 'deeper than 64'],
     ['{"a":', 'malformed'],
+    ['{"a":1,"a":', 'appears twice'],
+    ['{"__proto__":{},"__proto__":{}}', 'appears twice'],
+    ['[{"k\\":":1,"x":"\\":","k\\":":2}]', 'appears twice'],
+    ['{"a":[{"b":1}],"c":{"d":[[{"e":1,"f":2,"e\u0000":3,"e":4}]]}}', 'appears twice'],
     ['\ufeff{"a":1}', 'byte order mark'],
   ])('refuses %j with 400', (text, why) => {
     const refusal = refusalOf(readRequestBody(json(text), 'application/fhir+json', undefined));
@@ -160,4 +165,47 @@ describe('canonicalCheck', () => {
       expect(isRefusal(checked) ? 'refused' : checked.bodyUnavailable).toBe(expected);
     },
   );
+});
+
+describe('checkParsedJson (scanJson by counting keys)', () => {
+  // A seeded generator of JSON texts with escapes, key-like strings and repeated keys: the fast
+  // check must refuse exactly what scanJson refuses, with scanJson's words.
+  let seed = 12;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const names = ['a', 'b', '\\u0061', 'a\\"', '\\":', '\\\\', '__proto__', 'x:y', ''];
+  const text = (depth: number): string => {
+    const kind = depth > 5 ? next(3) : next(6);
+    if (kind === 0) return String(next(1000));
+    if (kind === 1) return `"${names[next(names.length)]}${next(2) ? '\\":' : ''}"`;
+    if (kind === 2) return ['true', 'null', '-1.5e3', '""'][next(4)] as string;
+    if (kind === 3) return `[${Array.from({ length: next(4) }, () => text(depth + 1)).join(' , ')}]`;
+    const keys = Array.from({ length: next(5) }, () => `"${names[next(names.length)]}${next(3)}"`);
+    return `{ ${keys.map((k) => `${k} : ${text(depth + 1)}`).join(',')} }`;
+  };
+
+  it('agrees with scanJson on 3000 generated documents, duplicates and all', () => {
+    let refused = 0;
+    for (let i = 0; i < 3000; i++) {
+      const t = text(0);
+      const fast = checkParsedJson(t, JSON.parse(t), 4);
+      expect(fast, t).toBe(scanJson(t, 4));
+      if (fast !== undefined) refused++;
+    }
+    // The generator does produce both answers.
+    expect(refused).toBeGreaterThan(100);
+    expect(refused).toBeLessThan(2900);
+  });
+
+  it('counts keys written with escapes as the names JSON.parse makes of them', () => {
+    expect(checkParsedJson('{"a":1,"\\u0061":2}', { a: 2 }, 64)).toContain('appears twice');
+    expect(checkParsedJson('{"a":1,"\\u0062":2}', { a: 1, b: 2 }, 64)).toBeUndefined();
+  });
+
+  it("refuses nesting deeper than the bound with scanJson's words", () => {
+    const deep = `${'['.repeat(5)}${']'.repeat(5)}`;
+    expect(checkParsedJson(deep, JSON.parse(deep), 4)).toBe('it nests deeper than 4 levels');
+  });
 });
