@@ -65,12 +65,6 @@ export {
   type VerifiedDpopProof,
   verifyDpopProof,
 } from './sender/index.js';
-export {
-  silentLogger,
-  type TokenVerifierOptions,
-  type VerifiedIdentity,
-  type VerifiedToken,
-  type VerifierLogger,
-  type VerifierMetrics,
-} from './types.js';
+export type { TokenVerifierOptions, VerifiedToken } from './types.js';
+export { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
 export { TokenVerifier } from './verifier.js';

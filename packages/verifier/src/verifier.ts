@@ -11,7 +11,6 @@ import { KeySources } from './jwks/key-sources.js';
 import type { KeyBinding } from './jwks/remote.js';
 import { checkHeader, parseJwt } from './jwt/compact.js';
 import { verifyWithCandidates } from './jwt/verify.js';
-import type { VerificationKey } from './keys/signature.js';
 import { IntrospectionClient, type OpaqueIntrospectorConfig } from './opaque/index.js';
 import { OPAQUE_SHAPE, type TokenShape } from './opaque/routing.js';
 import { RevocationList } from './revocation/list.js';
