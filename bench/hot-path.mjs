@@ -17,10 +17,10 @@ import {
   ClientAuthenticator,
   MemoryReplayStore,
   SenderConstraints,
-  TokenVerifier,
 } from '../packages/verifier/dist/index.js';
 import { CheckService } from '../services/worker/dist/check-service.js';
 import { ConfigState } from '../services/worker/dist/config-state.js';
+import { createTokenVerifier } from '../services/worker/dist/described.js';
 import { redactUri } from '../services/worker/dist/events.js';
 import { createWorkerMetrics } from '../services/worker/dist/metrics.js';
 import { checkPayload } from './lib/cluster.mjs';
@@ -37,7 +37,7 @@ const policies = arg('policies', 1);
 
 const logger = createLogger('hot-path', 'warn');
 const metrics = createWorkerMetrics();
-const verifier = new TokenVerifier({ logger, metrics: metrics.verifier });
+const verifier = createTokenVerifier({ logger, metrics: metrics.verifier });
 const config = new ConfigState(logger, (list) => verifier.setIntrospectors(list));
 const keys = { hsSecret: randomBytes(32).toString('base64url') };
 let revision = 0;

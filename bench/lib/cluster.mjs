@@ -14,17 +14,25 @@ const encoder = new TextEncoder();
 
 /** A check request (DESIGN §5) carrying `token`, encoded once so the load loop only sends bytes. */
 export function checkPayload(token, request = PROBE) {
+  return checkMessage(`Bearer ${token}`, request);
+}
+
+/**
+ * The encoded check request for `request` with an `Authorization` header; `headers` are added to
+ * the probe's, other `fields` (scheme, origin, …) override the message's.
+ * @param {string} authorization
+ * @param {{method: string, uri: string}} request
+ * @param {{headers?: Record<string, string>} & Record<string, unknown>} [extra]
+ */
+export function checkMessage(authorization, request, { headers = {}, ...fields } = {}) {
   return encoder.encode(
     JSON.stringify({
       method: request.method,
       uri: request.uri,
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: 'application/fhir+json',
-        'user-agent': 'authz-bench/1',
-      },
+      headers: { authorization, accept: 'application/fhir+json', 'user-agent': 'authz-bench/1', ...headers },
       remote_addr: '127.0.0.1',
       scheme: 'http',
+      ...fields,
     }),
   );
 }

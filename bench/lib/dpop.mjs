@@ -4,7 +4,7 @@
 // once each. Also measures µs per proof verification in-process (verifyDpopProof, no NATS).
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { verifyDpopProof } from '../../packages/verifier/dist/index.js';
-import { expectAllowed, SUBJECTS } from './cluster.mjs';
+import { checkMessage, expectAllowed, SUBJECTS } from './cluster.mjs';
 import { Measurement } from './measure.mjs';
 import { natsLoad } from './nats-load.mjs';
 import { cpuMicros } from './procs.mjs';
@@ -15,7 +15,6 @@ import { claimsFor, mintJwt } from './tokens.mjs';
 const ORIGIN = 'https://fhir.example.com';
 const HTU = `${ORIGIN}${PROBE.uri.split('?')[0]}`;
 const b64u = (value) => Buffer.from(value).toString('base64url');
-const encoder = new TextEncoder();
 
 /** A client's DPoP key: the private key, the public JWK for the proof header and its RFC 7638 thumbprint. */
 export function dpopKey() {
@@ -44,22 +43,8 @@ export function mintProofs(key, token, count, series) {
 
 /** The check request the gateway sends for the probe with `Authorization: DPoP` and a proof. */
 function dpopPayload(token, proof) {
-  return encoder.encode(
-    JSON.stringify({
-      method: PROBE.method,
-      uri: PROBE.uri,
-      headers: {
-        authorization: `DPoP ${token}`,
-        dpop: proof,
-        accept: 'application/fhir+json',
-        'user-agent': 'authz-bench/1',
-        host: 'fhir.example.com',
-      },
-      remote_addr: '127.0.0.1',
-      scheme: 'https',
-      origin: ORIGIN,
-    }),
-  );
+  const headers = { dpop: proof, host: 'fhir.example.com' };
+  return checkMessage(`DPoP ${token}`, PROBE, { headers, scheme: 'https', origin: ORIGIN });
 }
 
 /** Allowed, and allowed as a DPoP-bound token (a run where the binding was skipped means nothing). */

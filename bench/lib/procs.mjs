@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findBinary, freePort, waitForTcp } from '../../packages/harness/dist/index.js';
+import { findBinary, freePort, onLines, waitForTcp } from '../../packages/harness/dist/index.js';
 
 /** Repository root (bench/ lives directly under it). */
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -52,18 +52,10 @@ export function spawnOwned(
   const proc = { name, child, pid: child.pid, spawnedAt, lines: [], stderr: '', readyAt: undefined };
   running.add(proc);
   child.once('exit', () => running.delete(proc));
-  let buffered = '';
   const waiters = new Set();
-  child.stdout.on('data', (chunk) => {
-    buffered += chunk.toString();
-    let nl = buffered.indexOf('\n');
-    while (nl >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      nl = buffered.indexOf('\n');
-      if (proc.lines.length < 2000) proc.lines.push(line);
-      for (const waiter of waiters) waiter(line);
-    }
+  onLines(child.stdout, (line) => {
+    if (proc.lines.length < 2000) proc.lines.push(line);
+    for (const waiter of waiters) waiter(line);
   });
   child.stderr.on('data', (chunk) => {
     proc.stderr = (proc.stderr + chunk.toString()).slice(-8000);

@@ -92,6 +92,12 @@ export function createConsole({
     if (stack) write(paint(90, stack.replace(/^/gm, '    ')) + '\n');
   };
 
+  /** One JSON line of the runner's own (`runner` is its pid). */
+  const writeRunnerJson = (level, msg, fields) => {
+    const line = { level, time: new Date().toISOString(), service: 'authz-local', runner: process.pid, msg };
+    write(JSON.stringify({ ...line, ...fields }) + '\n');
+  };
+
   return {
     format,
     /** Relays one line a child printed. */
@@ -118,32 +124,14 @@ export function createConsole({
     log(level, msg, fields = {}) {
       if (level < minLevel) return;
       if (format === 'json') {
-        write(
-          JSON.stringify({
-            level,
-            time: new Date().toISOString(),
-            service: 'authz-local',
-            runner: process.pid,
-            msg,
-            ...fields,
-          }) + '\n',
-        );
+        writeRunnerJson(level, msg, fields);
       } else {
         pretty('runner', level, msg, fields);
       }
     },
     /** A record printed whatever the level (the summary in json mode). */
     record(msg, fields) {
-      write(
-        JSON.stringify({
-          level: 30,
-          time: new Date().toISOString(),
-          service: 'authz-local',
-          runner: process.pid,
-          msg,
-          ...fields,
-        }) + '\n',
-      );
+      writeRunnerJson(30, msg, fields);
     },
     /** Free text (the summary) in pretty mode; nothing in json mode. */
     text(s) {

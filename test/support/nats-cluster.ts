@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from './ports.js';
+import { spawnListening } from '@authz/harness';
+import { freePort } from './ports.js';
 import type { TestServer } from './servers.js';
 
 /** One node of a {@link TestNatsCluster}: stop/start keep its ports, config and JetStream store. */
@@ -106,24 +107,7 @@ function natsNode(name: string, port: number, monitorPort: number, conf: string)
   let child: ChildProcess | undefined;
   const start = async () => {
     if (child) return;
-    const proc = spawn(binary ?? 'nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    proc.stderr?.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
-    });
-    child = proc;
-    try {
-      await Promise.race([
-        waitForPort(port, 15_000),
-        new Promise((_, reject) =>
-          proc.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${stderr}`))),
-        ),
-      ]);
-    } catch (err) {
-      child = undefined;
-      proc.kill('SIGKILL');
-      throw err;
-    }
+    child = await spawnListening(name, binary ?? 'nats-server', ['-c', conf], port);
   };
   const stop = async ({ kill = false } = {}) => {
     const proc = child;

@@ -1,9 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findBinary } from '@authz/harness';
-import { freePort, waitForPort } from './ports.js';
+import { findBinary, spawnListening } from '@authz/harness';
+import { freePort } from './ports.js';
 
 /** A server a test owns: it can be stopped and started again on the same port and data. */
 export interface TestServer {
@@ -48,23 +48,7 @@ function processServer(
   return async (port: number): Promise<TestServer> => {
     let child: ChildProcess | undefined;
     const start = async () => {
-      const proc = spawn(binary(command), args(port), { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      proc.stderr?.on('data', (d: Buffer) => {
-        stderr = (stderr + d.toString()).slice(-4000);
-      });
-      child = proc;
-      try {
-        await Promise.race([
-          waitForPort(port, 15_000),
-          new Promise((_, reject) =>
-            proc.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${stderr}`))),
-          ),
-        ]);
-      } catch (err) {
-        proc.kill('SIGKILL');
-        throw err;
-      }
+      child = await spawnListening(command, binary(command), args(port), port);
     };
     const stop = async ({ kill = false } = {}) => {
       const proc = child;

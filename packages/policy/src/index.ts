@@ -5,7 +5,9 @@
 export {
   BODY_UNAVAILABLE,
   buildRequestContext,
+  type ContextClaims,
   type ContextIdentity,
+  contextClaims,
   type RequestContext,
 } from './context/build.js';
 export { type FhirRoute, parseFhirRoute, routeOfSegments } from './context/route.js';

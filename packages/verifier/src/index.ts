@@ -7,7 +7,9 @@ export {
 } from './basic/client-authenticator.js';
 export { type BasicCredentials, basicCredentials, MAX_BASIC_CREDENTIALS } from './basic/credentials.js';
 export { FailureThrottle, type FailureThrottleLimits } from './basic/throttle.js';
+export { type ClusterFlight, runClusterFlight } from './cache/cluster-flight.js';
 export { LruMap } from './cache/lru.js';
+export { MemorySharedCache, type MemorySharedCacheOptions } from './cache/memory-shared-cache.js';
 export {
   type LockResult,
   RedisSharedCache,
@@ -39,6 +41,8 @@ export {
 } from './introspector/compile.js';
 export { introspectorWarnings } from './introspector/warnings.js';
 export { discoveryUrlOf } from './jwks/discovery.js';
+export { KeySourceError, type KeySourceFailureCode } from './jwks/failure.js';
+export { MAX_JWKS_BYTES } from './jwks/key-sources.js';
 export {
   IntrospectionClient,
   type IntrospectionClientOptions,
@@ -61,5 +65,6 @@ export {
   type VerifiedDpopProof,
   verifyDpopProof,
 } from './sender/index.js';
+export type { TokenVerifierOptions, VerifiedToken } from './types.js';
 export { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
-export { MAX_JWKS_BYTES, TokenVerifier, type TokenVerifierOptions } from './verifier.js';
+export { TokenVerifier } from './verifier.js';

@@ -1,3 +1,5 @@
+import type { SharedCache } from './cache/shared-cache.js';
+
 /** What a verified token says about its bearer. Never holds the token itself. */
 export interface VerifiedIdentity {
   kind: 'jwt' | 'opaque';
@@ -29,3 +31,40 @@ export interface VerifierLogger {
 
 /** A logger that drops everything. */
 export const silentLogger: VerifierLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Options of {@link TokenVerifier}; every member is optional. */
+export interface TokenVerifierOptions<D = undefined> {
+  /**
+   * What the caller derives from a verified identity (a reply's identity, a policy context's
+   * claims): computed on the first {@link TokenVerifier.cached} hit of a token and kept on its
+   * cache entry, so it lives and dies with the entry. Default: nothing.
+   */
+  derive?: (identity: VerifiedIdentity) => D;
+  /**
+   * cluster-wide cache (Redis) for key sets and introspection results, shared with the other
+   * workers; without it, a {@link MemorySharedCache} of this process
+   */
+  sharedCache?: SharedCache;
+  logger?: VerifierLogger;
+  metrics?: VerifierMetrics;
+  /** hosts allowed over plain http besides loopback (`AUTHZ_INSECURE_HOSTS`) */
+  insecureHosts?: readonly string[];
+  /** clock in ms since the epoch, for tests; default `Date.now` */
+  now?: () => number;
+  /** deadline of one key-set fetch or introspection call, ms; default 2000 */
+  fetchTimeoutMs?: number;
+  /** bound of the in-process verified-token cache (LRU); default 100 000 */
+  maxCachedTokens?: number;
+  /** unknown-`kid` refetches happen at most once per key source per cooldown, cluster-wide; default 30 000 ms */
+  jwksRefetchCooldownMs?: number;
+  /** how long past `cache_ttl` a key set keeps serving while its origin is down; default 21 600 s (6 h) */
+  maxStaleSeconds?: number;
+}
+
+/** A token this verifier accepted and still trusts, as {@link TokenVerifier.cached} returns it. */
+export interface VerifiedToken<D> {
+  /** the same object each time: treat it as read-only */
+  readonly identity: VerifiedIdentity;
+  /** `derive(identity)` (see {@link TokenVerifierOptions.derive}), computed once per cache entry */
+  readonly derived: D;
+}

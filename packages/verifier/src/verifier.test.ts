@@ -198,6 +198,24 @@ describe('verified-token cache', () => {
     now -= 10_000;
   });
 
+  it("derives a cached token's form once, on its first cached use, and drops it with the entry", async () => {
+    let derivations = 0;
+    const verifier = new TokenVerifier({
+      now: clock,
+      derive: (identity) => ({ n: ++derivations, identity }),
+    });
+    verifier.setIntrospectors([jwt('idp', { iss: ISS, secret: 's' })]);
+    const token = await mintJwt({ key: 's', claims: { iss: ISS, iat: NOW_S, exp: NOW_S + 60 } });
+    const identity = await verifier.verify(token);
+    expect(derivations).toBe(0); // a token seen once never pays for it
+    const first = verifier.cached(token);
+    expect(first?.derived).toEqual({ n: 1, identity });
+    expect(verifier.cached(token)?.derived).toBe(first?.derived);
+    verifier.setIntrospectors([jwt('idp', { iss: ISS, secret: 'changed' })]);
+    expect(verifier.cached(token)).toBeUndefined();
+    expect(derivations).toBe(1);
+  });
+
   it('cached() answers synchronously only what verify() accepted and still trusts', async () => {
     const verifier = new TokenVerifier({ now: clock });
     const idp = jwt('idp', { iss: ISS, secret: 's', clock_skew: 0 });
@@ -206,7 +224,7 @@ describe('verified-token cache', () => {
     const forged = await mintJwt({ key: 'other', claims: { iss: ISS, iat: NOW_S, exp: NOW_S + 10 } });
     expect(verifier.cached(token)).toBeUndefined(); // never verified: no shortcut
     const identity = await verifier.verify(token);
-    expect(verifier.cached(token)).toBe(identity);
+    expect(verifier.cached(token)?.identity).toBe(identity);
     await expect(verifier.verify(forged)).rejects.toBeInstanceOf(InvalidTokenError);
     expect(verifier.cached(forged)).toBeUndefined(); // failures are not cached
     now += 10_000; // at exp

@@ -1,47 +1,32 @@
 import { hashToken, MAX_TOKEN_BYTES, type RevocationEntry, type TokenIntrospector } from '@authz/protocol';
 import { LruMap } from './cache/lru.js';
-import type { SharedCache } from './cache/shared-cache.js';
+import { MemorySharedCache } from './cache/memory-shared-cache.js';
 import { IntrospectorConfigError, InvalidTokenError } from './errors.js';
 import {
   type CompiledIntrospector,
   type CompiledJwtIntrospector,
   compileIntrospector,
 } from './introspector/compile.js';
-import { DiscoveredJwks } from './jwks/discovery.js';
-import { type KeyBinding, RemoteJwks } from './jwks/remote.js';
+import { KeySources } from './jwks/key-sources.js';
+import type { KeyBinding } from './jwks/remote.js';
 import { checkHeader, parseJwt } from './jwt/compact.js';
 import { verifyWithCandidates } from './jwt/verify.js';
-import type { VerificationKey } from './keys/signature.js';
 import { IntrospectionClient, type OpaqueIntrospectorConfig } from './opaque/index.js';
 import { OPAQUE_SHAPE, type TokenShape } from './opaque/routing.js';
 import { RevocationList } from './revocation/list.js';
-import { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from './types.js';
+import {
+  silentLogger,
+  type TokenVerifierOptions,
+  type VerifiedIdentity,
+  type VerifiedToken,
+  type VerifierLogger,
+  type VerifierMetrics,
+} from './types.js';
 
-/** Options of {@link TokenVerifier}; every member is optional. */
-export interface TokenVerifierOptions {
-  /** cluster-wide cache (Redis) for key sets and introspection results; without it, memory only */
-  sharedCache?: SharedCache;
-  logger?: VerifierLogger;
-  metrics?: VerifierMetrics;
-  /** hosts allowed over plain http besides loopback (`AUTHZ_INSECURE_HOSTS`) */
-  insecureHosts?: readonly string[];
-  /** clock in ms since the epoch, for tests; default `Date.now` */
-  now?: () => number;
-  /** deadline of one key-set fetch or introspection call, ms; default 2000 */
-  fetchTimeoutMs?: number;
-  /** bound of the in-process verified-token cache (LRU); default 100 000 */
-  maxCachedTokens?: number;
-  /** unknown-`kid` refetches happen at most once per key source per cooldown, cluster-wide; default 30 000 ms */
-  jwksRefetchCooldownMs?: number;
-  /** how long past `cache_ttl` a key set keeps serving while its origin is down; default 21 600 s (6 h) */
-  maxStaleSeconds?: number;
-}
-
-/** Largest JWKS document accepted. */
-export const MAX_JWKS_BYTES = 256 * 1024;
-
-interface CachedVerification {
+/** One verified token in the cache: it owns what is derived from it. */
+interface CachedVerification<D> {
   readonly identity: VerifiedIdentity;
+  derived: D | undefined;
   /** ms; never beyond the token's `exp` */
   readonly expiresAt: number;
   /** the introspector that accepted it; a replaced or removed one invalidates the entry */
@@ -66,28 +51,39 @@ interface CachedVerification {
  * verifier.setIntrospectors(introspectors); // every config revision
  * const identity = await verifier.verify(token);
  */
-export class TokenVerifier {
-  private readonly tokens: LruMap<string, CachedVerification>;
+export class TokenVerifier<D = undefined> {
+  private readonly tokens: LruMap<string, CachedVerification<D>>;
+  private readonly derive: (identity: VerifiedIdentity) => D;
   private readonly revocations = new RevocationList();
   private readonly opaque: IntrospectionClient;
-  private readonly jwks = new Map<string, RemoteJwks>();
-  /** `jwt.discovery` key sources, by issuer */
-  private readonly discovered = new Map<string, DiscoveredJwks>();
+  private readonly keySources: KeySources;
   private compiled = new Map<string, CompiledIntrospector>();
   private byIssuer = new Map<string, CompiledJwtIntrospector[]>();
   private readonly logger: VerifierLogger;
   private readonly metrics: VerifierMetrics;
   private readonly now: () => number;
   private readonly lookupKeys = (introspector: CompiledJwtIntrospector, kid: string | undefined) =>
-    this.keysOf(introspector, kid);
+    this.keySources.keysFor(introspector, kid);
 
-  constructor(private readonly options: TokenVerifierOptions = {}) {
+  constructor(private readonly options: TokenVerifierOptions<D> = {}) {
+    this.derive = options.derive ?? (() => undefined as D);
     this.logger = options.logger ?? silentLogger;
     this.metrics = options.metrics ?? {};
     this.now = options.now ?? Date.now;
     this.tokens = new LruMap(options.maxCachedTokens ?? 100_000);
+    const sharedCache = options.sharedCache ?? new MemorySharedCache({ now: this.now });
+    this.keySources = new KeySources({
+      sharedCache,
+      logger: this.logger,
+      metrics: this.metrics,
+      now: this.now,
+      insecureHosts: options.insecureHosts ?? [],
+      fetchTimeoutMs: options.fetchTimeoutMs ?? 2000,
+      cooldownMs: options.jwksRefetchCooldownMs ?? 30_000,
+      maxStaleMs: (options.maxStaleSeconds ?? 21_600) * 1000,
+    });
     this.opaque = new IntrospectionClient({
-      sharedCache: options.sharedCache,
+      sharedCache,
       logger: this.logger,
       metrics: this.metrics,
       now: this.now,
@@ -123,7 +119,7 @@ export class TokenVerifier {
       else this.byIssuer.set(introspector.iss, [introspector]);
     }
     if (changed) this.tokens.sweep((entry) => next.get(entry.source.id) !== entry.source);
-    this.syncKeySources();
+    this.keySources.sync(next.values());
     this.opaque.setIntrospectors(opaque);
   }
 
@@ -147,28 +143,32 @@ export class TokenVerifier {
     const hash = this.lastMiss?.token === token ? this.lastMiss.hash : hashToken(token);
     this.lastMiss = undefined;
     const hit = this.lookup(hash);
-    if (hit) return Promise.resolve(hit);
+    if (hit) return Promise.resolve(hit.identity);
     this.metrics.cacheLookup?.('memory', 'token', false);
     return this.verifyUncached(token, hash);
   }
 
   /**
-   * The identity of a token this verifier has already accepted and still trusts, without a
-   * promise turn (the hot path of a repeated token); `undefined` means "call {@link verify}".
-   * Same object as `verify` resolves with: treat it as read-only.
+   * A token this verifier has already accepted and still trusts, without a promise turn (the hot
+   * path of a repeated token), with its derived form; `undefined` means "call {@link verify}".
+   * `identity` is the object `verify` resolves with: treat it as read-only.
    */
-  cached(token: string): VerifiedIdentity | undefined {
+  cached(token: string): VerifiedToken<D> | undefined {
     if (token.length > MAX_TOKEN_BYTES) return undefined;
     const hash = hashToken(token);
     const hit = this.lookup(hash);
-    if (hit === undefined) this.lastMiss = { token, hash };
-    return hit;
+    if (hit === undefined) {
+      this.lastMiss = { token, hash };
+      return undefined;
+    }
+    if (hit.derived === undefined) hit.derived = this.derive(hit.identity);
+    return hit as VerifiedToken<D>;
   }
 
   /** The last token {@link cached} missed and its hash, so `verify` right after hashes it once. */
   private lastMiss: { token: string; hash: string } | undefined;
 
-  private lookup(hash: string): VerifiedIdentity | undefined {
+  private lookup(hash: string): CachedVerification<D> | undefined {
     const hit = this.tokens.get(hash);
     if (!hit) return undefined;
     if (
@@ -177,7 +177,7 @@ export class TokenVerifier {
       (hit.binding === undefined || hit.binding.source.stillHolds(hit.binding))
     ) {
       this.metrics.cacheLookup?.('memory', 'token', true);
-      return hit.identity;
+      return hit;
     }
     this.tokens.delete(hash);
     return undefined;
@@ -228,8 +228,7 @@ export class TokenVerifier {
   /** Drops caches and key sources; the verifier must not be used afterwards. */
   close(): void {
     this.tokens.clear();
-    for (const source of this.jwks.values()) source.close();
-    this.jwks.clear();
+    this.keySources.close();
     this.opaque.close();
   }
 
@@ -254,13 +253,8 @@ export class TokenVerifier {
     const { introspector } = accepted;
     // The introspector may have been replaced while keys were being fetched: then do not cache.
     if (expiresAt > this.now() && this.compiled.get(introspector.id) === introspector) {
-      const source = introspector.discovery
-        ? this.discovered.get(introspector.iss)
-        : introspector.jwksUri === undefined
-          ? undefined
-          : this.jwks.get(introspector.jwksUri);
-      const binding = source?.bind(accepted.key);
-      this.tokens.set(hash, { identity, expiresAt, source: introspector, binding, hash });
+      const binding = this.keySources.bind(introspector, accepted.key);
+      this.tokens.set(hash, { identity, derived: undefined, expiresAt, source: introspector, binding, hash });
     }
     return identity;
   }
@@ -281,23 +275,6 @@ export class TokenVerifier {
     );
   }
 
-  private keysOf(
-    introspector: CompiledJwtIntrospector,
-    kid: string | undefined,
-  ): readonly VerificationKey[] | Promise<readonly VerificationKey[]> {
-    if (introspector.keys) {
-      // Configured keys rarely carry a kid: one without a kid fits any token.
-      return kid === undefined
-        ? introspector.keys
-        : introspector.keys.filter((k) => k.kid === undefined || k.kid === kid);
-    }
-    const source = introspector.discovery
-      ? this.discovered.get(introspector.iss)
-      : this.jwks.get(introspector.jwksUri as string);
-    if (!source) throw new Error(`no key source for ${introspector.id}`); // unreachable: synced with the config
-    return source.keysFor(kid, introspector.id);
-  }
-
   private compileOne(resource: TokenIntrospector): CompiledIntrospector | undefined {
     try {
       return compileIntrospector(resource, { insecureHosts: this.options.insecureHosts });
@@ -309,80 +286,5 @@ export class TokenVerifier {
       );
       return undefined;
     }
-  }
-
-  /** One RemoteJwks per `jwks_uri` in use; new ones are prefetched, unused ones dropped. */
-  private syncKeySources(): void {
-    const ttlByUri = new Map<string, number>();
-    for (const introspector of this.compiled.values()) {
-      if (introspector.type !== 'jwt' || introspector.jwksUri === undefined) continue;
-      const ttl = introspector.cacheTtlSeconds * 1000;
-      ttlByUri.set(introspector.jwksUri, Math.min(ttl, ttlByUri.get(introspector.jwksUri) ?? ttl));
-    }
-    for (const [uri, source] of this.jwks) {
-      if (ttlByUri.has(uri)) continue;
-      source.close();
-      this.jwks.delete(uri);
-    }
-    for (const [uri, ttlMs] of ttlByUri) {
-      let source = this.jwks.get(uri);
-      if (source) source.setTtl(ttlMs);
-      else {
-        source = this.createKeySource(uri, ttlMs);
-        this.jwks.set(uri, source);
-      }
-      source.prefetch();
-    }
-    this.syncDiscoveredSources();
-  }
-
-  /** One DiscoveredJwks per `jwt.discovery` issuer, kept in step like the `jwks_uri` sources. */
-  private syncDiscoveredSources(): void {
-    const ttlByIssuer = new Map<string, number>();
-    for (const introspector of this.compiled.values()) {
-      if (introspector.type !== 'jwt' || !introspector.discovery) continue;
-      const ttl = introspector.cacheTtlSeconds * 1000;
-      ttlByIssuer.set(introspector.iss, Math.min(ttl, ttlByIssuer.get(introspector.iss) ?? ttl));
-    }
-    for (const [iss, source] of this.discovered) {
-      if (ttlByIssuer.has(iss)) continue;
-      source.close();
-      this.discovered.delete(iss);
-    }
-    const { options } = this;
-    for (const [iss, ttlMs] of ttlByIssuer) {
-      let source = this.discovered.get(iss);
-      if (source) source.setTtl(ttlMs);
-      else {
-        source = new DiscoveredJwks({
-          issuer: iss,
-          ttlMs,
-          maxStaleMs: (options.maxStaleSeconds ?? 21_600) * 1000,
-          fetchTimeoutMs: options.fetchTimeoutMs ?? 2000,
-          insecureHosts: options.insecureHosts ?? [],
-          createKeySource: (uri, ttl) => this.createKeySource(uri, ttl),
-          logger: this.logger,
-          now: this.now,
-        });
-        this.discovered.set(iss, source);
-      }
-      source.prefetch();
-    }
-  }
-
-  private createKeySource(uri: string, ttlMs: number): RemoteJwks {
-    const { options } = this;
-    return new RemoteJwks({
-      uri,
-      ttlMs,
-      maxStaleMs: (options.maxStaleSeconds ?? 21_600) * 1000,
-      cooldownMs: options.jwksRefetchCooldownMs ?? 30_000,
-      fetchTimeoutMs: options.fetchTimeoutMs ?? 2000,
-      maxBytes: MAX_JWKS_BYTES,
-      sharedCache: options.sharedCache,
-      logger: this.logger,
-      metrics: this.metrics,
-      now: this.now,
-    });
   }
 }

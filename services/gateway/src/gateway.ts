@@ -90,7 +90,7 @@ function shed(req: IncomingMessage, res: ServerResponse, deps: GatewayDeps): boo
 async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDeps): Promise<void> {
   const url = req.url ?? '/';
   const requestId = requestIdOf(req);
-  if (url.startsWith(RESERVED_PREFIX)) return reserved(req, res, deps, url, requestId);
+  if (url.startsWith(RESERVED_PREFIX)) return reserved({ req, res, deps, url, requestId });
 
   const inbound = await readProxiedRequest(req, {
     trustedProxies: deps.trustedProxies,
@@ -109,7 +109,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
   }
   // DESIGN §13: only a gateway that proxies can check a response before the client sees it.
   if (deps.proxy) inbound.check.can_check_response = true;
-  const reply = await check(deps, inbound.check, req, requestId, inbound.bodyJson);
+  const reply = await check({ req, res, deps, url, requestId }, inbound.check, inbound.bodyJson);
   const checkRequest = inbound.check;
   deps.metrics.answered('proxy', reply.status);
   if (!reply.allow) return sendDenial(res, reply, requestId);
@@ -134,15 +134,19 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
   );
 }
 
-async function reserved(
-  req: IncomingMessage,
-  res: ServerResponse,
-  deps: GatewayDeps,
-  url: string,
-  requestId: string,
-): Promise<void> {
+/** One request to the gateway on its way through: what every handler below needs. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly deps: GatewayDeps;
+  readonly url: string;
+  readonly requestId: string;
+}
+
+async function reserved(exchange: Exchange): Promise<void> {
+  const { req, res, deps, url, requestId } = exchange;
   const path = url.split('?')[0]!;
-  if (path.startsWith(`${ENVOY_HTTP_PREFIX}/`)) return envoyHttp(req, res, deps, url, requestId);
+  if (path.startsWith(`${ENVOY_HTTP_PREFIX}/`)) return envoyHttp(exchange);
   switch (path) {
     case '/_authz/forward': {
       const checkRequest = forwardedCheck(req, deps.trustedProxies);
@@ -156,7 +160,7 @@ async function reserved(
         deps.metrics.answered('forward', 400);
         return sendOutcome(res, 400, 'invalid', senderProblem, requestId);
       }
-      return answerForwardAuth(req, res, deps, 'forward', checkRequest, requestId, []);
+      return answerForwardAuth(exchange, 'forward', checkRequest, []);
     }
     case '/_authz/jwks.json':
       if (!deps.assertion)
@@ -195,13 +199,8 @@ async function reserved(
  * a JSON body Envoy sends (`with_request_body`), and tells Envoy which client-sent identity-like
  * headers to remove.
  */
-async function envoyHttp(
-  req: IncomingMessage,
-  res: ServerResponse,
-  deps: GatewayDeps,
-  url: string,
-  requestId: string,
-): Promise<void> {
+async function envoyHttp(exchange: Exchange): Promise<void> {
+  const { req, res, deps, url, requestId } = exchange;
   const mapped = envoyHttpCheck(req, url, deps.trustedProxies);
   const problem = typeof mapped === 'string' ? mapped : addSenderFacts(mapped.check, req, deps.sender);
   if (problem !== undefined || typeof mapped === 'string') {
@@ -219,20 +218,18 @@ async function envoyHttp(
     delete mapped.check.body_unavailable;
     withBody(mapped.check, body);
   }
-  return answerForwardAuth(req, res, deps, 'envoy', mapped.check, requestId, mapped.identityLike);
+  return answerForwardAuth(exchange, 'envoy', mapped.check, mapped.identityLike);
 }
 
 /** A forward-auth answer: the denial, or 200 with the identity headers (and the assertion). */
 async function answerForwardAuth(
-  req: IncomingMessage,
-  res: ServerResponse,
-  deps: GatewayDeps,
+  exchange: Exchange,
   route: 'forward' | 'envoy',
   checkRequest: CheckRequest,
-  requestId: string,
   identityLike: readonly string[],
 ): Promise<void> {
-  const reply = await check(deps, checkRequest, req, requestId);
+  const { res, deps, requestId } = exchange;
+  const reply = await check(exchange, checkRequest);
   deps.metrics.answered(route, reply.status);
   if (!reply.allow) return sendDenial(res, reply, requestId);
   // Fail closed: an allow conditional on the response (DESIGN §13) cannot be honoured here.
@@ -251,10 +248,8 @@ async function answerForwardAuth(
 }
 
 async function check(
-  deps: GatewayDeps,
+  { req, deps, requestId }: Exchange,
   request: CheckRequest,
-  req: IncomingMessage,
-  requestId: string,
   bodyJson?: Uint8Array,
 ): Promise<CheckReply> {
   const started = performance.now();

@@ -9,6 +9,7 @@ import type { CanonicalCheck, CheckReply, CheckRequest, Identity, Role, User } f
 import type { ClientResource, VerifiedIdentity } from '@authz/verifier';
 import { bundleRequests } from './bundle.js';
 import type { DecisionDeps } from './decide.js';
+import type { DescribedToken } from './described.js';
 import { includedTypes } from './inline.js';
 import { replies } from './replies.js';
 import { withoutSecret } from './secret-fields.js';
@@ -33,20 +34,20 @@ const NO_ROLES: ReadonlySet<string> = new Set();
 export function whoIs(
   deps: DecisionDeps,
   identity: Identity | undefined,
-  verified: VerifiedIdentity | undefined,
-  claimsShared: boolean,
+  token: DescribedToken | undefined,
   user: User | undefined,
   basicClient?: ClientResource,
 ): Who {
+  const verified = token?.verified;
   const roles: Role[] = identity?.user ? deps.config.rolesOf(identity.user) : [];
   const configured = identity?.client && !basicClient ? deps.config.client(identity.client) : undefined;
   // DESIGN §12: policies never see a Client's secret (hashed or not), however it was named.
   const client = basicClient ?? (configured ? deps.clients.visible(configured) : undefined);
-  // A cached token's claims come with every one of its requests: the context prunes them once.
-  const context: ContextIdentity = { claimsShared };
-  if (verified) {
-    if (verified.kind === 'jwt') context.jwt = verified.claims;
-    else context.token = verified.claims;
+  // A cached token's claims come pruned once, from its cache entry (DescribedToken).
+  const context: ContextIdentity = {};
+  if (token) {
+    if (token.verified.kind === 'jwt') context.jwt = token.claims;
+    else context.token = token.claims;
   }
   // DESIGN §11: a User's password hash never reaches a policy, explain or an event.
   if (user) context.user = withoutSecret(user, 'User');

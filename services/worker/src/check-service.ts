@@ -135,13 +135,14 @@ export class CheckService {
     let replied = false;
     try {
       const { reply } = decision;
-      if (reply.explain) reply.explain = scrubExplain(reply.explain, decision.token, decision.proof);
+      const { presented } = decision;
+      if (reply.explain) reply.explain = scrubExplain(reply.explain, presented?.token, presented?.proof);
       reply.revision = this.deps.config.revision;
       reply.request_id = requestId;
       const latencyMs = performance.now() - started;
       this.options.metrics.decided(reply.status, latencyMs / 1000, reply.error_code);
       replied = true;
-      this.send(msg, reply, decision.identityJson);
+      this.send(msg, reply, decision.described?.json);
       const event = decisionEventJson(
         {
           requestId,

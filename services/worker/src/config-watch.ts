@@ -1,8 +1,9 @@
 import { CONFIG_BUCKET, parseResourceKey } from '@authz/protocol';
-import type { KV, Logger, NatsConnection } from '@authz/runtime';
+import type { Logger, NatsConnection } from '@authz/runtime';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { ConfigState } from './config-state.js';
-import { type KvWatchEntry, ResumableKvWatch } from './kv-watch.js';
+import { type KvWatchEntry, ResumableKvWatch, type WatchedBucket } from './kv-watch.js';
+import { Latch } from './latch.js';
 import type { UserDirectory } from './users.js';
 
 /** Types held wholly in memory: each gets a watch with an initial snapshot. */
@@ -36,15 +37,12 @@ export class ConfigWatcher {
   private readonly watches: ResumableKvWatch[];
   private lagTimer?: NodeJS.Timeout;
   private checking = false;
-  private resolveReady!: () => void;
+  private readonly loadedLatch = new Latch();
   /** Resolves once every snapshot type is loaded and committed. */
-  readonly ready = new Promise<void>((resolve) => {
-    this.resolveReady = resolve;
-  });
+  readonly ready = this.loadedLatch.promise;
 
   constructor(
-    nc: NatsConnection,
-    kv: KV,
+    source: WatchedBucket,
     private readonly state: ConfigState,
     private readonly users: UserDirectory,
     private readonly logger: Logger,
@@ -52,8 +50,7 @@ export class ConfigWatcher {
   ) {
     const watch = (type: string, snapshot: boolean) =>
       new ResumableKvWatch({
-        nc,
-        kv,
+        ...source,
         bucket: CONFIG_BUCKET,
         key: `${type}.>`,
         name: 'config watch',
@@ -64,7 +61,7 @@ export class ConfigWatcher {
         // A type with no keys yields no snapshot entry to end on: ask how many it has first.
         beforeFirst: snapshot
           ? async () => {
-              if ((await countKeys(nc, type)) === 0) this.markLoaded(type);
+              if ((await countKeys(source.nc, type)) === 0) this.markLoaded(type);
             }
           : undefined,
         onEntry: (entry) => this.applyEntry(type, entry, snapshot),
@@ -135,7 +132,7 @@ export class ConfigWatcher {
     if (this.isReady) {
       this.state.commit();
       this.logger.info({ revision: this.state.revision, ...this.state.counts }, 'configuration loaded');
-      this.resolveReady();
+      this.loadedLatch.open();
     }
   }
 

@@ -8,10 +8,11 @@ import {
   openConfigBucket,
 } from '@authz/runtime';
 import { mintJwt, startNats, type TestServer } from '@authz/test-support';
-import { ClientAuthenticator, MemoryReplayStore, SenderConstraints, TokenVerifier } from '@authz/verifier';
+import { ClientAuthenticator, MemoryReplayStore, SenderConstraints } from '@authz/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigState } from './config-state.js';
 import { decide } from './decide.js';
+import { createTokenVerifier } from './described.js';
 import { parseCheckRequest } from './request.js';
 import { UserDirectory } from './users.js';
 
@@ -19,7 +20,7 @@ const ISS = 'https://auth.example.com';
 
 function deps(kv: KV) {
   const logger = createLogger('decide-test', 'silent');
-  const verifier = new TokenVerifier();
+  const verifier = createTokenVerifier();
   const config = new ConfigState(logger, (list) => verifier.setIntrospectors(list));
   config.apply({
     key: 'TokenIntrospector.idp',

@@ -3,17 +3,14 @@ import type { CheckReply, Identity, User } from '@authz/protocol';
 import {
   type BasicCredentials,
   basicCredentials,
-  bindingOf,
   type ClientAuthenticator,
   type ClientAuthResult,
-  confirmationOf,
   type PresentedToken,
   type SenderConstraints,
-  type TokenVerifier,
-  type VerifiedIdentity,
 } from '@authz/verifier';
 import { authorize, envelopeReply, type Who, whoIs } from './authorize.js';
 import type { ConfigState } from './config-state.js';
+import { type DescribedToken, describeToken, type TokenSource } from './described.js';
 import { replies } from './replies.js';
 import { bearerToken, type ParsedCheck } from './request.js';
 import { dpopCredential, senderFacts } from './sender.js';
@@ -23,27 +20,35 @@ import { type UserDirectory, UserLookupError } from './users.js';
 /** What a decision needs from the worker. */
 export interface DecisionDeps {
   config: ConfigState;
-  verifier: TokenVerifier;
-  users: UserDirectory;
+  /** the verifier (see createTokenVerifier), or a fake */
+  verifier: TokenSource;
+  /** Users by id (a {@link UserDirectory}, or a fake); a rejection with UserLookupError is a 503 */
+  users: Pick<UserDirectory, 'get'>;
   /** Aidbox Operation of a request (DESIGN §12), compiled once for `AUTHZ_FHIR_BASE`. */
   operations: OperationResolver;
   /** Basic clients (DESIGN §12), checked against the configured Clients. */
-  clients: ClientAuthenticator;
+  clients: Pick<ClientAuthenticator, 'authenticate' | 'visible'>;
   /** `AUTHZ_AUTHORIZE_INLINE_REQUESTS`: `_include` / `_revinclude` need each included type's search allowed. */
   inlineRequests: boolean;
   /** DPoP and mTLS binding checks (DESIGN §13), with the cluster's DPoP replay store */
-  sender: SenderConstraints;
+  sender: Pick<SenderConstraints, 'check'>;
 }
 
 /** A decision plus what the decision event needs and the reply does not carry. */
 export interface Decision {
   reply: CheckReply;
-  /** the bearer token, kept only to scrub it out of `explain` */
-  token?: string;
-  /** the DPoP proof, kept only to scrub it out of `explain` */
-  proof?: string;
-  /** JSON of `reply.identity`, when a cached token already had it written */
-  identityJson?: string;
+  /** the token (and DPoP proof) presented, kept only to scrub them out of `explain` */
+  presented?: PresentedToken;
+  /** the verified token `reply.identity` describes; a cached one carries that identity's JSON */
+  described?: DescribedToken;
+}
+
+/** One check on its way through a decision: the request, the worker, and the token once presented. */
+interface Checking {
+  readonly check: ParsedCheck;
+  readonly deps: DecisionDeps;
+  readonly presented?: PresentedToken;
+  readonly described?: DescribedToken;
 }
 
 /**
@@ -62,78 +67,56 @@ export function decide(check: ParsedCheck, deps: DecisionDeps): Decision | Promi
   if (dpop !== undefined && 'problem' in dpop) return { reply: replies.badCredentials(dpop.problem, 'dpop') };
   const bearer = dpop ?? bearerToken(check.request.headers);
   if ('problem' in bearer) return { reply: replies.badCredentials(bearer.problem) };
-  if ('none' in bearer) return decideFor(check, deps, undefined, undefined);
+  if ('none' in bearer) return decideFor({ check, deps });
   const presented: PresentedToken = dpop ?? { scheme: 'bearer', token: bearer.token };
-  const { token } = presented;
-  const cached = deps.verifier.cached(token);
-  if (cached) return decideBound(check, deps, describedOnce(cached), presented);
-  return deps.verifier.verify(token).then(
-    (verified) => decideBound(check, deps, { verified, identity: describeIdentity(verified) }, presented),
+  const cached = deps.verifier.cached(presented.token);
+  if (cached) return decideBound({ check, deps, presented, described: cached.derived });
+  return deps.verifier.verify(presented.token).then(
+    (verified) => decideBound({ check, deps, presented, described: describeToken(verified) }),
     // A presented token that fails is never downgraded to an anonymous request (§6 step 3).
-    (err: unknown) => ({
-      reply: replies.verificationFailed(err, presented.scheme),
-      token,
-      proof: presented.proof,
-    }),
+    (err: unknown) => refused(presented, err),
   );
+}
+
+/** The decision for a presented token that is refused. */
+function refused(presented: PresentedToken, err: unknown): Decision {
+  return { reply: replies.verificationFailed(err, presented.scheme), presented };
 }
 
 /** §13: a verified token is used only by the sender it is bound to (DPoP key, client certificate). */
 function decideBound(
-  check: ParsedCheck,
-  deps: DecisionDeps,
-  described: Described,
-  presented: PresentedToken,
+  c: Checking & Required<Pick<Checking, 'presented' | 'described'>>,
 ): Decision | Promise<Decision> {
+  const { check, deps, presented, described } = c;
   const facts = senderFacts(check, described.verified.introspector, deps.config, presented.scheme === 'dpop');
   const refusal = deps.sender.check(described.verified, presented, facts);
-  if (refusal === undefined) return decideFor(check, deps, described, presented.token, presented.proof);
-  const refused = (err: unknown): Decision => ({
-    reply: replies.verificationFailed(err, presented.scheme),
-    token: presented.token,
-    proof: presented.proof,
-  });
-  if (!(refusal instanceof Promise)) return refused(refusal);
-  return refusal.then((err) =>
-    err === undefined ? decideFor(check, deps, described, presented.token, presented.proof) : refused(err),
-  );
+  if (refusal === undefined) return decideFor(c);
+  if (!(refusal instanceof Promise)) return refused(presented, refusal);
+  return refusal.then((err) => (err === undefined ? decideFor(c) : refused(presented, err)));
 }
 
 /** Steps 4–6 of §6 once the token (if any) is verified: User, Roles, Client, policies. */
-function decideFor(
-  check: ParsedCheck,
-  deps: DecisionDeps,
-  described: Described | undefined,
-  token: string | undefined,
-  proof?: string,
-): Decision | Promise<Decision> {
-  const userId = described?.identity.user;
-  if (!userId) return evaluate(check, deps, described, undefined, token, proof);
-  const user = deps.users.get(userId);
+function decideFor(c: Checking): Decision | Promise<Decision> {
+  const userId = c.described?.identity.user;
+  if (!userId) return evaluate(c, undefined);
+  const user = c.deps.users.get(userId);
   return user instanceof Promise
     ? user.then(
-        (found) => evaluate(check, deps, described, found, token, proof),
+        (found) => evaluate(c, found),
         (err: unknown): Decision => {
           // Not knowing the User is "cannot decide now" (503), with a reason; anything else is internal.
           if (err instanceof UserLookupError)
-            return { reply: replies.unavailable(err.message), token, proof };
+            return { reply: replies.unavailable(err.message), presented: c.presented };
           throw err;
         },
       )
-    : evaluate(check, deps, described, user, token, proof);
+    : evaluate(c, user);
 }
 
-function evaluate(
-  check: ParsedCheck,
-  deps: DecisionDeps,
-  described: Described | undefined,
-  user: User | undefined,
-  token: string | undefined,
-  proof: string | undefined,
-): Decision {
-  const identity = described?.identity;
-  const who = whoIs(deps, identity, described?.verified, described?.json !== undefined, user);
-  return { reply: decideAs(check, deps, who), token, proof, identityJson: described?.json };
+function evaluate(c: Checking, user: User | undefined): Decision {
+  const { described, presented } = c;
+  const who = whoIs(c.deps, described?.identity, described, user);
+  return { reply: decideAs(c.check, c.deps, who), presented, described };
 }
 
 /** The policies' answer for `who` (the envelope's, then a Bundle's entries). */
@@ -175,49 +158,9 @@ function decideBasic(
     const id = String(result.client.id);
     const identity: Identity = { kind: 'basic', sub: id, client: id };
     return {
-      reply: decideAs(check, deps, whoIs(deps, identity, undefined, false, undefined, result.client)),
+      reply: decideAs(check, deps, whoIs(deps, identity, undefined, undefined, result.client)),
     };
   };
   const result = deps.clients.authenticate(credentials, check.request.remote_addr ?? '');
   return result instanceof Promise ? result.then(answer) : answer(result);
-}
-
-/** A verified token with its reply identity; `json` only for a cached token (written once). */
-interface Described {
-  verified: VerifiedIdentity;
-  identity: Identity;
-  json?: string;
-}
-
-// A cached token resolves to the same VerifiedIdentity object every time: its Identity and that
-// Identity's JSON are built on its second use and kept as long as the token stays cached. A
-// token seen once (most unique tokens) never gets an entry here.
-const described = new WeakMap<VerifiedIdentity, Described>();
-
-function describedOnce(verified: VerifiedIdentity): Described {
-  let entry = described.get(verified);
-  if (entry === undefined) {
-    const identity = Object.freeze(describeIdentity(verified));
-    entry = { verified, identity, json: JSON.stringify(identity) };
-    described.set(verified, entry);
-  }
-  return entry;
-}
-
-/** The reply's view of a verified token: claims that name the bearer, never the token. */
-export function describeIdentity(verified: VerifiedIdentity): Identity {
-  const c = verified.claims;
-  const identity: Identity = { kind: verified.kind, introspector: verified.introspector };
-  if (typeof c.iss === 'string') identity.iss = c.iss;
-  if (typeof c.sub === 'string') identity.sub = c.sub;
-  // Aidbox: box_user before sub.
-  const user = typeof c.box_user === 'string' ? c.box_user : identity.sub;
-  if (user) identity.user = user;
-  const client = [c.client_id, c.azp, c.cid].find((v): v is string => typeof v === 'string' && v !== '');
-  if (client) identity.client = client;
-  const exp = verified.exp ?? (typeof c.exp === 'number' ? c.exp : undefined);
-  if (exp !== undefined) identity.exp = exp;
-  const binding = c.cnf === undefined ? undefined : bindingOf(confirmationOf(c));
-  if (binding) identity.binding = binding;
-  return identity;
 }

@@ -1,6 +1,6 @@
 import { type CheckReply, wire } from '@authz/protocol';
 import { describe, expect, it } from 'vitest';
-import { describeIdentity } from './decide.js';
+import { describeIdentity } from './described.js';
 import { checkReplyJson, decisionEventJson, redactUri, scrubExplain, workerStatsJson } from './events.js';
 
 describe('redactUri', () => {

@@ -8,11 +8,12 @@ import {
   openConfigBucket,
 } from '@authz/runtime';
 import { startNats, type TestServer } from '@authz/test-support';
-import { ClientAuthenticator, TokenVerifier } from '@authz/verifier';
+import { ClientAuthenticator } from '@authz/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BUNDLE_ENTRIES } from './bundle.js';
 import { ConfigState } from './config-state.js';
 import { type DecisionDeps, decide } from './decide.js';
+import { createTokenVerifier } from './described.js';
 import { includedTypes } from './inline.js';
 import { parseCheckRequest } from './request.js';
 import { UserDirectory } from './users.js';
@@ -65,7 +66,7 @@ describe('inline requests and Bundles in the worker (real NATS KV)', () => {
     config.commit();
     return {
       config,
-      verifier: new TokenVerifier(),
+      verifier: createTokenVerifier(),
       users: new UserDirectory(kv, 10),
       operations: compileOperationResolver(),
       clients: new ClientAuthenticator({ client: (id) => config.client(id) }),

@@ -1,5 +1,6 @@
 export { type ConfigChange, ConfigState } from './config-state.js';
-export { type Decision, type DecisionDeps, decide, describeIdentity } from './decide.js';
+export { type Decision, type DecisionDeps, decide } from './decide.js';
+export { createTokenVerifier, type DescribedToken, describeIdentity, type TokenSource } from './described.js';
 export {
   checkReplyJson,
   type DecisionEventFields,

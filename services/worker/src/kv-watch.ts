@@ -13,10 +13,14 @@ export interface KvWatchEntry {
   json<T>(): T;
 }
 
-/** One watched key filter of a KV bucket. */
-export interface KvWatchOptions {
+/** A KV bucket to watch, with the connection its stream is asked about. */
+export interface WatchedBucket {
   nc: NatsConnection;
   kv: KV;
+}
+
+/** One watched key filter of a KV bucket. */
+export interface KvWatchOptions extends WatchedBucket {
   /** the bucket's name (its stream is `KV_<bucket>`) */
   bucket: string;
   /** the key filter (`AccessPolicy.>`, or `>` for the whole bucket) */

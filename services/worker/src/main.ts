@@ -22,11 +22,12 @@ import {
   RedisReplayStore,
   RedisSharedCache,
   SenderConstraints,
-  TokenVerifier,
+  type VerifierMetrics,
 } from '@authz/verifier';
 import { CheckService } from './check-service.js';
 import { ConfigState } from './config-state.js';
 import { ConfigWatcher } from './config-watch.js';
+import { createTokenVerifier } from './described.js';
 import { readWorkerEnv, type WorkerEnv } from './env.js';
 import { createWorkerMetrics } from './metrics.js';
 import { startOpsServer } from './ops-http.js';
@@ -59,10 +60,14 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
   // Give Redis a moment before the first key-set loads, so a worker started while an IdP is down
   // can still serve from the cluster's cached key sets. Never more than a second: Redis is a cache.
   if (redis) await redisReady(redis, 1000);
-  const verifier = new TokenVerifier({
+  const verifier = createTokenVerifier({
+    // Without Redis the verifier's shared tier is this process's memory (MemorySharedCache):
+    // its lookups are not Redis lookups, so they are not counted as such.
     sharedCache: redis ? new RedisSharedCache(redis) : undefined,
     logger,
-    metrics: metrics.verifier,
+    metrics: redis
+      ? metrics.verifier
+      : { ...metrics.verifier, cacheLookup: memoryTierOnly(metrics.verifier) },
     insecureHosts: env.insecureHosts,
     fetchTimeoutMs: env.fetchTimeoutMs,
     maxCachedTokens: env.maxCachedTokens,
@@ -76,15 +81,11 @@ async function startWorker(env: WorkerEnv, logger: Logger): Promise<StartedServi
   // 1 s deadline (retried, see UserDirectory), instead of nats.js's 5 s default.
   const userKv = await openConfigBucket(nc, { timeoutMs: USER_READ_TIMEOUT_MS });
   const users = new UserDirectory(userKv, env.maxCachedUsers);
-  const watcher = new ConfigWatcher(nc, kv, config, users, logger, metrics.watch);
+  const watcher = new ConfigWatcher({ nc, kv }, config, users, logger, metrics.watch);
   watcher.start();
   // DESIGN §11: every durable revocation is in force before the first check is answered.
-  const revocations = new RevocationWatcher(
-    nc,
-    await openBucketWhenCreated(nc, logger, openRevocationBucket),
-    verifier,
-    logger,
-  );
+  const revocationKv = await openBucketWhenCreated(nc, logger, openRevocationBucket);
+  const revocations = new RevocationWatcher({ nc, kv: revocationKv }, verifier, logger);
   revocations.start();
 
   const ops =
@@ -206,4 +207,11 @@ async function openBucketWhenCreated(
       await new Promise((r) => setTimeout(r, Math.min(200 * (attempt + 1), 2000)));
     }
   }
+}
+
+/** The verifier's cache-lookup hook, counting only the in-process tier. */
+function memoryTierOnly(hooks: VerifierMetrics): VerifierMetrics['cacheLookup'] {
+  return (tier, kind, hit) => {
+    if (tier === 'memory') hooks.cacheLookup?.(tier, kind, hit);
+  };
 }

@@ -1,6 +1,7 @@
 import { parseRevocationEntry, REVOCATION_BUCKET } from '@authz/protocol';
-import type { KV, Logger, NatsConnection } from '@authz/runtime';
-import { type KvWatchEntry, ResumableKvWatch } from './kv-watch.js';
+import type { Logger } from '@authz/runtime';
+import { type KvWatchEntry, ResumableKvWatch, type WatchedBucket } from './kv-watch.js';
+import { Latch } from './latch.js';
 
 /** Where revocations go: the verifier's list (see `TokenVerifier.applyRevocation`). */
 export interface RevocationSink {
@@ -25,25 +26,20 @@ const EMPTY_POLL_MS = 250;
  * is restarted.
  */
 export class RevocationWatcher {
-  private stopped = false;
-  private loaded = false;
+  private readonly loaded = new Latch();
+  /** Resolves once every revocation stored when the watch started is in force. */
+  readonly ready = this.loaded.promise;
   private readonly watch: ResumableKvWatch;
   private readonly timers: NodeJS.Timeout[] = [];
-  private resolveReady!: () => void;
-  /** Resolves once every revocation stored when the watch started is in force. */
-  readonly ready = new Promise<void>((resolve) => {
-    this.resolveReady = resolve;
-  });
+  private stopped = false;
 
   constructor(
-    nc: NatsConnection,
-    kv: KV,
+    source: WatchedBucket,
     private readonly sink: RevocationSink,
     private readonly logger: Logger,
   ) {
     this.watch = new ResumableKvWatch({
-      nc,
-      kv,
+      ...source,
       bucket: REVOCATION_BUCKET,
       key: '>',
       name: 'revocation watch',
@@ -51,19 +47,19 @@ export class RevocationWatcher {
       backoff: { baseMs: 50, maxMs: 2000 },
       onEntry: (entry) => {
         this.applyEntry(entry);
-        if (!this.loaded && entry.delta === 0) this.markLoaded();
+        if (!this.loaded.isOpen && entry.delta === 0) this.markLoaded();
       },
     });
   }
 
   get isReady(): boolean {
-    return this.loaded;
+    return this.loaded.isOpen;
   }
 
   start(): void {
     this.watch.start();
     const lag = setInterval(() => {
-      if (this.loaded) this.watch.checkLag().catch(() => {});
+      if (this.loaded.isOpen) this.watch.checkLag().catch(() => {});
     }, LAG_CHECK_MS);
     const prune = setInterval(() => this.sink.pruneRevocations(), PRUNE_MS);
     lag.unref();
@@ -94,20 +90,18 @@ export class RevocationWatcher {
   }
 
   private markLoaded(): void {
-    if (this.loaded) return;
-    this.loaded = true;
-    this.resolveReady();
+    this.loaded.open();
   }
 
   /** An empty bucket yields no snapshot entry to end on: ask the bucket until something arrives. */
   private async pollEmpty(): Promise<void> {
-    while (!this.loaded && !this.stopped) {
+    while (!this.loaded.isOpen && !this.stopped) {
       try {
         if ((await this.watch.lastRevision()) === 0) this.markLoaded();
       } catch {
         // NATS not answering yet: ask again.
       }
-      if (!this.loaded) await new Promise((r) => setTimeout(r, EMPTY_POLL_MS));
+      if (!this.loaded.isOpen) await new Promise((r) => setTimeout(r, EMPTY_POLL_MS));
     }
   }
 }

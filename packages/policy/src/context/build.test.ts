@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BODY_UNAVAILABLE, buildRequestContext } from './build.js';
+import { BODY_UNAVAILABLE, buildRequestContext, contextClaims } from './build.js';
 import { pruneEmpty } from './prune.js';
 import { parseFhirRoute } from './route.js';
 
@@ -126,6 +126,19 @@ describe('buildRequestContext', () => {
       { jwt: { iss: 'i', aud: [], extra: { nested: '' } }, user: {}, role: [], client: undefined },
     );
     expect(ctx).toEqual({ 'request-method': 'get', uri: '/x', body: { g: 0, h: false }, jwt: { iss: 'i' } });
+  });
+
+  it('takes claims pruned once by their owner as they are, and prunes raw claims per request', () => {
+    const claims = { iss: 'i', aud: [], extra: { nested: '' } };
+    const once = contextClaims(claims);
+    const pre = buildRequestContext({ method: 'GET', uri: '/' }, { jwt: once });
+    const raw = buildRequestContext({ method: 'GET', uri: '/' }, { jwt: claims });
+    expect(pre.jwt).toEqual({ iss: 'i' });
+    expect(raw.jwt).toEqual({ iss: 'i' });
+    expect(buildRequestContext({ method: 'GET', uri: '/' }, { token: once }).token).toBe(pre.jwt);
+    expect(
+      buildRequestContext({ method: 'GET', uri: '/' }, { jwt: contextClaims({ a: '' }) }),
+    ).not.toHaveProperty('jwt');
   });
 
   it('does not copy identity objects that hold no empty value', () => {

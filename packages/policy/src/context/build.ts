@@ -20,23 +20,50 @@ export const BODY_UNAVAILABLE: unique symbol = Symbol('body unavailable');
 export type RequestContext = Record<string, unknown>;
 
 /**
+ * Claims in the form a request context holds them (empty values removed), made once by
+ * {@link contextClaims} and kept by whoever owns the token's state (the worker keeps it on the
+ * verifier's cache entry), so a token that recurs is not pruned again on every request.
+ */
+export class ContextClaims {
+  private constructor(
+    /** the pruned claims; `undefined` when nothing was left */
+    readonly value: unknown,
+  ) {}
+
+  /** @internal see {@link contextClaims} */
+  static of(claims: Record<string, unknown>): ContextClaims {
+    return new ContextClaims(pruneEmpty(claims));
+  }
+}
+
+/**
+ * The context form of `claims`, for a caller that sees the same claims again (a cached token).
+ *
+ * @example
+ * const claims = contextClaims(verified.claims); // once per cached token
+ * buildRequestContext(request, { jwt: claims }); // every request of that token
+ */
+export function contextClaims(claims: Record<string, unknown>): ContextClaims {
+  return ContextClaims.of(claims);
+}
+
+/**
  * Who the request was authenticated as, in the shapes policies match on. These objects are
  * treated as immutable: a User, Role list or Client is shared by many requests, so its pruned
- * form is computed once and remembered; `jwt` / `token` too when `claimsShared` says so.
+ * form is computed once and remembered. `jwt` / `token` are pruned per request, unless given
+ * as {@link ContextClaims} (pruned once by their owner).
  */
 export interface ContextIdentity {
   /** verified JWT claims */
-  jwt?: Record<string, unknown>;
+  jwt?: Record<string, unknown> | ContextClaims;
   /** RFC 7662 introspection response */
-  token?: Record<string, unknown>;
+  token?: Record<string, unknown> | ContextClaims;
   /** the User resource */
   user?: Record<string, unknown>;
   /** the Role resources granted to the user */
   role?: Record<string, unknown>[];
   /** the Client resource */
   client?: Record<string, unknown>;
-  /** `jwt` / `token` come from a token cache and recur: remember their pruned form too */
-  claimsShared?: boolean;
 }
 
 /**
@@ -80,9 +107,8 @@ export function buildRequestContext(
   // DESIGN §13: the client certificate a trusted TLS-terminating proxy saw, like cnf x5t#S256.
   if (request.client_cert_sha256) ctx['client-cert'] = { sha256: request.client_cert_sha256 };
   if (identity !== undefined) {
-    const claims = identity.claimsShared ? prunedOnce : pruneEmpty;
-    put(ctx, 'jwt', claims(identity.jwt));
-    put(ctx, 'token', claims(identity.token));
+    put(ctx, 'jwt', claimsOf(identity.jwt));
+    put(ctx, 'token', claimsOf(identity.token));
     put(ctx, 'user', prunedOnce(identity.user));
     put(ctx, 'role', prunedOnce(identity.role));
     put(ctx, 'client', prunedOnce(identity.client));
@@ -92,6 +118,11 @@ export function buildRequestContext(
 
 const WRITES = new Set(['post', 'put', 'patch']);
 
+function claimsOf(claims: Record<string, unknown> | ContextClaims | undefined): unknown {
+  return claims instanceof ContextClaims ? claims.value : pruneEmpty(claims);
+}
+
+// Users, Roles and Clients are configuration objects shared by every request that names them.
 const pruned = new WeakMap<object, unknown>();
 
 /** {@link pruneEmpty} of an identity object, computed once per object (see ContextIdentity). */

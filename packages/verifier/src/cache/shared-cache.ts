@@ -1,36 +1,36 @@
 import type { Redis } from 'ioredis';
 
 /**
- * The cluster-wide cache (Redis) as the verifier sees it. Every method resolves — an error or a
- * timeout is a miss (`undefined` / `false`) — because Redis is a cache, never a dependency of a
- * decision (DESIGN §9). Keys passed in are already hashes: no token or secret reaches Redis.
+ * The cluster-wide cache as the verifier sees it: Redis in a cluster ({@link RedisSharedCache}),
+ * process memory without one or in tests (`MemorySharedCache`). Every method resolves — an error
+ * or a timeout is a miss (`undefined`, `'unavailable'`) — because Redis is a cache, never a
+ * dependency of a decision (DESIGN §9). Keys passed in are already hashes: no token or secret
+ * reaches Redis.
  */
 export interface SharedCache {
+  /** Whether the cache answers right now; a `false` lets callers skip it without waiting. */
+  isAvailable(): boolean;
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
-  del(...keys: string[]): Promise<void>;
-  /** Takes a lock for `ttlMs` if nobody holds it; `false` when taken or Redis is down. */
-  acquireLock(key: string, ttlMs: number): Promise<boolean>;
-  releaseLock(key: string): Promise<void>;
   /**
-   * Like {@link acquireLock}, but tells a lock someone holds (`held`) from a cache that cannot
-   * answer (`unavailable`), so a caller can fall back to working alone instead of waiting.
+   * Takes a lock for `ttlMs` if nobody holds it. Tells a lock someone holds (`held`) from a cache
+   * that cannot answer (`unavailable`), so a caller can work alone instead of waiting.
    */
-  tryAcquireLock?(key: string, ttlMs: number): Promise<LockResult>;
-  /** Whether the cache is connected right now; a `false` lets callers skip it without waiting. */
-  isAvailable?(): boolean;
+  acquireLock(key: string, ttlMs: number): Promise<LockResult>;
+  /** Releases a lock this instance holds (never someone else's). */
+  releaseLock(key: string): Promise<void>;
   /**
    * Reads `key` and its revocation generation together (see {@link revoke}). A caller that may
    * write `key` later passes the generation to {@link setIfGeneration}.
    */
-  getWithGeneration?(key: string): Promise<{ value: string | undefined; generation: string }>;
+  getWithGeneration(key: string): Promise<{ value: string | undefined; generation: string }>;
   /** Writes `key` only if no {@link revoke} of it happened since `generation` was read. */
-  setIfGeneration?(key: string, value: string, ttlSeconds: number, generation: string): Promise<void>;
+  setIfGeneration(key: string, value: string, ttlSeconds: number, generation: string): Promise<void>;
   /**
    * Deletes each key and bumps its revocation generation, in one transaction: a write prepared
    * before (a result fetched while the token was being revoked) can then no longer land.
    */
-  revoke?(...keys: string[]): Promise<void>;
+  revoke(...keys: string[]): Promise<void>;
 }
 
 /** Key of the revocation generation of `key`. */
@@ -48,7 +48,7 @@ export const GENERATION_TTL_MS = 10 * 60_000;
 const SET_IF_GENERATION = `if (redis.call('get', KEYS[2]) or '0') ~= ARGV[3] then return 0 end
 return redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])`;
 
-/** Outcome of {@link SharedCache.tryAcquireLock}. */
+/** Outcome of {@link SharedCache.acquireLock}. */
 export type LockResult = 'acquired' | 'held' | 'unavailable';
 
 /** Options of {@link RedisSharedCache}. */
@@ -111,20 +111,7 @@ export class RedisSharedCache implements SharedCache {
     }
   }
 
-  async del(...keys: string[]): Promise<void> {
-    if (!this.ready || keys.length === 0) return;
-    try {
-      await this.redis.del(...keys.map((k) => this.prefix + k));
-    } catch (err) {
-      this.fail(err);
-    }
-  }
-
-  async acquireLock(key: string, ttlMs: number): Promise<boolean> {
-    return (await this.tryAcquireLock(key, ttlMs)) === 'acquired';
-  }
-
-  async tryAcquireLock(key: string, ttlMs: number): Promise<LockResult> {
+  async acquireLock(key: string, ttlMs: number): Promise<LockResult> {
     if (!this.ready) return 'unavailable';
     const owner = Math.random().toString(36).slice(2);
     try {

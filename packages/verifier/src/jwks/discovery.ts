@@ -3,6 +3,7 @@ import { boundedFetch, checkOutboundUrl } from '../http/fetch.js';
 import { clip } from '../jwt/compact.js';
 import type { VerificationKey } from '../keys/signature.js';
 import type { VerifierLogger } from '../types.js';
+import { KeySourceError } from './failure.js';
 import type { KeyBinding } from './remote.js';
 
 /** Largest OpenID Provider configuration document read (they are a few KiB). */
@@ -59,7 +60,7 @@ export class DiscoveredJwks {
   private current: Discovered | undefined;
   private loading: Promise<Discovered> | undefined;
   private refreshing: Promise<void> | undefined;
-  private lastFailure: { at: number; error: string } | undefined;
+  private lastFailure: { at: number; failure: KeySourceError } | undefined;
   private source: { jwksUri: string; keys: JwksKeySource } | undefined;
 
   constructor(private readonly options: DiscoveredJwksOptions) {
@@ -131,7 +132,7 @@ export class DiscoveredJwks {
     }
     // Nothing usable: a dead or wrong origin is asked again only after a short pause.
     const failure = this.lastFailure;
-    if (failure && now() - failure.at < Math.min(5000, ttlMs)) throw new Error(failure.error);
+    if (failure && now() - failure.at < Math.min(5000, ttlMs)) throw failure.failure;
     this.loading ??= this.fetchDocument().finally(() => {
       this.loading = undefined;
     });
@@ -161,11 +162,11 @@ export class DiscoveredJwks {
       this.lastFailure = undefined;
       return doc;
     } catch (err) {
-      const error = (err as Error).message;
-      this.lastFailure = { at: now(), error };
+      const failure = KeySourceError.from(err);
+      this.lastFailure = { at: now(), failure };
       // A document that now names another issuer is not a transient failure: stop trusting it.
-      if (err instanceof WrongIssuerError) this.current = undefined;
-      throw err;
+      if (failure.code === 'issuer-mismatch') this.current = undefined;
+      throw failure;
     }
   }
 
@@ -174,7 +175,7 @@ export class DiscoveredJwks {
     const { issuer, fetchTimeoutMs, insecureHosts } = this.options;
     const at = `the discovery document at ${this.location}`;
     const refused = checkOutboundUrl(this.location, insecureHosts);
-    if (refused) throw new Error(`${at} ${refused}`);
+    if (refused) throw new KeySourceError('refused-url', `${at} ${refused}`);
     let response: Awaited<ReturnType<typeof boundedFetch>>;
     try {
       response = await boundedFetch(this.location, {
@@ -182,26 +183,33 @@ export class DiscoveredJwks {
         maxBytes: MAX_DISCOVERY_BYTES,
       });
     } catch (err) {
-      throw new Error(`${at} could not be fetched (${(err as Error).message})`);
+      throw new KeySourceError('unreachable', `${at} could not be fetched (${(err as Error).message})`, {
+        cause: err,
+      });
     }
-    if (response.status !== 200) throw new Error(`${at} answered HTTP ${response.status}`);
+    if (response.status !== 200)
+      throw new KeySourceError('http-status', `${at} answered HTTP ${response.status}`);
     let doc: { issuer?: unknown; jwks_uri?: unknown } | null;
     try {
       doc = JSON.parse(response.body) as typeof doc;
-    } catch {
-      throw new Error(`${at} is not JSON`);
+    } catch (err) {
+      throw new KeySourceError('unusable-document', `${at} is not JSON`, { cause: err });
     }
     if (doc?.issuer !== issuer) {
       const named = typeof doc?.issuer === 'string' ? JSON.stringify(clip(doc.issuer, 200)) : 'no issuer';
       // OpenID Connect Discovery §4.3: the issuer must be identical to the one configured.
-      throw new WrongIssuerError(`${at} names issuer ${named}, not ${JSON.stringify(issuer)}`);
+      throw new KeySourceError(
+        'issuer-mismatch',
+        `${at} names issuer ${named}, not ${JSON.stringify(issuer)}`,
+      );
     }
-    if (typeof doc.jwks_uri !== 'string') throw new Error(`${at} has no jwks_uri`);
+    if (typeof doc.jwks_uri !== 'string')
+      throw new KeySourceError('unusable-document', `${at} has no jwks_uri`);
     const problem = checkOutboundUrl(doc.jwks_uri, insecureHosts);
-    if (problem)
-      throw new Error(`${at} names jwks_uri ${JSON.stringify(clip(doc.jwks_uri, 200))}, which ${problem}`);
+    if (problem) {
+      const named = JSON.stringify(clip(doc.jwks_uri, 200));
+      throw new KeySourceError('refused-url', `${at} names jwks_uri ${named}, which ${problem}`);
+    }
     return doc.jwks_uri;
   }
 }
-
-class WrongIssuerError extends Error {}

@@ -1,6 +1,7 @@
 import { boundedFetch } from '../http/fetch.js';
 import type { VerificationKey } from '../keys/signature.js';
 import { type ImportedKeySet, importJwksDocument } from './document.js';
+import { KeySourceError } from './failure.js';
 
 /** A key set in memory: its keys, indexed by `kid`, and when it left the origin (ms). */
 export interface KeySet {
@@ -23,17 +24,23 @@ export function indexKeySet(keys: readonly VerificationKey[], fetchedAt: number)
 
 /**
  * GETs a JWKS document from its origin — bounded in time and size, no redirects (`boundedFetch`)
- * — and imports it. Rejects with a message fit for a reason when the origin cannot be reached,
- * answers anything but 200, or publishes no usable signing key.
+ * — and imports it. Rejects with a {@link KeySourceError} whose message is fit for a reason:
+ * `unreachable`, `http-status` (anything but 200), `unusable-document` (no usable signing key).
  */
 export async function fetchJwks(
   uri: string,
   location: string,
   options: { timeoutMs: number; maxBytes: number },
 ): Promise<ImportedKeySet> {
-  const response = await boundedFetch(uri, options);
-  if (response.status !== 200) throw new Error(`${location} answered HTTP ${response.status}`);
-  const imported = await importJwksDocument(response.body);
-  if (imported.keys.length === 0) throw new Error('the JWKS document holds no usable signing key');
+  const response = await boundedFetch(uri, options).catch((err: unknown) => {
+    throw KeySourceError.from(err);
+  });
+  if (response.status !== 200)
+    throw new KeySourceError('http-status', `${location} answered HTTP ${response.status}`);
+  const imported = await importJwksDocument(response.body).catch((err: unknown) => {
+    throw new KeySourceError('unusable-document', (err as Error).message, { cause: err });
+  });
+  if (imported.keys.length === 0)
+    throw new KeySourceError('unusable-document', 'the JWKS document holds no usable signing key');
   return imported;
 }

@@ -6,8 +6,9 @@ import { mintJwt, startIdp, startRedis, type TestIdp, type TestServer } from '@a
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSharedCache } from '../cache/shared-cache.js';
 import { InvalidTokenError, VerifierUnavailableError } from '../errors.js';
-import type { VerifierLogger } from '../types.js';
-import { TokenVerifier, type TokenVerifierOptions } from '../verifier.js';
+import type { TokenVerifierOptions, VerifierLogger } from '../types.js';
+import { TokenVerifier } from '../verifier.js';
+import { KeySourceError } from './failure.js';
 
 const silent = createLogger('test', 'silent');
 
@@ -199,17 +200,20 @@ describe('the origin misbehaving', () => {
   }
 
   it.each([
-    ['a redirect (never followed)', '/redirect', /answered HTTP 302/],
-    ['a document over 256 KiB', '/big', /exceeds 262144 bytes/],
-    ['a body that is not JSON', '/not-json', /not JSON/],
-    ['no answer within the fetch timeout', '/slow', /no answer from .* within 300 ms/],
-  ])('answers 503 for %s', async (_name, path, reason) => {
+    ['a redirect (never followed)', '/redirect', /answered HTTP 302/, 'http-status'],
+    ['a document over 256 KiB', '/big', /exceeds 262144 bytes/, 'unreachable'],
+    ['a body that is not JSON', '/not-json', /not JSON/, 'unusable-document'],
+    ['no answer within the fetch timeout', '/slow', /no answer from .* within 300 ms/, 'unreachable'],
+  ])('answers 503 for %s', async (_name, path, reason, code) => {
     const server = await idp();
     const origin = await badOrigin(server.jwksUri);
     const verifier = verifierFor(server, { fetchTimeoutMs: 300 }, { jwks_uri: `${origin}${path}` });
     const err = await errorOf(verifier.verify(await server.mint()));
     expect(err).toBeInstanceOf(VerifierUnavailableError);
     expect(err?.message).toMatch(reason);
+    // The key-source failure travels as the cause, with its own stable code.
+    expect(err?.cause).toBeInstanceOf(KeySourceError);
+    expect(err?.cause).toMatchObject({ code });
     expect(server.fetches).toBe(0);
   });
 });
@@ -352,6 +356,12 @@ describe('the IdP down', () => {
     const started = performance.now();
     const err = await errorOf(b.verify(await server.mint({ n: 2 }, { kid: rotated.kid })));
     expect(err).toBeInstanceOf(VerifierUnavailableError);
+    // a's failure, as stored in Redis, is the cause: its code and when it happened.
+    expect(err?.cause).toBeInstanceOf(KeySourceError);
+    expect(err?.cause).toMatchObject({
+      code: 'unreachable',
+      cause: { code: 'unreachable', at: expect.any(Number) },
+    });
     // a's recorded failure is read: no wait for a fetch (1.5 s timeout), with room for a loaded box.
     expect(performance.now() - started).toBeLessThan(1000);
   });

@@ -1,10 +1,12 @@
-import type { LockResult, SharedCache } from '../cache/shared-cache.js';
+import type { SharedCache } from '../cache/shared-cache.js';
 import { InvalidTokenError, VerifierUnavailableError } from '../errors.js';
 import { clip } from '../jwt/compact.js';
 import type { VerificationKey } from '../keys/signature.js';
 import type { VerifierLogger, VerifierMetrics } from '../types.js';
 import { type ImportedKeySet, importJwkList } from './document.js';
+import { KeySourceError } from './failure.js';
 import { fetchJwks, indexKeySet, type KeySet } from './key-set.js';
+import { UnknownKidRefetch } from './refetch.js';
 import { SharedKeySets, type StoredKeySet } from './shared-record.js';
 
 /** Settings of one {@link RemoteJwks}. */
@@ -18,13 +20,12 @@ export interface RemoteJwksOptions {
   cooldownMs: number;
   fetchTimeoutMs: number;
   maxBytes: number;
-  sharedCache: SharedCache | undefined;
+  /** the cluster's cache (Redis), or process memory without one */
+  sharedCache: SharedCache;
   logger: VerifierLogger;
   metrics: VerifierMetrics;
   now: () => number;
 }
-
-const POLL_MS = 20;
 
 /**
  * Ties a cached verification to the key that made it (DESIGN §11 "keys leave, tokens go"): `set`
@@ -40,26 +41,35 @@ export interface KeyBinding {
  * The keys of one `jwks_uri`, in three tiers: memory, the shared cache (Redis), the origin.
  * A set older than `cache_ttl` is refreshed in the background and keeps serving; if the origin
  * is down it serves up to `maxStaleMs` longer (stale-if-error). A token with an unknown `kid`
- * causes at most one refetch per cooldown across the cluster: one flight per process, and a
- * shared lock whose losers wait briefly for the winner's set instead of asking the origin too.
+ * causes at most one refetch per cooldown across the cluster ({@link UnknownKidRefetch}). Every
+ * failure to get keys is a {@link KeySourceError}: the `cause` of the 503 a token then gets.
  */
 export class RemoteJwks {
   private current: KeySet | undefined;
   private loading: Promise<KeySet> | undefined;
   private refreshing: Promise<void> | undefined;
-  private refetching: Promise<KeySet> | undefined;
-  private lastRefetch: { at: number; error?: string } | undefined;
-  private lastLoadFailure: { at: number; error: string } | undefined;
+  private lastLoadFailure: { at: number; failure: KeySourceError } | undefined;
   private lastRefreshFailed = false;
   private nextRefreshAt = 0;
   private closed = false;
   private readonly shared: SharedKeySets;
+  private readonly refetcher: UnknownKidRefetch;
   /** where the log and messages point: origin and path, never a query string */
   readonly location: string;
 
   constructor(private readonly options: RemoteJwksOptions) {
     this.shared = new SharedKeySets(options.sharedCache, options.uri, (hit) =>
       options.metrics.cacheLookup?.('redis', 'jwks', hit),
+    );
+    this.refetcher = new UnknownKidRefetch(
+      {
+        shared: this.shared,
+        current: () => this.current,
+        adopt: (stored) => this.adopt(stored),
+        fetchOrigin: (refetch) => this.fetchOrigin(refetch),
+        closed: () => this.closed,
+      },
+      options,
     );
     const url = new URL(options.uri);
     this.location = `${url.origin}${url.pathname}`;
@@ -131,7 +141,7 @@ export class RemoteJwks {
     const found = set.byKid.get(kid);
     if (found) return found;
     try {
-      set = await this.refetch(kid);
+      set = await this.refetcher.refetch(kid);
     } catch (err) {
       throw new VerifierUnavailableError(
         'ERR_KEY_SOURCE_UNAVAILABLE',
@@ -164,7 +174,7 @@ export class RemoteJwks {
     }
     // Nothing usable: do not hammer a dead origin for every token.
     const failure = this.lastLoadFailure;
-    if (failure && now - failure.at < this.retryMs) throw new Error(failure.error);
+    if (failure && now - failure.at < this.retryMs) throw failure.failure;
     this.loading ??= this.load().finally(() => {
       this.loading = undefined;
     });
@@ -187,8 +197,9 @@ export class RemoteJwks {
       this.lastLoadFailure = undefined;
       return set;
     } catch (err) {
-      this.lastLoadFailure = { at: now(), error: (err as Error).message };
-      throw err;
+      const failure = KeySourceError.from(err);
+      this.lastLoadFailure = { at: now(), failure };
+      throw failure;
     }
   }
 
@@ -207,7 +218,7 @@ export class RemoteJwks {
       this.lastRefreshFailed = false;
       return;
     }
-    const lock = await this.shared.lock('refreshLock', fetchTimeoutMs + 1000);
+    const lock = await this.shared.lockRefresh(fetchTimeoutMs + 1000);
     if (lock === 'held') return; // another worker refreshes; its set reaches us through the shared cache
     try {
       await this.fetchOrigin(false);
@@ -220,101 +231,8 @@ export class RemoteJwks {
         'key source unreachable; serving the last good key set (stale-if-error)',
       );
     } finally {
-      if (lock === 'acquired') this.shared.release('refreshLock');
+      if (lock === 'acquired') this.shared.releaseRefresh();
     }
-  }
-
-  /** One refetch for an unknown `kid` per process at a time, and per cooldown. */
-  private async refetch(kid: string): Promise<KeySet> {
-    if (this.refetching) return this.refetching;
-    const last = this.lastRefetch;
-    if (last && this.options.now() - last.at < this.options.cooldownMs) {
-      if (last.error !== undefined) throw new Error(last.error);
-      return this.current as KeySet;
-    }
-    this.refetching = this.refetchAcrossCluster(kid).finally(() => {
-      this.refetching = undefined;
-    });
-    return this.refetching;
-  }
-
-  private async refetchAcrossCluster(kid: string): Promise<KeySet> {
-    const { now, cooldownMs } = this.options;
-    const known = this.current?.fetchedAt ?? 0;
-    let lock: LockResult = 'unavailable';
-    try {
-      // Another worker may have refetched already, or failed to: reuse its outcome.
-      const shortcut = await this.sharedOutcome(known, (stored) => this.hasKid(stored, kid));
-      if (shortcut) return shortcut;
-      lock = await this.shared.lock('refetchLock', cooldownMs);
-      if (lock === 'held') {
-        const awaited = await this.awaitOtherRefetch(known, kid);
-        if (awaited) {
-          this.lastRefetch = { at: now() };
-          return awaited;
-        }
-      }
-      const set = await this.fetchOrigin(true);
-      this.lastRefetch = { at: now() };
-      return set;
-    } catch (err) {
-      const error = (err as Error).message;
-      this.lastRefetch = { at: now(), error };
-      if (lock === 'acquired') this.shared.writeFailure({ at: now(), error }, Math.ceil(cooldownMs / 1000));
-      throw err;
-    }
-  }
-
-  /**
-   * What the shared cache says about a refetch newer than `known`: a set to adopt, or a recorded
-   * failure (thrown). A newer set settles the question when it came from a refetch within the
-   * cooldown, or when `accept` says so.
-   */
-  private async sharedOutcome(
-    known: number,
-    accept: (stored: StoredKeySet) => boolean,
-  ): Promise<KeySet | undefined> {
-    if (!this.shared.available) return undefined;
-    const { now, cooldownMs } = this.options;
-    const [stored, failure] = await Promise.all([this.shared.read(), this.shared.readFailure()]);
-    const recentRefetch = stored?.refetch === true && now() - stored.fetchedAt < cooldownMs;
-    if (stored && stored.fetchedAt > known && (recentRefetch || accept(stored))) {
-      const set = await this.adopt(stored);
-      if (set) {
-        if (recentRefetch) this.lastRefetch = { at: stored.fetchedAt };
-        return set;
-      }
-    }
-    if (failure && failure.at > known && now() - failure.at < cooldownMs) {
-      this.lastRefetch = { at: failure.at, error: failure.error };
-      throw new Error(failure.error);
-    }
-    if (recentRefetch && this.current) {
-      // The cluster's refetch for this cooldown already happened and we hold its result.
-      this.lastRefetch = { at: stored.fetchedAt };
-      return this.current;
-    }
-    return undefined;
-  }
-
-  /** Another worker holds the refetch lock: wait (about one fetch timeout) for its set or failure. */
-  private async awaitOtherRefetch(known: number, kid: string): Promise<KeySet | undefined> {
-    const { fetchTimeoutMs } = this.options;
-    // Counted in polls, not by the injected clock, which tests may freeze.
-    for (let polls = Math.ceil((fetchTimeoutMs + 500) / POLL_MS); polls > 0; polls--) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      if (this.closed) throw new Error('the key source was removed while waiting for its refresh');
-      if (!this.shared.available) return undefined; // the cache died: ask the origin ourselves
-      // Only the other worker's refetch (or a set that has the kid) settles it: a merely newer
-      // record may be an ordinary fetch from before the key appeared.
-      const outcome = await this.sharedOutcome(known, (stored) => this.hasKid(stored, kid));
-      if (outcome) return outcome;
-    }
-    throw new Error('another worker was refreshing the key set and did not finish in time');
-  }
-
-  private hasKid(stored: StoredKeySet, kid: string): boolean {
-    return stored.keys.some((jwk) => jwk.kid === kid);
   }
 
   private async fetchOrigin(refetch: boolean): Promise<KeySet> {

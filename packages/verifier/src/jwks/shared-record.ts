@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { LockResult, SharedCache } from '../cache/shared-cache.js';
+import { isStoredFailure, type StoredFailure } from './failure.js';
 
 /**
  * The shared-cache keys of one key source, derived from a hash of its URI so that no URL (which
@@ -7,7 +8,8 @@ import type { LockResult, SharedCache } from '../cache/shared-cache.js';
  * - `jwks:<h>` the last good key set ({@link StoredKeySet});
  * - `jwks-refetch-lock:<h>` held for the cooldown by the worker refetching for an unknown `kid`;
  * - `jwks-refresh-lock:<h>` held while one worker refreshes an aged set;
- * - `jwks-failed:<h>` written when a refetch could not reach the origin ({@link StoredFailure}).
+ * - `jwks-failed:<h>` written when a refetch could not reach the origin ({@link StoredFailure}),
+ *   so other workers answer 503 without waiting.
  */
 export interface JwksCacheKeys {
   readonly set: string;
@@ -35,21 +37,15 @@ export interface StoredKeySet {
   keys: Record<string, unknown>[];
 }
 
-/** A refetch that could not reach the origin, so other workers answer 503 without waiting. */
-export interface StoredFailure {
-  at: number;
-  error: string;
-}
-
 /**
  * The shared-cache side of one key source: its stored set, refetch failures and locks. Every
- * read is a miss and every write a no-op when there is no cache or it is unavailable.
+ * read is a miss and every write a no-op while the cache is unavailable.
  */
 export class SharedKeySets {
-  private readonly keys: JwksCacheKeys;
+  readonly keys: JwksCacheKeys;
 
   constructor(
-    private readonly cache: SharedCache | undefined,
+    readonly cache: SharedCache,
     uri: string,
     private readonly onLookup: (hit: boolean) => void,
   ) {
@@ -58,12 +54,12 @@ export class SharedKeySets {
 
   /** Whether the cache can be asked at all right now. */
   get available(): boolean {
-    return this.cache !== undefined && this.cache.isAvailable?.() !== false;
+    return this.cache.isAvailable();
   }
 
   async read(): Promise<StoredKeySet | undefined> {
     if (!this.available) return undefined;
-    const raw = await this.cache?.get(this.keys.set);
+    const raw = await this.cache.get(this.keys.set);
     const stored = parse(raw, (v: Partial<StoredKeySet>) =>
       typeof v.fetchedAt === 'number' && Array.isArray(v.keys)
         ? { fetchedAt: v.fetchedAt, refetch: v.refetch === true, keys: v.keys }
@@ -75,32 +71,29 @@ export class SharedKeySets {
 
   async readFailure(): Promise<StoredFailure | undefined> {
     if (!this.available) return undefined;
-    return parse(await this.cache?.get(this.keys.failure), (v: Partial<StoredFailure>) =>
-      typeof v.at === 'number' && typeof v.error === 'string' ? { at: v.at, error: v.error } : undefined,
+    return parse(await this.cache.get(this.keys.failure), (v: unknown) =>
+      isStoredFailure(v) ? { at: v.at, code: v.code, message: v.message } : undefined,
     );
   }
 
   write(record: StoredKeySet, ttlSeconds: number): void {
-    void this.cache?.set(this.keys.set, JSON.stringify(record), ttlSeconds);
+    void this.cache.set(this.keys.set, JSON.stringify(record), ttlSeconds);
   }
 
   writeFailure(failure: StoredFailure, ttlSeconds: number): void {
-    void this.cache?.set(this.keys.failure, JSON.stringify(failure), ttlSeconds);
+    void this.cache.set(this.keys.failure, JSON.stringify(failure), ttlSeconds);
   }
 
   /**
-   * Takes the refetch or refresh lock, telling "someone holds it" from "no shared cache to ask";
-   * the latter means this worker proceeds alone (Redis is a cache, never a dependency: DESIGN §9).
+   * Takes the refresh lock, telling "someone holds it" from "no shared cache to ask"; the latter
+   * means this worker proceeds alone (Redis is a cache, never a dependency: DESIGN §9).
    */
-  async lock(which: 'refetchLock' | 'refreshLock', ttlMs: number): Promise<LockResult> {
-    const cache = this.cache;
-    if (!cache || !this.available) return 'unavailable';
-    if (cache.tryAcquireLock) return cache.tryAcquireLock(this.keys[which], ttlMs);
-    return (await cache.acquireLock(this.keys[which], ttlMs)) ? 'acquired' : 'held';
+  lockRefresh(ttlMs: number): Promise<LockResult> {
+    return this.cache.acquireLock(this.keys.refreshLock, ttlMs);
   }
 
-  release(which: 'refetchLock' | 'refreshLock'): void {
-    void this.cache?.releaseLock(this.keys[which]);
+  releaseRefresh(): void {
+    void this.cache.releaseLock(this.keys.refreshLock);
   }
 }
 

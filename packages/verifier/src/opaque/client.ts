@@ -1,3 +1,5 @@
+import { runClusterFlight } from '../cache/cluster-flight.js';
+import { MemorySharedCache } from '../cache/memory-shared-cache.js';
 import type { SharedCache } from '../cache/shared-cache.js';
 import { InvalidTokenError, VerifierUnavailableError } from '../errors.js';
 import { silentLogger, type VerifiedIdentity, type VerifierLogger, type VerifierMetrics } from '../types.js';
@@ -19,7 +21,6 @@ import {
   sameIntrospector,
 } from './config.js';
 import { callIntrospectionEndpoint, type IntrospectionAnswer } from './endpoint.js';
-import { waitForLockHolder } from './lock-wait.js';
 import { OPAQUE_SHAPE, routeToken, type TokenShape, unroutedTokenError } from './routing.js';
 
 /** Lock lifetime beyond the call deadline: covers the winner's Redis write after its answer. */
@@ -49,9 +50,9 @@ interface Flight {
  *
  * Results are cached per (introspector, token hash) in memory and in the shared cache: active
  * for min(cache_ttl, exp − now), inactive for the negative TTL, failures never. One process makes
- * one call per uncached token at a time; across processes a `SharedCache` lock elects one caller
- * while the others poll for its result (and call themselves when the lock holder fails or Redis
- * is down).
+ * one call per uncached token at a time; across processes {@link runClusterFlight} elects one
+ * caller while the others poll for its result (and call themselves when the lock holder fails or
+ * Redis is down).
  *
  * @example
  * const client = new IntrospectionClient({ sharedCache, metrics });
@@ -62,7 +63,7 @@ export class IntrospectionClient {
   private introspectors: readonly IntrospectorRecord[] = [];
   private readonly memo: ResultMemo;
   private readonly flights = new Map<string, Flight>();
-  private readonly shared: SharedCache | undefined;
+  private readonly shared: SharedCache;
   private readonly logger: VerifierLogger;
   private readonly metrics: VerifierMetrics;
   private readonly now: () => number;
@@ -72,7 +73,7 @@ export class IntrospectionClient {
   private readonly negativeTtlMs: number;
 
   constructor(options: IntrospectionClientOptions = {}) {
-    this.shared = options.sharedCache;
+    this.shared = options.sharedCache ?? new MemorySharedCache({ now: options.now });
     this.logger = options.logger ?? silentLogger;
     this.metrics = options.metrics ?? {};
     this.now = options.now ?? Date.now;
@@ -174,9 +175,7 @@ export class IntrospectionClient {
       }
       keys.push(introspectionCacheKey(record.id, tokenHash));
     }
-    if (this.shared === undefined || keys.length === 0) return;
-    if (this.shared.revoke) await this.shared.revoke(...keys);
-    else await this.shared.del(...keys);
+    if (keys.length > 0) await this.shared.revoke(...keys);
   }
 
   /** Drops every cached result; calls in progress finish without caching. */
@@ -240,40 +239,32 @@ export class IntrospectionClient {
   private async fly(flight: Flight, token: string, tokenHash: string): Promise<FlightOutcome> {
     const { record } = flight;
     const shared = this.shared;
-    if (shared === undefined) return this.callEndpoint(flight, token, tokenHash, undefined);
     const cacheKey = introspectionCacheKey(record.id, tokenHash);
-    const readShared = async () =>
-      decodeShared(await shared.get(cacheKey), record, this.now(), this.negativeTtlMs);
     // The first read also takes the token's revocation generation: a result fetched from here on
     // is shared only if no revocation happened meanwhile (see SharedCache.revoke).
-    const first = shared.getWithGeneration
-      ? await shared.getWithGeneration(cacheKey)
-      : { value: await shared.get(cacheKey), generation: undefined };
+    const first = await shared.getWithGeneration(cacheKey);
     const stored = decodeShared(first.value, record, this.now(), this.negativeTtlMs);
     this.metrics.cacheLookup?.('redis', 'introspection', stored !== undefined);
     if (stored !== undefined) return this.remember(flight, tokenHash, stored);
     const target = { key: cacheKey, generation: first.generation };
-    const lockKey = introspectionLockKey(cacheKey);
-    if (await shared.acquireLock(lockKey, this.timeoutMs + LOCK_MARGIN_MS)) {
-      try {
-        // Double-checked: a peer may have written its result and released the lock since our read.
-        const late = await readShared();
-        if (late !== undefined) return this.remember(flight, tokenHash, late);
-        return await this.callEndpoint(flight, token, tokenHash, target);
-      } finally {
-        await shared.releaseLock(lockKey);
-      }
-    }
-    const peer = await waitForLockHolder(shared, lockKey, readShared, this.timeoutMs);
-    if (peer !== undefined) return this.remember(flight, tokenHash, peer);
-    return this.callEndpoint(flight, token, tokenHash, target);
+    return runClusterFlight(shared, {
+      lockKey: introspectionLockKey(cacheKey),
+      lockTtlMs: this.timeoutMs + LOCK_MARGIN_MS,
+      waitMs: this.timeoutMs,
+      read: async () => {
+        const peer = decodeShared(await shared.get(cacheKey), record, this.now(), this.negativeTtlMs);
+        return peer === undefined ? undefined : this.remember(flight, tokenHash, peer);
+      },
+      // A holder that failed publishes nothing: waiters see the lock gone and call themselves.
+      fetch: () => this.callEndpoint(flight, token, tokenHash, target),
+    });
   }
 
   private async callEndpoint(
     flight: Flight,
     token: string,
     tokenHash: string,
-    target: { key: string; generation: string | undefined } | undefined,
+    target: { key: string; generation: string },
   ): Promise<FlightOutcome> {
     const { record } = flight;
     const answer = await callIntrospectionEndpoint(record, token, {
@@ -291,22 +282,20 @@ export class IntrospectionClient {
     }
     const at = this.now();
     const result = cachedResult(record, answer, at, this.negativeTtlMs);
-    if (target !== undefined && !flight.cancelled && result.expiresAt > at)
+    if (!flight.cancelled && result.expiresAt > at)
       await this.share(target, record, answer, token, result, at);
     return this.remember(flight, tokenHash, result);
   }
 
   /** Writes a definite answer to the shared cache, unless it would carry the token or a revocation intervened. */
   private async share(
-    target: { key: string; generation: string | undefined },
+    target: { key: string; generation: string },
     record: IntrospectorRecord,
     answer: Exclude<IntrospectionAnswer, { kind: 'unavailable' }>,
     token: string,
     result: CachedResult,
     at: number,
   ): Promise<void> {
-    const shared = this.shared;
-    if (shared === undefined) return;
     const value = encodeShared(record, answer, at);
     // An endpoint that echoes the token back must not get it stored in Redis (DESIGN §9).
     if (value.includes(token)) {
@@ -314,9 +303,7 @@ export class IntrospectionClient {
       return;
     }
     const ttlSeconds = Math.ceil((result.expiresAt - at) / 1000);
-    if (target.generation !== undefined && shared.setIfGeneration)
-      await shared.setIfGeneration(target.key, value, ttlSeconds, target.generation);
-    else await shared.set(target.key, value, ttlSeconds);
+    await this.shared.setIfGeneration(target.key, value, ttlSeconds, target.generation);
   }
 
   private remember(flight: Flight, tokenHash: string, result: CachedResult): FlightOutcome {
