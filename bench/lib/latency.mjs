@@ -123,7 +123,13 @@ async function httpCurves(b) {
       floor: floor[i],
       path: path[i],
     }));
-    return { floor: 'http_bare', path: 'gateway_proxy', capacity_rps: capacity, path_capacity_rps: own, points };
+    return {
+      floor: 'http_bare',
+      path: 'gateway_proxy',
+      capacity_rps: capacity,
+      path_capacity_rps: own,
+      points,
+    };
   } finally {
     await gateway.stop();
     await bare.stop();
