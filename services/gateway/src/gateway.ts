@@ -43,7 +43,7 @@ export const RESERVED_PREFIX = '/_authz/';
 /** Creates the gateway HTTP server (not listening yet). */
 export function createGatewayServer(deps: GatewayDeps): Server {
   const server = createServer((req, res) => {
-    if (deps.overload?.overloaded() && shed(req, res, deps)) return;
+    if (deps.overload && deps.overload.admitted < 1 && shed(req, res, deps, deps.overload)) return;
     handle(req, res, deps).catch(() => {
       // Nothing may escape as an allow: any unexpected failure is a 503 deny.
       if (!res.headersSent)
@@ -58,10 +58,16 @@ export function createGatewayServer(deps: GatewayDeps): Server {
 }
 
 /**
- * Answers a request 503 unread and unchecked while the gateway is overloaded; false for the ops
- * endpoints, which are always answered (a probe must see the gateway alive and say why).
+ * Answers a request 503 unread and unchecked when the overload guard's admitted share leaves it
+ * out; false for the ops endpoints, which are always answered (a probe must see the gateway alive
+ * and say why), and for the requests the share lets in.
  */
-function shed(req: IncomingMessage, res: ServerResponse, deps: GatewayDeps): boolean {
+function shed(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: GatewayDeps,
+  overload: OverloadGuard,
+): boolean {
   const url = req.url ?? '/';
   const route = !url.startsWith(RESERVED_PREFIX)
     ? 'proxy'
@@ -70,7 +76,7 @@ function shed(req: IncomingMessage, res: ServerResponse, deps: GatewayDeps): boo
       : url.startsWith(`${ENVOY_HTTP_PREFIX}/`)
         ? 'envoy'
         : undefined;
-  if (route === undefined) return false;
+  if (route === undefined || !overload.shed()) return false;
   deps.metrics.shed(route);
   deps.metrics.answered(route, 503);
   // A body left unread cannot be skipped safely on a kept-alive connection.
@@ -81,7 +87,7 @@ function shed(req: IncomingMessage, res: ServerResponse, deps: GatewayDeps): boo
     res,
     503,
     'transient',
-    `the gateway is overloaded (${deps.overload?.describe()}); the request was not checked or forwarded; retry shortly`,
+    `the gateway is overloaded (${overload.describe()}); the request was not checked or forwarded; retry shortly`,
     requestIdOf(req),
   );
   return true;

@@ -28,7 +28,12 @@ describe('OverloadGuard', () => {
       await turn();
       expect(guard.overloaded()).toBe(true);
       expect(guard.lag).toBeGreaterThan(50);
+      // Cut as far as the loop is behind: ≥ 700 ms late against a 50 ms bound.
+      expect(guard.admitted).toBeLessThanOrEqual(0.7);
+      expect(guard.shed()).toBe(true);
       await expect.poll(() => guard.overloaded(), { timeout: 2000, interval: 20 }).toBe(false);
+      await expect.poll(() => guard.admitted, { timeout: 5000, interval: 20 }).toBe(1);
+      expect(guard.shed()).toBe(false);
     } finally {
       guard.stop();
     }
@@ -44,8 +49,27 @@ describe('OverloadGuard', () => {
       await turn();
       expect(guard.busy).toBeGreaterThan(80);
       expect(guard.overloaded()).toBe(true);
-      expect(guard.describe()).toMatch(/\d+ % busy/);
+      expect(guard.describe()).toMatch(/\d+ % busy; admitting \d+ % of new requests/);
+      expect(guard.admitted).toBeLessThanOrEqual(0.7);
       await expect.poll(() => guard.overloaded(), { timeout: 2000, interval: 20 }).toBe(false);
+      await expect.poll(() => guard.admitted, { timeout: 5000, interval: 20 }).toBe(1);
+    } finally {
+      guard.stop();
+    }
+  });
+
+  it('admits exactly its share of a run of requests, by credit rather than by chance', async () => {
+    const guard = new OverloadGuard(20, 0, 100, 1).start();
+    try {
+      await expect.poll(() => guard.admitted, { timeout: 5000, interval: 50 }).toBe(1);
+      blockLoop(500);
+      await turn();
+      const share = guard.admitted;
+      expect(share).toBeLessThan(1);
+      // Synchronous: no sample can change the share in between.
+      let admitted = 0;
+      for (let i = 0; i < 1000; i++) if (!guard.shed()) admitted++;
+      expect(Math.abs(admitted - share * 1000)).toBeLessThanOrEqual(1);
     } finally {
       guard.stop();
     }
@@ -56,6 +80,7 @@ describe('OverloadGuard', () => {
     blockLoop(200);
     await turn();
     expect(guard.overloaded()).toBe(false);
+    expect(guard.shed()).toBe(false);
     guard.stop();
   });
 });
@@ -100,6 +125,9 @@ describe('the gateway under overload', () => {
     blockLoop(3000);
     await turn();
     expect(guard.overloaded()).toBe(true);
+    // ~1 s behind against a 100 ms bound: a tenth at most is admitted, so both requests below
+    // are shed (the credit reaches 1 only after ten).
+    expect(guard.admitted).toBeLessThanOrEqual(0.1);
     const proxied = await fetch(`${url}/fhir/Patient/pt-1`, { headers: { authorization: 'Bearer x' } });
     expect(proxied.status).toBe(503);
     expect(proxied.headers.get('retry-after')).toBe('1');
@@ -116,7 +144,7 @@ describe('the gateway under overload', () => {
 
     // Caught up: the request is checked again (no worker listens here, so that check says 503
     // for its own reason, never the overload's).
-    await expect.poll(() => guard.overloaded(), { timeout: 15_000, interval: 100 }).toBe(false);
+    await expect.poll(() => guard.admitted, { timeout: 15_000, interval: 100 }).toBe(1);
     const checked = await fetch(`${url}/fhir/Patient/pt-1`, { headers: { authorization: 'Bearer x' } });
     expect(checked.status).toBe(503);
     expect(await checked.text()).not.toContain('overloaded');

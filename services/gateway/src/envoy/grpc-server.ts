@@ -109,7 +109,7 @@ async function answer(
   deps: ExtAuthzDeps,
   call: ServerUnaryCall<EnvoyCheckRequest, EnvoyCheckResponse>,
 ): Promise<EnvoyCheckResponse> {
-  if (deps.overload?.overloaded()) {
+  if (deps.overload?.shed()) {
     deps.metrics.shed('ext_authz_grpc');
     deps.metrics.answered('ext_authz_grpc', 503);
     return failure(`the gateway is overloaded (${deps.overload.describe()}); retry shortly`);
