@@ -21,7 +21,9 @@ interface CurveSide {
   p999_us: number;
 }
 interface CurveGroup {
-  points: { fraction: number; floor: CurveSide; path: CurveSide }[];
+  path: string;
+  path_capacity_rps?: number;
+  points: { fraction: number; past_own_capacity?: boolean; floor: CurveSide; path: CurveSide }[];
 }
 
 function runQuickBench(out: string): Promise<{ code: number | null; output: string }> {
@@ -67,7 +69,22 @@ describe('npm run bench -- --quick', () => {
     expect(output).toContain('CPU µs/req');
     // Issue 19: open-loop curves for every path against its floor, the chart, the scale step.
     for (const group of Object.values(results.latency_curves) as CurveGroup[]) {
-      expect(group.points.map((p) => p.fraction)).toEqual([0.25, 0.5, 0.75, 0.9, 1.1]);
+      const fractions = group.points.map((p) => p.fraction);
+      const standard = [0.25, 0.5, 0.75, 0.9, 1.1];
+      expect(fractions.filter((f) => standard.includes(f))).toEqual(standard);
+      expect(fractions).toEqual([...fractions].sort((x, y) => x - y));
+      // The proxy curve has one more point, at 110 % of the proxy's own capacity (it may coincide
+      // with a standard one); the others have none.
+      const own = group.points.filter((p) => p.past_own_capacity);
+      const extra = fractions.filter((f) => !standard.includes(f));
+      if (group.path === 'gateway_proxy') {
+        expect(group.path_capacity_rps).toBeGreaterThan(0);
+        expect(own).toHaveLength(1);
+        expect(extra.length).toBeLessThanOrEqual(1);
+      } else {
+        expect(own).toHaveLength(0);
+        expect(extra).toEqual([]);
+      }
       for (const point of group.points) {
         for (const side of [point.floor, point.path]) {
           expect(side.sent).toBeGreaterThan(0);

@@ -329,13 +329,13 @@ describe('infra/nats', () => {
         return undefined;
       }
     };
+    // A meta leader can be elected by two nodes before the third has joined: wait until every
+    // node names the same leader *and* counts three peers (a loaded box takes seconds for both).
     await expect
-      .poll(async () => Promise.all(ports.map(async (p) => (await meta(p.http))?.leader ?? null)), {
-        timeout: 20_000,
-        interval: 200,
-      })
-      .toSatisfy((leaders: Array<string | null>) => leaders.every((l) => l !== null && l === leaders[0]));
-    for (const p of ports) expect((await meta(p.http))?.cluster_size).toBe(3);
+      .poll(async () => Promise.all(ports.map((p) => meta(p.http))), { timeout: 30_000, interval: 200 })
+      .toSatisfy((metas: Array<{ leader?: string; cluster_size?: number } | undefined>) =>
+        metas.every((m) => m?.leader !== undefined && m.leader === metas[0]?.leader && m.cluster_size === 3),
+      );
     const routez = (await (await fetch(`http://127.0.0.1:${ports[0]!.http}/routez`)).json()) as {
       num_routes: number;
     };
