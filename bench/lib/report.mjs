@@ -202,9 +202,10 @@ export function latencyTable(curves) {
         'shed·failed',
       ],
     ];
-    for (const { fraction, floor, path } of group.points) {
+    for (const { fraction, floor, path, past_own_capacity: own } of group.points) {
       rows.push([
-        `${Math.round(fraction * 100)}%`,
+        // The own-capacity point can round to a standard fraction's label: say which it is.
+        `${Math.round(fraction * 100)}%${own ? ' (own 110%)' : ''}`,
         Math.round(group.capacity_rps * fraction),
         `${floor.p50_us} · ${floor.p99_us} · ${floor.p999_us}`,
         `${path.p50_us} · ${path.p99_us} · ${path.p999_us}`,
