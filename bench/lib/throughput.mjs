@@ -1,9 +1,9 @@
 // The throughput scenarios. Each group runs in `rounds` interleaved rounds (see measure.mjs);
 // every function takes the run context `b = {opts, cluster, tokens, keys, measurements, log}`.
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { auditTrailHooks } from './audit.mjs';
 import { checkPayload, expectAllowed, SUBJECTS } from './cluster.mjs';
 import { putAll } from './config-api.mjs';
@@ -243,7 +243,12 @@ export async function httpScenarios(b) {
       ...CLOSED_LOOP,
       GATEWAY_ASSERTION_KEY_FILE: keyFile,
     };
-    signing = await startService('gateway', env);
+    try {
+      signing = await startService('gateway', env);
+    } finally {
+      // The gateway reads the key once at start; no private key is left behind in /tmp.
+      rmSync(dirname(keyFile), { recursive: true, force: true });
+    }
     const url = `http://127.0.0.1:${port}/_authz/forward`;
     const first = await fetch(url, { headers });
     if (first.status !== 200 || !first.headers.get('x-authz-assertion'))

@@ -118,7 +118,7 @@ describe('the gateway under overload', () => {
     guard.stop();
     await stop?.();
     await nc?.close();
-    await nats?.stop();
+    await nats?.dispose();
   });
 
   it('answers 503 unchecked with Retry-After while its loop is behind, keeps the probes, then checks again', async () => {
