@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { BODY_METHODS, type CheckRequest, isRefusal, type RequestRefusal, refuse } from '@authz/protocol';
-import { readHead, remoteAddress, schemeOf } from './inbound.js';
+import { headerFields, readHead, remoteAddress, schemeOf } from './inbound.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
 /**
@@ -17,7 +17,7 @@ export function forwardedCheck(
   trusted: TrustedProxies,
   given?: { method: string; uri: string },
 ): CheckRequest | RequestRefusal {
-  const h = req.headersDistinct;
+  const h = headerFields(req);
   // Envoy's HTTP ext_authz gives the original method and target as its own request's.
   const method = given?.method ?? original(h['x-original-method'], h['x-forwarded-method'], 'method');
   if (isRefusal(method)) return method;
@@ -29,16 +29,16 @@ export function forwardedCheck(
       'forward-auth request lacks X-Original-URI (nginx) or X-Forwarded-Uri (Traefik); configure the proxy to send the original URI',
     );
   }
-  const head = readHead(req, uri, trusted);
+  const head = readHead(req, uri, trusted, h);
   if (isRefusal(head)) return head;
   const check: CheckRequest = {
     method: method ?? 'GET',
     uri: head.target.raw,
     headers: head.headers,
-    remote_addr: remoteAddress(req, trusted),
+    remote_addr: remoteAddress(req, trusted, h),
     scheme: schemeOf(req, head),
   };
-  const length = Number(h['content-length']?.[0] ?? 0);
+  const length = Number(first(h['content-length']) ?? 0);
   if (BODY_METHODS.has(check.method.toUpperCase()) || length > 0 || h['transfer-encoding'] !== undefined) {
     check.body_unavailable = 'forward-auth does not receive the request body';
   }
@@ -47,17 +47,34 @@ export function forwardedCheck(
 
 /** The one value nginx's and Traefik's spellings agree on, or a refusal when they (or repeats) differ. */
 function original(
-  nginx: string[] | undefined,
-  traefik: string[] | undefined,
+  nginx: string | string[] | undefined,
+  traefik: string | string[] | undefined,
   what: string,
 ): string | undefined | RequestRefusal {
-  const values = new Set([...(nginx ?? []), ...(traefik ?? [])]);
-  values.delete('');
-  if (values.size > 1) {
-    return refuse(
-      'forwarded_disagreement',
-      `forward-auth received disagreeing original ${what}s (X-Original-* and X-Forwarded-*, or a repeated header); the request is refused`,
-    );
+  const agreed = agreeing(traefik, agreeing(nginx, undefined));
+  if (agreed !== DISAGREE) return agreed;
+  return refuse(
+    'forwarded_disagreement',
+    `forward-auth received disagreeing original ${what}s (X-Original-* and X-Forwarded-*, or a repeated header); the request is refused`,
+  );
+}
+
+const DISAGREE = Symbol('disagree');
+
+/** The value `values` and `agreed` share (empty values ignored), or {@link DISAGREE}. */
+function agreeing(
+  values: string | string[] | undefined,
+  agreed: string | undefined | typeof DISAGREE,
+): string | undefined | typeof DISAGREE {
+  if (values === undefined || agreed === DISAGREE) return agreed;
+  for (const value of typeof values === 'string' ? [values] : values) {
+    if (value === '' || value === agreed) continue;
+    if (agreed !== undefined) return DISAGREE;
+    agreed = value;
   }
-  return values.values().next().value;
+  return agreed;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : value?.[0];
 }

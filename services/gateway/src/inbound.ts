@@ -85,29 +85,56 @@ export function readHead(
   req: IncomingMessage,
   uri: string,
   trusted: TrustedProxies,
+  fields: HeaderFields = headerFields(req),
 ): Omit<InboundRequest, 'check'> | RequestRefusal {
   const target = parseRequestTarget(uri);
   if (isRefusal(target)) return target;
-  const canonical = canonicalHeaders(req.headersDistinct);
-  if (isRefusal(canonical)) return canonical;
-  if ((canonical['content-type']?.length ?? 0) > 1) {
+  const trustedPeer = trusted.trusts(req.socket.remoteAddress);
+  const connection = fields.connection;
+  const named =
+    connection === undefined
+      ? undefined
+      : new Set(
+          joined(connection)
+            ?.toLowerCase()
+            .split(/\s*,\s*/),
+        );
+  const headers = canonicalHeaders(
+    fields,
+    // DESIGN §10: forwarding headers from an untrusted peer are neither believed nor passed on.
+    (name) =>
+      HOP_BY_HOP.has(name) || named?.has(name) === true || (!trustedPeer && FORWARDED_HEADERS.has(name)),
+  );
+  if (isRefusal(headers)) return headers;
+  if (Array.isArray(headers['content-type'])) {
     return refuse('header_ambiguous', 'the request carries more than one Content-Type header');
   }
-  const trustedPeer = trusted.trusts(req.socket.remoteAddress);
-  const connection = new Set(
-    joined(canonical.connection)
-      ?.toLowerCase()
-      .split(/\s*,\s*/),
-  );
-  const headers: RequestHeaders = {};
-  for (const name in canonical) {
-    if (HOP_BY_HOP.has(name) || connection.has(name)) continue;
-    // DESIGN §10: forwarding headers from an untrusted peer are neither believed nor passed on.
-    if (!trustedPeer && FORWARDED_HEADERS.has(name)) continue;
-    const values = canonical[name] as string[];
-    headers[name] = values.length === 1 ? (values[0] as string) : values;
-  }
   return { target, headers, trustedPeer };
+}
+
+/** A request's header fields by lower-case name; a name sent more than once is the list of its values. */
+export type HeaderFields = Readonly<Record<string, string | string[] | undefined>>;
+
+/**
+ * The header fields of a request, each repeated name a list (DESIGN §10 refuses or keeps apart
+ * what a repeat makes ambiguous). Node builds `req.headers` for every request, and it is exactly
+ * that when no name repeats; when one does, Node has joined or dropped the repeats there, so the
+ * fields come from `headersDistinct` instead (one-element lists made single values).
+ */
+export function headerFields(req: IncomingMessage): HeaderFields {
+  const headers = req.headers;
+  let names = 0;
+  for (const _ in headers) names++;
+  // `set-cookie` is a list in `req.headers` even when sent once.
+  if (names * 2 === req.rawHeaders.length && headers['set-cookie'] === undefined) return headers;
+  // No prototype: a `__proto__` header is a field like any other (canonicalHeaders drops it).
+  const fields: Record<string, string | string[]> = Object.create(null);
+  const distinct = req.headersDistinct;
+  for (const name in distinct) {
+    const values = distinct[name] as string[];
+    fields[name] = values.length === 1 ? (values[0] as string) : values;
+  }
+  return fields;
 }
 
 /** The check request for a proxied request (its body is added by the caller). */
@@ -126,8 +153,12 @@ function checkOf(
 }
 
 /** DESIGN §10: the rightmost X-Forwarded-For hop that is not a trusted proxy (the peer when untrusted). */
-export function remoteAddress(req: IncomingMessage, trusted: TrustedProxies): string {
-  return trusted.clientAddress(req.socket.remoteAddress ?? '', req.headersDistinct['x-forwarded-for']);
+export function remoteAddress(
+  req: IncomingMessage,
+  trusted: TrustedProxies,
+  fields: HeaderFields = headerFields(req),
+): string {
+  return trusted.clientAddress(req.socket.remoteAddress ?? '', listOf(fields['x-forwarded-for']));
 }
 
 /** `https` on a TLS socket; else a trusted proxy's X-Forwarded-Proto (http or https); else `http`. */
@@ -195,6 +226,10 @@ function tooLarge(max: number): RequestRefusal {
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+function listOf(value: string | string[] | undefined): readonly string[] | undefined {
+  return typeof value === 'string' ? [value] : value;
 }
 
 function joined(value: string | string[] | undefined): string | undefined {

@@ -20,16 +20,33 @@ export const METHOD_OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
  * as `HTTP_X_AUTHZ_USER`, so both spellings are the reserved header.
  */
 export function isReservedHeader(lowerName: string): boolean {
-  if (lowerName.length < RESERVED_HEADER_PREFIX.length || lowerName.charCodeAt(0) !== 120 /* x */)
-    return false;
-  return lowerName.slice(0, RESERVED_HEADER_PREFIX.length).replaceAll('_', '-') === RESERVED_HEADER_PREFIX;
+  // Character by character: every header of every request passes here, most starting with `x`.
+  if (lowerName.length < RESERVED_HEADER_PREFIX.length) return false;
+  for (let i = 0; i < RESERVED_HEADER_PREFIX.length; i++) {
+    const c = lowerName.charCodeAt(i);
+    if (
+      c !== RESERVED_HEADER_PREFIX.charCodeAt(i) &&
+      !(c === 95 /* _ */ && i === 1) &&
+      !(c === 95 && i === 7)
+    )
+      return false;
+  }
+  return true;
+}
+
+/** The method-override header a name spells (any `_`/`-` spelling: CGI-style servers read both). */
+function overrideHeader(lowerName: string): boolean {
+  if (METHOD_OVERRIDE_HEADERS.has(lowerName)) return true;
+  return lowerName.indexOf('_') !== -1 && METHOD_OVERRIDE_HEADERS.has(lowerName.replaceAll('_', '-'));
 }
 
 /**
  * The canonical form of a request's headers (DESIGN §10): names lower-cased (spellings that
  * differ only in case are one header, their values a list), reserved `x-authz-*` names (any
- * `_`/`-` spelling) dropped, `__proto__` dropped. Refused: more than {@link MAX_CHECK_HEADERS}
- * names (431), more than one `Authorization`, any method-override header.
+ * `_`/`-` spelling) dropped, `__proto__` dropped, and the names `drop` picks (an entry point's
+ * hop-by-hop or untrusted forwarding headers) left out. Refused: more than
+ * {@link MAX_CHECK_HEADERS} names (431), more than one `Authorization`, any method-override
+ * header.
  *
  * Returns `headers` itself when it is already canonical (the common case on the worker's hot path).
  *
@@ -38,9 +55,14 @@ export function isReservedHeader(lowerName: string): boolean {
  */
 export function canonicalHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
+  drop?: (lowerName: string) => boolean,
 ): RequestHeaders | RequestRefusal {
   let out: RequestHeaders | undefined;
   let count = 0;
+  // Ambiguity is judged on every header sent, dropped or not: a forward-auth proxy passes the
+  // client's headers upstream whatever the check left out.
+  let credentials = 0;
+  let override: string | undefined;
   for (const name in headers) {
     const value = headers[name];
     if (!Object.hasOwn(headers, name)) continue;
@@ -48,7 +70,10 @@ export function canonicalHeaders(
       return refuse('header_too_many', `the request carries more than ${MAX_CHECK_HEADERS} headers`, 431);
     }
     const lower = name.toLowerCase();
-    const keep = value !== undefined && lower !== '__proto__' && !isReservedHeader(lower);
+    const sent = value !== undefined && lower !== '__proto__' && !isReservedHeader(lower);
+    if (sent && lower === 'authorization') credentials += Array.isArray(value) ? value.length : 1;
+    if (sent && override === undefined && overrideHeader(lower)) override = lower;
+    const keep = sent && drop?.(lower) !== true;
     if (out === undefined) {
       if (keep && lower === name) continue;
       out = copyUntil(headers, name);
@@ -57,8 +82,17 @@ export function canonicalHeaders(
     const prior = Object.hasOwn(out, lower) ? out[lower] : undefined;
     out[lower] = prior === undefined ? value : ([] as string[]).concat(prior, value);
   }
-  const result = out ?? (headers as RequestHeaders);
-  return ambiguity(result) ?? result;
+  // DESIGN §10 "ambiguity is refused": two credentials, or a method other than the one checked.
+  if (credentials > 1) {
+    return refuse('header_ambiguous', 'the request carries more than one Authorization header');
+  }
+  if (override !== undefined) {
+    return refuse(
+      'method_override',
+      `the ${override} header is refused: the method checked is the method served`,
+    );
+  }
+  return out ?? (headers as RequestHeaders);
 }
 
 function copyUntil(
@@ -71,30 +105,4 @@ function copyUntil(
     if (Object.hasOwn(headers, name)) out[name] = headers[name] as string | string[];
   }
   return out;
-}
-
-/** DESIGN §10 "ambiguity is refused": two credentials, or a method other than the one checked. */
-function ambiguity(headers: RequestHeaders): RequestRefusal | undefined {
-  const authorization = headers.authorization;
-  if (Array.isArray(authorization) && authorization.length > 1) {
-    return refuse('header_ambiguous', 'the request carries more than one Authorization header');
-  }
-  for (const name of METHOD_OVERRIDE_HEADERS) {
-    if (headers[name] !== undefined) {
-      return refuse(
-        'method_override',
-        `the ${name} header is refused: the method checked is the method served`,
-      );
-    }
-  }
-  // `_` spellings of the override headers reach CGI-style servers too.
-  for (const name in headers) {
-    if (name.indexOf('_') !== -1 && METHOD_OVERRIDE_HEADERS.has(name.replaceAll('_', '-'))) {
-      return refuse(
-        'method_override',
-        `the ${name} header is refused: the method checked is the method served`,
-      );
-    }
-  }
-  return undefined;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readRequestBody } from './body.js';
 import { canonicalCheck, UNSENT_BODY } from './canonical.js';
-import { canonicalHeaders } from './headers.js';
+import { canonicalHeaders, isReservedHeader } from './headers.js';
 import { checkParsedJson, scanJson } from './json-scan.js';
 import { isRefusal, type RequestRefusal } from './refusal.js';
 import { parseRequestTarget } from './target.js';
@@ -101,6 +101,38 @@ describe('canonicalHeaders', () => {
     const refusal = refusalOf(canonicalHeaders(headers as Record<string, string>)) as RequestRefusal;
     expect([refusal?.refused, refusal?.status]).toEqual([code, status]);
   });
+
+  it('leaves out the names `drop` picks, keeping the rest as they are', () => {
+    const headers = { connection: 'keep-alive', 'x-forwarded-for': '203.0.113.9', accept: 'a' };
+    const dropped = canonicalHeaders(
+      headers,
+      (name) => name === 'connection' || name.startsWith('x-forwarded'),
+    );
+    expect(dropped).toEqual({ accept: 'a' });
+    expect(headers).toEqual({ connection: 'keep-alive', 'x-forwarded-for': '203.0.113.9', accept: 'a' });
+  });
+
+  // A header the check leaves out (hop-by-hop, named in Connection) still reaches the upstream
+  // through a forward-auth proxy: ambiguity is judged on everything sent.
+  it.each([
+    [{ authorization: 'Bearer a', Authorization: 'Bearer b' }, 'header_ambiguous'],
+    [{ 'x-http-method-override': 'DELETE' }, 'method_override'],
+    [{ X_HTTP_Method: 'DELETE' }, 'method_override'],
+  ])('refuses %j even when `drop` leaves those names out', (headers, code) => {
+    const dropAll = () => true;
+    expect((refusalOf(canonicalHeaders(headers, dropAll)) as RequestRefusal)?.refused).toBe(code);
+  });
+
+  it.each(['x-authz-user', 'x_authz_user', 'x-authz_user', 'x_authz-user'])('%s is reserved', (name) => {
+    expect(isReservedHeader(name)).toBe(true);
+  });
+
+  it.each(['x-authz', 'x-authzuser', 'x--authz-user', 'y-authz-user', 'x-auth-z-user', 'xx-authz-user'])(
+    '%s is not reserved',
+    (name) => {
+      expect(isReservedHeader(name)).toBe(false);
+    },
+  );
 });
 
 describe('readRequestBody', () => {
