@@ -141,7 +141,10 @@ export async function startRedisServer() {
  * `{"msg":"ready"}`. `nodeArgs` go to that node process only (e.g. `--cpu-prof`, which NODE_OPTIONS refuses).
  */
 export async function startService(name, env, { nodeArgs = [], readyTimeoutMs = 60_000 } = {}) {
-  const main = join(root, 'services', name, 'dist', 'main.js');
+  // BENCH_<SERVICE>_MAIN runs another build of a service (an A/B against an older commit's
+  // worktree: BENCH_GATEWAY_MAIN=/path/to/old/services/gateway/dist/main.js).
+  const main =
+    process.env[`BENCH_${name.toUpperCase()}_MAIN`] ?? join(root, 'services', name, 'dist', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: build first (pnpm exec turbo run build)`);
   const proc = spawnOwned(`authz-${name}`, process.execPath, [...nodeArgs, main], {
     env: { LOG_LEVEL: 'info', ...env },
