@@ -11,11 +11,15 @@ export type QueryParams = Record<string, string | string[]>;
  */
 export const ROUTE_PARAMS: ReadonlySet<string> = new Set(['resource/type', 'resource/id', 'resource/vid']);
 
+/** RFC 6750 §2.3's query parameter for a bearer token: refused, the token goes in `Authorization`. */
+export const ACCESS_TOKEN_PARAM = 'access_token';
+
 /**
  * Parses a query string (without `?`) the way Aidbox shows it to policies: names and values
  * form-decoded (`+` is a space). Refused, never truncated or guessed (DESIGN §10): more than
  * {@link MAX_QUERY_PARAMS} parameters (414), malformed or non-UTF-8 percent-escapes, NUL/CR/LF
- * encoded (raw ones are refused with the target), a name that is a route parameter or `__proto__`.
+ * encoded (raw ones are refused with the target), a name that is a route parameter or `__proto__`,
+ * and `access_token` (a credential the check does not read).
  *
  * @example parseQueryParams('name=a&name=b&_count=10') // { name: ['a', 'b'], _count: '10' }
  */
@@ -45,6 +49,14 @@ export function parseQueryParams(query: string): QueryParams | RequestRefusal {
       }
       if (name === '__proto__')
         return refuse('query_character', 'the query parameter name "__proto__" is refused');
+      // DESIGN §10 "ambiguity is refused": a second way to send a credential, which the check
+      // does not read and an upstream might (RFC 6750 §2.3).
+      if (name === ACCESS_TOKEN_PARAM) {
+        return refuse(
+          'query_credential',
+          'the query carries an access_token (RFC 6750 §2.3); send the token in the Authorization header, the only credential the check reads',
+        );
+      }
       if (name !== '') add(params, name, value);
     }
     start = end + 1;

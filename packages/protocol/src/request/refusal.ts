@@ -14,6 +14,7 @@ export type RefusalCode =
   | 'target_too_long'
   | 'query_character'
   | 'query_encoding'
+  | 'query_credential'
   | 'query_route_parameter'
   | 'query_too_many'
   | 'header_too_many'

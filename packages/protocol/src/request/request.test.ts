@@ -43,6 +43,8 @@ describe('parseRequestTarget', () => {
     ['/fhir/Patient?_id=pt-2&resource/id=pt-1', 'query_route_parameter'],
     ['/fhir/Patient/%70t-2?resource%2Fid=pt-1', 'query_route_parameter'],
     ['/fhir/Patient?resource/type=Patient', 'query_route_parameter'],
+    ['/fhir/Patient?access_token=eyJ', 'query_credential'],
+    ['/fhir/Patient?_id=pt-1&access%5Ftoken=eyJ', 'query_credential'],
     [`/fhir/Patient?${'a&'.repeat(256)}_revinclude=Observation:subject`, 'query_too_many'],
     [`/${'a'.repeat(16384)}`, 'target_too_long'],
   ])('refuses %j (%s)', (uri, code) => {
