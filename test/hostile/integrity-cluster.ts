@@ -84,7 +84,7 @@ export function sendRaw(baseUrl: string, raw: RawRequest): Promise<RawResponse> 
       req.end();
     } else if (raw.chunked) {
       // Explicit: Node frames GET and DELETE bodies only when told to.
-      req.setHeader('transfer-encoding', 'chunked');
+      if (!req.hasHeader('transfer-encoding')) req.setHeader('transfer-encoding', 'chunked');
       const half = Math.floor(body.length / 2);
       req.write(body.subarray(0, half));
       req.end(body.subarray(half));

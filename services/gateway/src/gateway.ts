@@ -1,7 +1,7 @@
 import { randomFillSync, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AuthzClient } from '@authz/client';
-import { type CheckReply, type CheckRequest, isRefusal } from '@authz/protocol';
+import { type CheckReply, type CheckRequest, isRefusal, type RequestRefusal } from '@authz/protocol';
 import { acceptRequestId, opsReply } from '@authz/runtime';
 import { type AssertionSigner, allowedHeaders } from './assertion.js';
 import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/http-check.js';
@@ -104,8 +104,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: GatewayDe
   });
   if (isRefusal(inbound)) {
     deps.metrics.answered('proxy', inbound.status);
-    // An unread body (413) cannot be skipped safely on a kept-alive connection.
-    if (inbound.status === 413) res.setHeader('connection', 'close');
+    if (bodyLeftUnread(inbound)) res.setHeader('connection', 'close');
     return sendOutcome(res, inbound.status, 'invalid', inbound.reason, requestId);
   }
   const senderProblem = addSenderFacts(inbound.check, req, deps.sender);
@@ -217,7 +216,7 @@ async function envoyHttp(exchange: Exchange): Promise<void> {
   const body = await readBodyView(req, deps.maxCheckBodyBytes);
   if (isRefusal(body)) {
     deps.metrics.answered('envoy', body.status);
-    if (body.status === 413) res.setHeader('connection', 'close');
+    if (bodyLeftUnread(body)) res.setHeader('connection', 'close');
     return sendOutcome(res, body.status, 'invalid', body.reason, requestId);
   }
   if (body !== undefined) {
@@ -281,6 +280,11 @@ export function newTraceparent(): string {
   const hex = traceEntropy.toString('hex', traceAt, traceAt + 24);
   traceAt += 24;
   return `00-${hex.slice(0, 32)}-${hex.slice(32)}-01`;
+}
+
+/** An unread body (too large, or of a transfer coding not read) cannot be skipped safely on a kept-alive connection. */
+function bodyLeftUnread(refusal: RequestRefusal): boolean {
+  return refusal.status === 413 || refusal.refused === 'body_transfer_coding';
 }
 
 /** A client-supplied request id when it follows the one rule (@authz/runtime), else a fresh one. */

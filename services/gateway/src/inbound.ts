@@ -63,6 +63,8 @@ export async function readProxiedRequest(
 ): Promise<InboundRequest | RequestRefusal> {
   const base = readHead(req, req.url ?? '/', options.trustedProxies);
   if (isRefusal(base)) return base;
+  const coding = transferCoding(req);
+  if (coding !== undefined) return coding;
   const declared = Number(single(base.headers['content-length']) ?? 0);
   if (declared > options.maxBodyBytes) return tooLarge(options.maxBodyBytes);
   const body = await readBody(req, options.maxBodyBytes);
@@ -192,6 +194,8 @@ export async function readBodyView(
   req: IncomingMessage,
   maxBytes: number,
 ): Promise<BodyView | RequestRefusal | undefined> {
+  const coding = transferCoding(req);
+  if (coding !== undefined) return coding;
   const body = await readBody(req, maxBytes);
   if (body === undefined) return tooLarge(maxBytes);
   const h = req.headersDistinct;
@@ -214,6 +218,20 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | und
     chunks.push(chunk as Buffer);
   }
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+/**
+ * A refusal for a transfer coding other than `chunked` (`Transfer-Encoding: gzip, chunked`):
+ * Node's parser undoes only the chunking and hands over the still-coded bytes, which would be
+ * checked and forwarded as if they were the body (RFC 9112 §6.1: not understood, not guessed).
+ */
+function transferCoding(req: IncomingMessage): RequestRefusal | undefined {
+  const coding = req.headers['transfer-encoding'];
+  if (coding === undefined || coding.trim().toLowerCase() === 'chunked') return undefined;
+  return refuse(
+    'body_transfer_coding',
+    `the request body has the transfer coding "${coding.slice(0, 64)}"; only chunked is read (send a compressed body with Content-Encoding)`,
+  );
 }
 
 function tooLarge(max: number): RequestRefusal {

@@ -7,8 +7,9 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { HOP_BY_HOP, type InboundRequest } from './inbound.js';
 
-// Hop-by-hop headers go neither way; the upstream's Host is its own.
-const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'host']);
+// Hop-by-hop headers go neither way; the upstream's Host is its own; an `Expect: 100-continue`
+// was answered to the client by the gateway, which holds the whole body before it forwards.
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'host', 'expect']);
 
 /** Forwards allowed requests to one upstream over kept-alive connections. */
 export class UpstreamProxy {

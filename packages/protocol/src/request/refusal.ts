@@ -22,6 +22,7 @@ export type RefusalCode =
   | 'method_override'
   | 'forwarded_disagreement'
   | 'body_too_large'
+  | 'body_transfer_coding'
   | 'body_json';
 
 /**
