@@ -1,14 +1,17 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type HeaderFields, headerFields } from './inbound.js';
+import { type HeaderFields, headerFields, readHead } from './inbound.js';
+import { TrustedProxies } from './trusted-proxies.js';
 
 // Real requests through Node's HTTP parser: what `headerFields` reads is what Node made of them.
 let server: Server;
 let seen: (req: IncomingMessage) => void = () => {};
+let lastRequest: IncomingMessage | undefined;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
+    lastRequest = req;
     seen(req);
     res.end();
   });
@@ -18,13 +21,13 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 /** Sends one request with these raw header lines; resolves with its fields and `req.headers`. */
-function fieldsOf(lines: string[]): Promise<{ fields: HeaderFields; headers: IncomingMessage['headers'] }> {
+function fieldsOf(lines: string[], close = true): Promise<{ fields: HeaderFields; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {
     seen = (req) => resolve({ fields: headerFields(req), headers: req.headers });
     const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
     socket.on('error', reject);
     socket.end(
-      `GET / HTTP/1.1\r\nHost: gw\r\n${lines.map((l) => `${l}\r\n`).join('')}Connection: close\r\n\r\n`,
+      `GET / HTTP/1.1\r\nHost: gw\r\n${lines.map((l) => `${l}\r\n`).join('')}${close ? 'Connection: close\r\n' : ''}\r\n`,
     );
   });
 }
@@ -61,5 +64,18 @@ describe('headerFields', () => {
     const { fields } = await fieldsOf(['Set-Cookie: s=1', '__proto__: x']);
     expect(fields['set-cookie']).toBe('s=1');
     expect(Object.hasOwn(fields, '__proto__')).toBe(true);
+  });
+});
+
+describe('readHead', () => {
+  it("gives the check headers of its own, never Node's req.headers (the check's are changed later)", async () => {
+    const { headers } = await fieldsOf(['Authorization: Bearer t', 'X-SSL-Client-Cert: pem'], false);
+    const head = readHead(
+      lastRequest as IncomingMessage,
+      '/fhir/Patient',
+      TrustedProxies.parse('127.0.0.1/32'),
+    );
+    expect('headers' in head && head.headers).toEqual(headers);
+    expect('headers' in head && head.headers).not.toBe(headers);
   });
 });

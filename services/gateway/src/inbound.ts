@@ -111,7 +111,9 @@ export function readHead(
   if (Array.isArray(headers['content-type'])) {
     return refuse('header_ambiguous', 'the request carries more than one Content-Type header');
   }
-  return { target, headers, trustedPeer };
+  // The check's headers are its own to change (the sender facts take the certificate headers
+  // out); canonicalHeaders hands back Node's req.headers itself when nothing was left out.
+  return { target, headers: headers === fields ? { ...headers } : headers, trustedPeer };
 }
 
 /** A request's header fields by lower-case name; a name sent more than once is the list of its values. */

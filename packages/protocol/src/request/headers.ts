@@ -45,8 +45,8 @@ function overrideHeader(lowerName: string): boolean {
  * differ only in case are one header, their values a list), reserved `x-authz-*` names (any
  * `_`/`-` spelling) dropped, `__proto__` dropped, and the names `drop` picks (an entry point's
  * hop-by-hop or untrusted forwarding headers) left out. Refused: more than
- * {@link MAX_CHECK_HEADERS} names (431), more than one `Authorization`, any method-override
- * header.
+ * {@link MAX_CHECK_HEADERS} names (431), more than one `Authorization` or `Host`, any
+ * method-override header.
  *
  * Returns `headers` itself when it is already canonical (the common case on the worker's hot path).
  *
@@ -62,6 +62,7 @@ export function canonicalHeaders(
   // Ambiguity is judged on every header sent, dropped or not: a forward-auth proxy passes the
   // client's headers upstream whatever the check left out.
   let credentials = 0;
+  let hosts = 0;
   let override: string | undefined;
   for (const name in headers) {
     const value = headers[name];
@@ -72,6 +73,7 @@ export function canonicalHeaders(
     const lower = name.toLowerCase();
     const sent = value !== undefined && lower !== '__proto__' && !isReservedHeader(lower);
     if (sent && lower === 'authorization') credentials += Array.isArray(value) ? value.length : 1;
+    else if (sent && lower === 'host') hosts += Array.isArray(value) ? value.length : 1;
     if (sent && override === undefined && overrideHeader(lower)) override = lower;
     const keep = sent && drop?.(lower) !== true;
     if (out === undefined) {
@@ -85,6 +87,10 @@ export function canonicalHeaders(
   // DESIGN §10 "ambiguity is refused": two credentials, or a method other than the one checked.
   if (credentials > 1) {
     return refuse('header_ambiguous', 'the request carries more than one Authorization header');
+  }
+  if (hosts > 1) {
+    // RFC 9112 §3.2: a server must refuse it; which one names the resource is anyone's guess.
+    return refuse('header_ambiguous', 'the request carries more than one Host header');
   }
   if (override !== undefined) {
     return refuse(
