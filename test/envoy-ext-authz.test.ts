@@ -237,7 +237,12 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
         attributes({
           method: 'POST',
           path: '/fhir/Observation',
-          headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/fhir+json' },
+          // Envoy marks every body it sends: whole (false) or cut at max_request_bytes (true).
+          headers: {
+            authorization: `Bearer ${alice}`,
+            'content-type': 'application/fhir+json',
+            'x-envoy-auth-partial-body': 'false',
+          },
           ...(asBytes ? { raw_body: Buffer.from(JSON.stringify(body)) } : { body: JSON.stringify(body) }),
         }),
       );
@@ -257,7 +262,11 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
       attributes({
         method: 'POST',
         path: '/fhir/Observation',
-        headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${alice}`,
+          'content-type': 'application/json',
+          'x-envoy-auth-partial-body': 'false',
+        },
         body: '{"status": "final"',
       }),
     );
@@ -387,6 +396,8 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
         headers: {
           authorization: `Bearer ${alice}`,
           'content-type': 'application/fhir+json',
+          // allowed_headers lets Envoy's whole-body marker through (README, Envoy HTTP).
+          'x-envoy-auth-partial-body': 'false',
           x_authz_user: 'root',
           'x-authz-assertion': 'forged',
         },

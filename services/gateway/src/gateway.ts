@@ -202,17 +202,28 @@ async function reserved(exchange: Exchange): Promise<void> {
 
 /**
  * Envoy's HTTP ext_authz (`path_prefix: /_authz/envoy`): answers like `/_authz/forward`, reading
- * a JSON body Envoy sends (`with_request_body`), and tells Envoy which client-sent identity-like
- * headers to remove.
+ * a JSON body Envoy sends (`with_request_body`) when Envoy marks it whole, and tells Envoy which
+ * client-sent identity-like headers to remove.
  */
 async function envoyHttp(exchange: Exchange): Promise<void> {
   const { req, res, deps, url, requestId } = exchange;
   const mapped = envoyHttpCheck(req, url, deps.trustedProxies);
-  const problem = typeof mapped === 'string' ? mapped : addSenderFacts(mapped.check, req, deps.sender);
-  if (problem !== undefined || typeof mapped === 'string') {
+  if (isRefusal(mapped)) {
+    req.resume();
+    deps.metrics.answered('envoy', mapped.status);
+    return sendOutcome(res, mapped.status, 'invalid', mapped.reason, requestId);
+  }
+  const problem = addSenderFacts(mapped.check, req, deps.sender);
+  if (problem !== undefined) {
     req.resume();
     deps.metrics.answered('envoy', 400);
-    return sendOutcome(res, 400, 'invalid', problem ?? String(mapped), requestId);
+    return sendOutcome(res, 400, 'invalid', problem, requestId);
+  }
+  if (mapped.bodyProblem !== undefined) {
+    // DESIGN §10: a body that may be cut is never read as the whole body.
+    req.resume();
+    mapped.check.body_unavailable = mapped.bodyProblem;
+    return answerForwardAuth(exchange, 'envoy', mapped.check, mapped.identityLike);
   }
   const body = await readBodyView(req, deps.maxCheckBodyBytes);
   if (isRefusal(body)) {

@@ -93,6 +93,7 @@ describe('canonicalHeaders', () => {
   it.each([
     [{ authorization: ['Bearer a', 'Bearer b'] }, 'header_ambiguous', 400],
     [{ Authorization: 'Bearer a', authorization: 'Bearer b' }, 'header_ambiguous', 400],
+    [{ 'content-type': ['application/json', 'text/plain'] }, 'header_ambiguous', 400],
     [{ 'x-http-method-override': 'DELETE' }, 'method_override', 400],
     [{ 'X-HTTP-Method': 'DELETE' }, 'method_override', 400],
     [{ x_method_override: 'DELETE' }, 'method_override', 400],
