@@ -90,6 +90,9 @@ export function readHead(
   if (isRefusal(target)) return target;
   const canonical = canonicalHeaders(req.headersDistinct);
   if (isRefusal(canonical)) return canonical;
+  if ((canonical['content-type']?.length ?? 0) > 1) {
+    return refuse('header_ambiguous', 'the request carries more than one Content-Type header');
+  }
   const trustedPeer = trusted.trusts(req.socket.remoteAddress);
   const connection = new Set(
     joined(canonical.connection)

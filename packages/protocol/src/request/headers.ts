@@ -29,8 +29,7 @@ export function isReservedHeader(lowerName: string): boolean {
  * The canonical form of a request's headers (DESIGN §10): names lower-cased (spellings that
  * differ only in case are one header, their values a list), reserved `x-authz-*` names (any
  * `_`/`-` spelling) dropped, `__proto__` dropped. Refused: more than {@link MAX_CHECK_HEADERS}
- * names (431), more than one `Authorization`, more than one `Content-Type`, any method-override
- * header.
+ * names (431), more than one `Authorization`, any method-override header.
  *
  * Returns `headers` itself when it is already canonical (the common case on the worker's hot path).
  *
@@ -74,18 +73,11 @@ function copyUntil(
   return out;
 }
 
-/**
- * DESIGN §10 "ambiguity is refused": two credentials, two media types for one body, or a method
- * other than the one checked.
- */
+/** DESIGN §10 "ambiguity is refused": two credentials, or a method other than the one checked. */
 function ambiguity(headers: RequestHeaders): RequestRefusal | undefined {
   const authorization = headers.authorization;
   if (Array.isArray(authorization) && authorization.length > 1) {
     return refuse('header_ambiguous', 'the request carries more than one Authorization header');
-  }
-  const contentType = headers['content-type'];
-  if (Array.isArray(contentType) && contentType.length > 1) {
-    return refuse('header_ambiguous', 'the request carries more than one Content-Type header');
   }
   for (const name of METHOD_OVERRIDE_HEADERS) {
     if (headers[name] !== undefined) {

@@ -1,5 +1,6 @@
 import {
   BODY_METHODS,
+  bodyMediaType,
   type CheckRequest,
   canonicalHeaders,
   isRefusal,
@@ -108,6 +109,8 @@ export function checkFromAttributes(
   if (isRefusal(headers)) return headers;
   const joined = joinedCredential(headers);
   if (joined !== undefined) return joined;
+  const contentType = bodyMediaType(headers);
+  if (isRefusal(contentType)) return contentType;
 
   const sender = options.sender;
   const trusted = sender.trustedProxies;
@@ -131,7 +134,7 @@ export function checkFromAttributes(
   if (http.host && headers.host === undefined) headers.host = http.host;
   const origin = clientOrigin(sender.publicOrigin, { scheme: check.scheme, host: http.host || undefined });
   if (origin !== undefined) check.origin = origin;
-  const body = bodyOf(http, headers, bodyAnnounced, check.method, options.maxCheckBodyBytes);
+  const body = bodyOf(http, headers, contentType, bodyAnnounced, check.method, options.maxCheckBodyBytes);
   if (isRefusal(body)) return body;
   Object.assign(check, body);
   const certificate = message.attributes?.source?.certificate;
@@ -222,6 +225,7 @@ type BodyPart = { body: unknown } | { body_unavailable: string } | Record<string
 function bodyOf(
   http: EnvoyHttpRequest,
   headers: RequestHeaders,
+  contentType: string | undefined,
   announced: boolean,
   method: string,
   maxBytes: number,
@@ -244,7 +248,7 @@ function bodyOf(
   const contentEncoding = headers['content-encoding'];
   const view = readRequestBody(
     bytes,
-    [headers['content-type'] ?? []].flat()[0],
+    contentType,
     contentEncoding === undefined ? undefined : [contentEncoding].flat().join(', '),
   );
   if (view === undefined) return {};
