@@ -4,6 +4,7 @@ import type { AuthzClient } from '@authz/client';
 import { type CheckReply, type CheckRequest, isRefusal } from '@authz/protocol';
 import { acceptRequestId, opsReply } from '@authz/runtime';
 import { type AssertionSigner, allowedHeaders } from './assertion.js';
+import { headersToRemove } from './envoy/check-response.js';
 import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/http-check.js';
 import { forwardedCheck } from './forward-auth.js';
 import { readBodyView, readProxiedRequest, withBody } from './inbound.js';
@@ -258,9 +259,7 @@ async function answerForwardAuth(
     method: checkRequest.method.toUpperCase(),
     htu: requestHtu(checkRequest.origin, checkRequest.uri),
   });
-  // Envoy removes these after copying the answer's headers: never one the answer sets.
-  const remove = identityLike.filter((name) => !(name in identity));
-  if (remove.length > 0) identity[HEADERS_TO_REMOVE] = remove.join(', ');
+  if (route === 'envoy') identity[HEADERS_TO_REMOVE] = headersToRemove(identity, identityLike).join(', ');
   res.writeHead(200, { 'x-request-id': requestId, 'content-length': '0', ...identity }).end();
 }
 

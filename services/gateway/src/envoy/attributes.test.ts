@@ -308,7 +308,7 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
           append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
         },
       ],
-      headers_to_remove: ['x_authz_user'],
+      headers_to_remove: ['x_authz_user', 'x-http-method-override', 'x-http-method', 'x-method-override'],
     });
     expect([401, 403, 400, 413, 414, 431, 503].map(grpcCodeOf)).toEqual([16, 7, 7, 7, 7, 7, 14]);
   });
