@@ -112,39 +112,58 @@ export function checkFromAttributes(
   const contentType = bodyMediaType(headers);
   if (isRefusal(contentType)) return contentType;
 
-  const sender = options.sender;
-  const trusted = sender.trustedProxies;
-  const peerTrusted = trusted.trusts(options.peerAddress);
-  const source = message.attributes?.source?.address?.socket_address?.address ?? '';
-  // DESIGN §10: forwarding headers only from a trusted proxy — the one in front of Envoy.
-  if (!peerTrusted || !trusted.trusts(source)) for (const name of FORWARDED_HEADERS) delete headers[name];
-  // DESIGN §13: the certificate counts only as the thumbprint a trusted Envoy saw.
-  delete headers[sender.clientCertHeader];
-  delete headers[XFCC];
-  const forwardedFor = headers['x-forwarded-for'];
+  const network = believedNetwork(message, headers, options);
   const check: CheckRequest = {
     method: http.method.toUpperCase(),
     uri: target.raw,
     headers,
-    remote_addr: peerTrusted
-      ? trusted.clientAddress(source, forwardedFor === undefined ? undefined : [forwardedFor].flat())
-      : trusted.clientAddress(options.peerAddress ?? '', undefined),
-    scheme: peerTrusted && http.scheme ? http.scheme : 'http',
+    remote_addr: network.remoteAddr,
+    scheme: network.peerTrusted && http.scheme ? http.scheme : 'http',
   };
   if (http.host && headers.host === undefined) headers.host = http.host;
-  const origin = clientOrigin(sender.publicOrigin, { scheme: check.scheme, host: http.host || undefined });
+  const origin = clientOrigin(options.sender.publicOrigin, {
+    scheme: check.scheme,
+    host: http.host || undefined,
+  });
   if (origin !== undefined) check.origin = origin;
   const body = bodyOf(http, headers, contentType, bodyAnnounced, check.method, options.maxCheckBodyBytes);
   if (isRefusal(body)) return body;
   Object.assign(check, body);
   const certificate = message.attributes?.source?.certificate;
-  if (certificate && peerTrusted) {
+  if (certificate && network.peerTrusted) {
     const thumbprint = certificateSha256(certificate);
     if (thumbprint === undefined)
       return refuse('envoy_attributes', 'attributes.source.certificate is not a URL-encoded PEM certificate');
+    // DESIGN §13: the certificate counts only as the thumbprint a trusted Envoy saw.
     check.client_cert_sha256 = thumbprint;
   }
   return { check, identityLike };
+}
+
+/**
+ * What the gateway believes of the network (DESIGN §10): the gRPC peer is trusted or not; the
+ * client's address is the trusted peer's `source.address`, or the rightmost untrusted
+ * `X-Forwarded-For` hop when that source is itself a trusted proxy, or else the untrusted peer
+ * itself. Removes from `headers` the forwarding headers that are not believed and the
+ * certificate headers (a certificate counts only as `source.certificate`'s thumbprint).
+ */
+function believedNetwork(
+  message: EnvoyCheckRequest,
+  headers: RequestHeaders,
+  { sender, peerAddress }: AttributesOptions,
+): { peerTrusted: boolean; remoteAddr: string } {
+  const trusted = sender.trustedProxies;
+  const peerTrusted = trusted.trusts(peerAddress);
+  const source = message.attributes?.source?.address?.socket_address?.address ?? '';
+  if (!peerTrusted || !trusted.trusts(source)) for (const name of FORWARDED_HEADERS) delete headers[name];
+  delete headers[sender.clientCertHeader];
+  delete headers[XFCC];
+  if (!peerTrusted) return { peerTrusted, remoteAddr: trusted.clientAddress(peerAddress ?? '', undefined) };
+  const forwardedFor = headers['x-forwarded-for'];
+  return {
+    peerTrusted,
+    remoteAddr: trusted.clientAddress(source, forwardedFor === undefined ? undefined : [forwardedFor].flat()),
+  };
 }
 
 /** The request's headers from Envoy's one encoding of them, checked against the fields they repeat. */
