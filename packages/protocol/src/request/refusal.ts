@@ -18,11 +18,11 @@ export type RefusalCode =
   | 'query_too_many'
   | 'header_too_many'
   | 'header_ambiguous'
+  | 'envoy_attributes'
   | 'method_override'
   | 'forwarded_disagreement'
   | 'body_too_large'
-  | 'body_json'
-  | 'envoy_attributes';
+  | 'body_json';
 
 /**
  * A refused request: the HTTP status an HTTP entry point answers with (the worker, whose replies
