@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { METHOD_OVERRIDE_HEADERS } from '@authz/protocol';
 import {
   freePort,
   mintJwt,
@@ -169,7 +170,10 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
       expect(h.append_action).toBe('OVERWRITE_IF_EXISTS_OR_ADD');
     }
     // x-authz-user is overwritten by the answer, so it must not be removed after being set.
-    expect(res.ok_response!.headers_to_remove.sort()).toEqual(['x-authz-role', 'x_authz_policy']);
+    // The method-override headers are always removed: Envoy's allowed_headers may hide them.
+    expect(res.ok_response!.headers_to_remove.sort()).toEqual(
+      ['x-authz-role', 'x_authz_policy', ...METHOD_OVERRIDE_HEADERS].sort(),
+    );
 
     const assertion = set['x-authz-assertion']!;
     const jwks = createRemoteJWKSet(new URL(`${cluster.gatewayUrl}/_authz/jwks.json`));
@@ -237,7 +241,12 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
         attributes({
           method: 'POST',
           path: '/fhir/Observation',
-          headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/fhir+json' },
+          // Envoy marks every body it sends: whole (false) or cut at max_request_bytes (true).
+          headers: {
+            authorization: `Bearer ${alice}`,
+            'content-type': 'application/fhir+json',
+            'x-envoy-auth-partial-body': 'false',
+          },
           ...(asBytes ? { raw_body: Buffer.from(JSON.stringify(body)) } : { body: JSON.stringify(body) }),
         }),
       );
@@ -257,7 +266,11 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
       attributes({
         method: 'POST',
         path: '/fhir/Observation',
-        headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${alice}`,
+          'content-type': 'application/json',
+          'x-envoy-auth-partial-body': 'false',
+        },
         body: '{"status": "final"',
       }),
     );
@@ -315,7 +328,8 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
       expect(decodeWire(o.get(2)![0] as Buffer).get(1) ?? [0]).toEqual([0]);
       expect(o.get(3)).toEqual([2]); // append_action = 3: OVERWRITE_IF_EXISTS_OR_ADD
     }
-    expect((ok.get(5) as Buffer[]).map(String)).toEqual(['x-authz-evil']); // headers_to_remove = 5
+    // headers_to_remove = 5
+    expect((ok.get(5) as Buffer[]).map(String)).toEqual(['x-authz-evil', ...METHOD_OVERRIDE_HEADERS]);
 
     // A denial: status.code = 1 inside status, denied_response = 2 with HttpStatus.code = 1.
     const d = WireWriter.create();
@@ -387,6 +401,8 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
         headers: {
           authorization: `Bearer ${alice}`,
           'content-type': 'application/fhir+json',
+          // allowed_headers lets Envoy's whole-body marker through (README, Envoy HTTP).
+          'x-envoy-auth-partial-body': 'false',
           x_authz_user: 'root',
           'x-authz-assertion': 'forged',
         },
@@ -396,7 +412,9 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('x-authz-policy')).toBe('alice-final-observations');
     // x-authz-assertion is set by the answer (overwritten), so only the `_` spelling is removed.
-    expect(ok.headers.get('x-envoy-auth-headers-to-remove')).toBe('x_authz_user');
+    expect(ok.headers.get('x-envoy-auth-headers-to-remove')).toBe(
+      ['x_authz_user', ...METHOD_OVERRIDE_HEADERS].join(', '),
+    );
     expect((await post('draft')).status).toBe(403);
     const malformed = await send(`${cluster.gatewayUrl}/_authz/envoy/fhir/%2e%2e/admin`, 'GET', {
       authorization: `Bearer ${alice}`,

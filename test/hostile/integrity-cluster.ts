@@ -156,10 +156,17 @@ export const INTEGRITY_POLICIES: Record<string, unknown> = {
     engine: 'matcho',
     matcho: { uri: '/internal/stats', 'remote-addr': '203.0.113.9' },
   },
+  'forwarded-office': {
+    engine: 'matcho',
+    matcho: { uri: '/internal/forwarded', headers: { 'x-forwarded-for': '203.0.113.9' } },
+  },
 };
 
-/** A cluster whose gateway proxies to a recording upstream and trusts no local proxy. */
-export async function startIntegrityCluster(): Promise<{
+/**
+ * A cluster whose gateway proxies to a recording upstream and trusts no local proxy;
+ * `gatewayEnv` adds to the gateway's environment (an ext_authz gRPC port, say).
+ */
+export async function startIntegrityCluster(gatewayEnv: Record<string, string> = {}): Promise<{
   cluster: TestCluster;
   upstream: RecordingUpstream;
   alice: string;
@@ -171,6 +178,7 @@ export async function startIntegrityCluster(): Promise<{
       UPSTREAM_URL: upstream.url,
       // The tests connect from 127.0.0.1: as an untrusted client, not as a proxy.
       GATEWAY_TRUSTED_PROXIES: '192.0.2.1/32',
+      ...gatewayEnv,
     },
   });
   const put = async (path: string, body: unknown) => {

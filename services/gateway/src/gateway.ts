@@ -4,6 +4,7 @@ import type { AuthzClient } from '@authz/client';
 import { type CheckReply, type CheckRequest, isRefusal, type RequestRefusal } from '@authz/protocol';
 import { acceptRequestId, opsReply } from '@authz/runtime';
 import { type AssertionSigner, allowedHeaders } from './assertion.js';
+import { headersToRemove } from './envoy/check-response.js';
 import { ENVOY_HTTP_PREFIX, envoyHttpCheck, HEADERS_TO_REMOVE } from './envoy/http-check.js';
 import { forwardedCheck } from './forward-auth.js';
 import { readBodyView, readProxiedRequest, withBody } from './inbound.js';
@@ -201,17 +202,28 @@ async function reserved(exchange: Exchange): Promise<void> {
 
 /**
  * Envoy's HTTP ext_authz (`path_prefix: /_authz/envoy`): answers like `/_authz/forward`, reading
- * a JSON body Envoy sends (`with_request_body`), and tells Envoy which client-sent identity-like
- * headers to remove.
+ * a JSON body Envoy sends (`with_request_body`) when Envoy marks it whole, and tells Envoy which
+ * client-sent identity-like headers to remove.
  */
 async function envoyHttp(exchange: Exchange): Promise<void> {
   const { req, res, deps, url, requestId } = exchange;
   const mapped = envoyHttpCheck(req, url, deps.trustedProxies);
-  const problem = typeof mapped === 'string' ? mapped : addSenderFacts(mapped.check, req, deps.sender);
-  if (problem !== undefined || typeof mapped === 'string') {
+  if (isRefusal(mapped)) {
+    req.resume();
+    deps.metrics.answered('envoy', mapped.status);
+    return sendOutcome(res, mapped.status, 'invalid', mapped.reason, requestId);
+  }
+  const problem = addSenderFacts(mapped.check, req, deps.sender);
+  if (problem !== undefined) {
     req.resume();
     deps.metrics.answered('envoy', 400);
-    return sendOutcome(res, 400, 'invalid', problem ?? String(mapped), requestId);
+    return sendOutcome(res, 400, 'invalid', problem, requestId);
+  }
+  if (mapped.bodyProblem !== undefined) {
+    // DESIGN §10: a body that may be cut is never read as the whole body.
+    req.resume();
+    mapped.check.body_unavailable = mapped.bodyProblem;
+    return answerForwardAuth(exchange, 'envoy', mapped.check, mapped.identityLike);
   }
   const body = await readBodyView(req, deps.maxCheckBodyBytes);
   if (isRefusal(body)) {
@@ -246,9 +258,7 @@ async function answerForwardAuth(
     method: checkRequest.method.toUpperCase(),
     htu: requestHtu(checkRequest.origin, checkRequest.uri),
   });
-  // Envoy removes these after copying the answer's headers: never one the answer sets.
-  const remove = identityLike.filter((name) => !(name in identity));
-  if (remove.length > 0) identity[HEADERS_TO_REMOVE] = remove.join(', ');
+  if (route === 'envoy') identity[HEADERS_TO_REMOVE] = headersToRemove(identity, identityLike).join(', ');
   res.writeHead(200, { 'x-request-id': requestId, 'content-length': '0', ...identity }).end();
 }
 

@@ -21,7 +21,10 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 /** Sends one request with these raw header lines; resolves with its fields and `req.headers`. */
-function fieldsOf(lines: string[], close = true): Promise<{ fields: HeaderFields; headers: IncomingMessage['headers'] }> {
+function fieldsOf(
+  lines: string[],
+  close = true,
+): Promise<{ fields: HeaderFields; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {
     seen = (req) => resolve({ fields: headerFields(req), headers: req.headers });
     const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');

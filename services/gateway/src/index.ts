@@ -5,7 +5,7 @@ export {
   loadAssertionSigner,
   readAssertionKey,
 } from './assertion.js';
-export { checkFromAttributes, type EnvoyCheckRequest, isIdentityLike } from './envoy/attributes.js';
+export { checkFromAttributes, type EnvoyCheckRequest } from './envoy/attributes.js';
 export { allowResponse, deniedResponse, grpcCodeOf } from './envoy/check-response.js';
 export { authorizationService, PROTO_DIR, startExtAuthzServer } from './envoy/grpc-server.js';
 export { forwardedCheck } from './forward-auth.js';

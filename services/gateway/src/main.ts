@@ -58,7 +58,7 @@ async function startGateway(env: GatewayEnv, logger: Logger): Promise<StartedSer
             maxCheckBodyBytes: env.maxCheckBodyBytes,
             checkTimeoutMs: env.checkTimeoutMs,
             overload,
-            publicOrigin: env.sender.publicOrigin,
+            sender: env.sender,
           },
           env.host,
           env.grpcPort,

@@ -19,7 +19,7 @@ export interface SenderOptions {
 }
 
 /** Envoy's client certificate details header (`Hash=<hex SHA-256 of the DER>`). */
-const XFCC = 'x-forwarded-client-cert';
+export const XFCC = 'x-forwarded-client-cert';
 
 /**
  * Adds `origin` and `client_cert_sha256` to a check request and removes the certificate headers
@@ -83,11 +83,24 @@ export function clientCertificateSha256(
 
 function pemThumbprint(value: string | string[], headerName: string): string | { problem: string } {
   if (Array.isArray(value)) return { problem: `the request carries more than one ${headerName} header` };
+  return (
+    certificateSha256(value) ?? {
+      problem: `${headerName} from the trusted proxy is not a URL-encoded PEM certificate`,
+    }
+  );
+}
+
+/**
+ * base64url SHA-256 of a certificate's DER (RFC 8705 §3.1 `x5t#S256`) from its URL-encoded PEM
+ * (nginx `$ssl_client_escaped_cert`, Envoy's `attributes.source.certificate`); `undefined` when
+ * the text is not one.
+ */
+export function certificateSha256(urlEncodedPem: string): string | undefined {
   try {
-    const der = new X509Certificate(decodeURIComponent(value)).raw;
+    const der = new X509Certificate(decodeURIComponent(urlEncodedPem)).raw;
     return createHash('sha256').update(der).digest('base64url');
   } catch {
-    return { problem: `${headerName} from the trusted proxy is not a URL-encoded PEM certificate` };
+    return undefined;
   }
 }
 

@@ -13,6 +13,22 @@ export type BodyView = { readonly json: unknown } | { readonly unavailable: stri
 export const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
+ * The one `Content-Type` of a request (DESIGN §10, ambiguity is refused): more than one is refused,
+ * since servers disagree on which of them describes the body.
+ *
+ * @example bodyMediaType({ 'content-type': ['application/json', 'text/plain'] }) // a RequestRefusal
+ */
+export function bodyMediaType(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): string | undefined | RequestRefusal {
+  const contentType = headers['content-type'];
+  if (!Array.isArray(contentType)) return contentType;
+  if (contentType.length > 1)
+    return refuse('header_ambiguous', 'the request carries more than one Content-Type header');
+  return contentType[0];
+}
+
+/**
  * True for a JSON media type: `application/json`, `application/fhir+json`, any `+json`
  * (RFC 6839 §3.1). `essence` is the lower-case `type/subtype` without parameters.
  */

@@ -1,4 +1,11 @@
-export { BODY_METHODS, type BodyView, isJsonMediaType, parseStrictJson, readRequestBody } from './body.js';
+export {
+  BODY_METHODS,
+  type BodyView,
+  bodyMediaType,
+  isJsonMediaType,
+  parseStrictJson,
+  readRequestBody,
+} from './body.js';
 export { type CanonicalCheck, type CheckInput, canonicalCheck, UNSENT_BODY } from './canonical.js';
 export {
   canonicalHeaders,

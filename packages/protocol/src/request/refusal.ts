@@ -19,6 +19,7 @@ export type RefusalCode =
   | 'query_too_many'
   | 'header_too_many'
   | 'header_ambiguous'
+  | 'envoy_attributes'
   | 'method_override'
   | 'forwarded_disagreement'
   | 'body_too_large'

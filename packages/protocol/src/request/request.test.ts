@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readRequestBody } from './body.js';
+import { bodyMediaType, readRequestBody } from './body.js';
 import { canonicalCheck, UNSENT_BODY } from './canonical.js';
 import { canonicalHeaders, isReservedHeader } from './headers.js';
 import { checkParsedJson, scanJson } from './json-scan.js';
@@ -137,6 +137,18 @@ describe('canonicalHeaders', () => {
       expect(isReservedHeader(name)).toBe(false);
     },
   );
+});
+
+describe('bodyMediaType', () => {
+  it('is the one Content-Type, and refuses two', () => {
+    expect(bodyMediaType({ 'content-type': 'application/json' })).toBe('application/json');
+    expect(bodyMediaType({ 'content-type': ['application/json'] })).toBe('application/json');
+    expect(bodyMediaType({})).toBeUndefined();
+    expect(refusalOf(bodyMediaType({ 'content-type': ['application/json', 'text/plain'] }))).toMatchObject({
+      refused: 'header_ambiguous',
+      status: 400,
+    });
+  });
 });
 
 describe('readRequestBody', () => {

@@ -1,8 +1,23 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import { type CheckRequest, isRefusal, MAX_CHECK_HEADERS, readRequestBody } from '@authz/protocol';
+import {
+  BODY_METHODS,
+  bodyMediaType,
+  type CheckRequest,
+  canonicalHeaders,
+  isRefusal,
+  isReservedHeader,
+  MAX_CHECK_HEADERS,
+  parseRequestTarget,
+  type RequestHeaders,
+  type RequestRefusal,
+  readRequestBody,
+  refuse,
+} from '@authz/protocol';
 import { HOP_BY_HOP } from '../inbound.js';
 import { clientOrigin } from '../origin.js';
-import { targetProblem } from './target.js';
+import { certificateSha256, type SenderOptions, XFCC } from '../sender.js';
+import { FORWARDED_HEADERS } from '../trusted-proxies.js';
+import { PARTIAL_BODY_HEADER, wholeBodyProblem } from './body.js';
+import { joinedCredential } from './joined-headers.js';
 
 /** `envoy.config.core.v3.HeaderValue` as decoded (proto field names). */
 export interface EnvoyHeaderValue {
@@ -19,6 +34,8 @@ export interface EnvoyHttpRequest {
   path?: string;
   host?: string;
   scheme?: string;
+  query?: string;
+  fragment?: string;
   body?: string;
   raw_body?: Buffer;
 }
@@ -41,148 +58,219 @@ export interface EnvoyCheck {
   identityLike: string[];
 }
 
-/** A request the gateway refuses before asking the workers. */
-export interface EnvoyRefusal {
-  status: 400 | 413 | 431;
-  reason: string;
-}
-
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-
-/** DESIGN §10: a header that reads as `x-authz-*` once lower-cased with `_` taken as `-`. */
-export function isIdentityLike(name: string): boolean {
-  return name.toLowerCase().replaceAll('_', '-').startsWith('x-authz-');
+/** What mapping a CheckRequest needs besides the message. */
+export interface AttributesOptions {
+  /** GATEWAY_MAX_CHECK_BODY_BYTES: a larger body is unavailable to policies */
+  maxCheckBodyBytes: number;
+  /** GATEWAY_PUBLIC_URL, the client certificate header, GATEWAY_TRUSTED_PROXIES */
+  sender: SenderOptions;
+  /** the address of the gRPC peer that sent the message: Envoy, when it is in GATEWAY_TRUSTED_PROXIES */
+  peerAddress: string | undefined;
 }
 
 /**
  * Maps `attributes.request.http` and `attributes.source` of an ext_authz CheckRequest to the
- * check request workers decide on, under DESIGN §10: origin-form target or 400, identity-like
- * headers never reach a policy, a body is shown only when whole and JSON, else marked unavailable.
- * The check's `origin` (a DPoP proof's `htu`) is `publicOrigin` (`GATEWAY_PUBLIC_URL`) when set,
- * else Envoy's own `scheme` and `host`: client-sent `X-Forwarded-*` headers are not Envoy's word.
+ * check request workers decide on, under DESIGN §10 with the same rules as every other entry:
+ * the target ({@link parseRequestTarget}), the headers ({@link canonicalHeaders}), the body
+ * (`readRequestBody`, shown only when Envoy says it is whole) and the trusted proxies.
+ *
+ * Envoy fills the message from one request, so fields that disagree — `query` or `fragment`
+ * beside `path`, a pseudo-header beside its field, `headers` beside `header_map`, `body` beside
+ * `raw_body` — are not Envoy's and are refused rather than guessed between. The gRPC peer's word
+ * about the network (`source.address`, `source.certificate`, `scheme`) is believed only when the
+ * peer is a trusted proxy; `X-Forwarded-*` only when `source.address` is one too (a load balancer
+ * in front of Envoy), as in proxy mode. `origin` (a DPoP proof's `htu`) is `GATEWAY_PUBLIC_URL`
+ * when set, else the believed scheme and Envoy's `host`.
  */
 export function checkFromAttributes(
   message: EnvoyCheckRequest,
-  maxCheckBodyBytes: number,
-  publicOrigin?: string,
-): EnvoyCheck | EnvoyRefusal {
+  options: AttributesOptions,
+): EnvoyCheck | RequestRefusal {
   const http = message.attributes?.request?.http;
   if (!http?.method || !http.path)
-    return {
-      status: 400,
-      reason: 'the ext_authz CheckRequest carries no attributes.request.http method and path',
-    };
-  const problem = targetProblem(http.path);
-  if (problem) return { status: 400, reason: problem };
-  const headers = headersOf(http);
-  if (typeof headers === 'string') return { status: 431, reason: headers };
-  const identityLike: string[] = [];
-  for (const name of Object.keys(headers)) {
-    if (isIdentityLike(name)) {
-      identityLike.push(name);
-      delete headers[name];
-    }
+    return refuse(
+      'envoy_attributes',
+      'the ext_authz CheckRequest carries no attributes.request.http method and path',
+    );
+  // Envoy always leaves these empty: the query travels in `path`, a fragment is never sent.
+  for (const field of ['query', 'fragment'] as const) {
+    if (http[field])
+      return refuse(
+        'envoy_attributes',
+        `attributes.request.http.${field} is set beside path; Envoy sends the whole target in path, so the gateway does not guess which one the upstream gets`,
+      );
   }
-  if (http.host && headers.host === undefined) headers.host = http.host;
+  const target = parseRequestTarget(http.path);
+  if (isRefusal(target)) return target;
+  const listed = headerList(http);
+  if (isRefusal(listed)) return listed;
+  const { merged, identityLike, bodyAnnounced } = listed;
+  const headers = canonicalHeaders(merged);
+  if (isRefusal(headers)) return headers;
+  const joined = joinedCredential(headers);
+  if (joined !== undefined) return joined;
+  const contentType = bodyMediaType(headers);
+  if (isRefusal(contentType)) return contentType;
+
+  const network = believedNetwork(message, headers, options);
   const check: CheckRequest = {
     method: http.method.toUpperCase(),
-    uri: http.path,
+    uri: target.raw,
     headers,
-    remote_addr: message.attributes?.source?.address?.socket_address?.address ?? '',
-    scheme: http.scheme || 'http',
+    remote_addr: network.remoteAddr,
+    scheme: network.peerTrusted && http.scheme ? http.scheme : 'http',
   };
-  const origin = clientOrigin(publicOrigin, {
+  if (http.host && headers.host === undefined) headers.host = http.host;
+  const origin = clientOrigin(options.sender.publicOrigin, {
     scheme: check.scheme,
-    host: http.host || single(headers.host),
+    host: http.host || undefined,
   });
   if (origin !== undefined) check.origin = origin;
-  const body = bodyOf(http, headers, check.method, maxCheckBodyBytes);
-  if ('refused' in body) return { status: 400, reason: body.refused };
+  const body = bodyOf(http, headers, contentType, bodyAnnounced, check.method, options.maxCheckBodyBytes);
+  if (isRefusal(body)) return body;
   Object.assign(check, body);
   const certificate = message.attributes?.source?.certificate;
-  if (certificate) {
-    const thumbprint = certificateThumbprint(certificate);
+  if (certificate && network.peerTrusted) {
+    const thumbprint = certificateSha256(certificate);
     if (thumbprint === undefined)
-      return { status: 400, reason: 'attributes.source.certificate is not a URL-encoded PEM certificate' };
-    // DESIGN §13: the certificate reaches the check as its thumbprint, for mTLS-bound tokens.
-    (check as CheckRequest & { client_cert_sha256?: string }).client_cert_sha256 = thumbprint;
+      return refuse('envoy_attributes', 'attributes.source.certificate is not a URL-encoded PEM certificate');
+    // DESIGN §13: the certificate counts only as the thumbprint a trusted Envoy saw.
+    check.client_cert_sha256 = thumbprint;
   }
   return { check, identityLike };
 }
 
-/** Headers from `headers` (Envoy joins repeats with ",") or `header_map` (encode_raw_headers: repeats kept). */
-function headersOf(http: EnvoyHttpRequest): Record<string, string | string[]> | string {
-  const headers: Record<string, string | string[]> = Object.create(null);
-  let count = 0;
-  const add = (rawName: string, value: string) => {
-    const name = rawName.toLowerCase();
-    // Pseudo-headers (:path, :authority, …) are the request line, already mapped field by field.
-    if (name.startsWith(':') || HOP_BY_HOP.has(name)) return;
-    count++;
-    const existing = headers[name];
-    headers[name] =
-      existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+/**
+ * What the gateway believes of the network (DESIGN §10): the gRPC peer is trusted or not; the
+ * client's address is the trusted peer's `source.address`, or the rightmost untrusted
+ * `X-Forwarded-For` hop when that source is itself a trusted proxy, or else the untrusted peer
+ * itself. Removes from `headers` the forwarding headers that are not believed and the
+ * certificate headers (a certificate counts only as `source.certificate`'s thumbprint).
+ */
+function believedNetwork(
+  message: EnvoyCheckRequest,
+  headers: RequestHeaders,
+  { sender, peerAddress }: AttributesOptions,
+): { peerTrusted: boolean; remoteAddr: string } {
+  const trusted = sender.trustedProxies;
+  const peerTrusted = trusted.trusts(peerAddress);
+  const source = message.attributes?.source?.address?.socket_address?.address ?? '';
+  if (!peerTrusted || !trusted.trusts(source)) for (const name of FORWARDED_HEADERS) delete headers[name];
+  delete headers[sender.clientCertHeader];
+  delete headers[XFCC];
+  if (!peerTrusted) return { peerTrusted, remoteAddr: trusted.clientAddress(peerAddress ?? '', undefined) };
+  const forwardedFor = headers['x-forwarded-for'];
+  return {
+    peerTrusted,
+    remoteAddr: trusted.clientAddress(source, forwardedFor === undefined ? undefined : [forwardedFor].flat()),
   };
-  const raw = http.header_map?.headers;
-  if (raw && raw.length > 0) {
-    for (const h of raw)
-      if (h.key) add(h.key, h.raw_value ? h.raw_value.toString('latin1') : (h.value ?? ''));
-  } else if (http.headers) {
-    for (const name of Object.keys(http.headers)) add(name, http.headers[name] ?? '');
-  }
-  // DESIGN §10: nothing is truncated — too many headers refuse the request.
-  if (count > MAX_CHECK_HEADERS)
-    return `the request carries ${count} headers, more than ${MAX_CHECK_HEADERS}`;
-  return { ...headers };
 }
 
-type BodyPart =
-  | { body: unknown }
-  | { body_unavailable: string }
-  | Record<string, never>
-  | { refused: string };
+/** The request's headers from Envoy's one encoding of them, checked against the fields they repeat. */
+interface HeaderList {
+  /** lower-case names; a repeated header (header_map) is a list */
+  merged: Record<string, string | string[]>;
+  identityLike: string[];
+  /** Content-Length above 0 or Transfer-Encoding: the request has a body, sent or not */
+  bodyAnnounced: boolean;
+}
 
-/** The body as policies may see it: parsed JSON when whole, else the reason it is unavailable. */
+/**
+ * Headers from `headers` (Envoy joins repeats with ",") or `header_map` (`encode_raw_headers`:
+ * repeats kept apart, values in `raw_value`). Envoy fills exactly one; both, a `value` beside a
+ * different `raw_value`, or a pseudo-header (`:path`, `:method`, `:authority`, `:scheme`) or
+ * `host` other than its field is refused. Pseudo- and hop-by-hop headers are then dropped.
+ */
+function headerList(http: EnvoyHttpRequest): HeaderList | RequestRefusal {
+  const map = http.headers === undefined ? [] : Object.keys(http.headers);
+  const raw = http.header_map?.headers ?? [];
+  if (map.length > 0 && raw.length > 0)
+    return refuse(
+      'envoy_attributes',
+      'the ext_authz CheckRequest carries both headers and header_map; Envoy sends one, so the gateway does not guess which one the upstream gets',
+    );
+  const entries: Array<[string, string]> = [];
+  for (const name of map) entries.push([name, http.headers?.[name] ?? '']);
+  for (const h of raw) {
+    const bytes = h.raw_value && h.raw_value.length > 0 ? h.raw_value.toString('latin1') : undefined;
+    if (bytes !== undefined && h.value && h.value !== bytes)
+      return refuse(
+        'envoy_attributes',
+        `header_map carries ${h.key ?? 'a header'} with a value and a different raw_value`,
+      );
+    if (h.key) entries.push([h.key, bytes ?? h.value ?? '']);
+  }
+  // DESIGN §10: nothing is truncated — too many headers refuse the request.
+  if (entries.length > MAX_CHECK_HEADERS)
+    return refuse(
+      'header_too_many',
+      `the request carries ${entries.length} headers, more than ${MAX_CHECK_HEADERS}`,
+      431,
+    );
+  const fields: Record<string, string | undefined> = {
+    ':path': http.path,
+    ':method': http.method,
+    ':authority': http.host,
+    host: http.host,
+    ':scheme': http.scheme,
+  };
+  const merged: Record<string, string | string[]> = Object.create(null);
+  const identityLike = new Set<string>();
+  let bodyAnnounced = false;
+  for (const [rawName, value] of entries) {
+    const name = rawName.toLowerCase();
+    const field = fields[name];
+    if (field !== undefined && field !== '' && value !== field)
+      return refuse(
+        'envoy_attributes',
+        `the ${name} header differs from its attributes.request.http field; the gateway does not guess which one the upstream gets`,
+      );
+    if (name === 'transfer-encoding' || (name === 'content-length' && Number(value) > 0))
+      bodyAnnounced = true;
+    if (name.startsWith(':') || HOP_BY_HOP.has(name)) continue;
+    if (isReservedHeader(name)) identityLike.add(name);
+    const prior = merged[name];
+    merged[name] = prior === undefined ? value : [prior, value].flat();
+  }
+  return { merged: { ...merged }, identityLike: [...identityLike], bodyAnnounced };
+}
+
+type BodyPart = { body: unknown } | { body_unavailable: string } | Record<string, never>;
+
+/**
+ * The body as policies may see it: parsed JSON when Envoy sent it whole, else the reason it is
+ * unavailable; a body sent twice (`body` and `raw_body`) is refused.
+ */
 function bodyOf(
   http: EnvoyHttpRequest,
-  headers: Record<string, string | string[]>,
+  headers: RequestHeaders,
+  contentType: string | undefined,
+  announced: boolean,
   method: string,
   maxBytes: number,
-): BodyPart {
-  const bytes =
-    http.raw_body && http.raw_body.length > 0
-      ? http.raw_body
-      : http.body
-        ? Buffer.from(http.body, 'utf8')
-        : undefined;
-  if (!bytes) {
-    const announced =
-      Number(single(headers['content-length']) ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
+): BodyPart | RequestRefusal {
+  const raw = http.raw_body && http.raw_body.length > 0 ? http.raw_body : undefined;
+  if (raw && http.body)
+    return refuse(
+      'envoy_attributes',
+      'the ext_authz CheckRequest carries both body and raw_body; Envoy sends one, so the gateway does not guess which one the upstream gets',
+    );
+  const bytes = raw ?? (http.body ? Buffer.from(http.body, 'utf8') : undefined);
+  if (!bytes)
     return announced || BODY_METHODS.has(method)
       ? { body_unavailable: 'the proxy did not send the body' }
       : {};
-  }
-  // Envoy marks a body cut at with_request_body.max_request_bytes (allow_partial_message).
-  if (single(headers['x-envoy-auth-partial-body']) === 'true')
-    return { body_unavailable: 'the proxy sent only part of the body' };
+  const cut = wholeBodyProblem(headers[PARTIAL_BODY_HEADER], bytes.length, headers['content-length']);
+  if (cut !== undefined) return { body_unavailable: cut };
   if (bytes.length > maxBytes) return { body_unavailable: `the body is larger than ${maxBytes} bytes` };
   // The one body model (DESIGN §10): strict JSON (duplicate keys, BOM, depth refused) or unavailable.
-  const view = readRequestBody(bytes, single(headers['content-type']), single(headers['content-encoding']));
+  const contentEncoding = headers['content-encoding'];
+  const view = readRequestBody(
+    bytes,
+    contentType,
+    contentEncoding === undefined ? undefined : [contentEncoding].flat().join(', '),
+  );
   if (view === undefined) return {};
-  if (isRefusal(view)) return { refused: view.reason };
+  if (isRefusal(view)) return view;
   return 'json' in view ? { body: view.json } : { body_unavailable: view.unavailable };
-}
-
-/** base64url SHA-256 of the DER certificate (RFC 8705 §3.1 `x5t#S256`), from Envoy's URL-encoded PEM. */
-function certificateThumbprint(urlEncodedPem: string): string | undefined {
-  try {
-    const der = new X509Certificate(decodeURIComponent(urlEncodedPem)).raw;
-    return createHash('sha256').update(der).digest('base64url');
-  } catch {
-    return undefined;
-  }
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

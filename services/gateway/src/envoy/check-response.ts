@@ -1,3 +1,4 @@
+import { METHOD_OVERRIDE_HEADERS } from '@authz/protocol';
 import type { Denial } from '../responses.js';
 
 /** gRPC status codes of an ext_authz answer (google.rpc.Code). */
@@ -18,21 +19,31 @@ export interface EnvoyCheckResponse {
 }
 
 /**
+ * The request headers an allow tells Envoy to remove before it forwards the request (gRPC
+ * `headers_to_remove`, HTTP `x-envoy-auth-headers-to-remove`): every client-sent identity-like
+ * header the answer does not set — Envoy removes after it sets, so a header listed there and also
+ * set would be lost — and always the method-override headers. A request the gateway saw with an
+ * override was refused (DESIGN §10), so removing them changes nothing it checked; but Envoy's
+ * `allowed_headers` may hide headers from the gateway, and a hidden override must not reach an
+ * upstream that honours it.
+ */
+export function headersToRemove(set: Record<string, string>, identityLike: readonly string[]): string[] {
+  return [...identityLike.filter((name) => !Object.hasOwn(set, name)), ...METHOD_OVERRIDE_HEADERS];
+}
+
+/**
  * An allow: `status.code` 0, the identity headers set with overwrite semantics (both the legacy
- * `append: false` and `append_action`, DESIGN §14), and every client-sent identity-like header the
- * answer does not set in `headers_to_remove` — Envoy removes after it sets, so a header listed
- * there and also set would be lost.
+ * `append: false` and `append_action`, DESIGN §14), and {@link headersToRemove}.
  */
 export function allowResponse(
   set: Record<string, string>,
   identityLike: readonly string[],
 ): EnvoyCheckResponse {
-  const setNames = new Set(Object.keys(set));
   return {
     status: { code: GrpcCode.OK, message: '' },
     ok_response: {
       headers: Object.entries(set).map(([key, value]) => overwrite(key, value)),
-      headers_to_remove: identityLike.filter((name) => !setNames.has(name)),
+      headers_to_remove: headersToRemove(set, identityLike),
     },
   };
 }

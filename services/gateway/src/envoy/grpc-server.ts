@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { AuthzClient } from '@authz/client';
-import type { CheckReply } from '@authz/protocol';
+import { type CheckReply, isRefusal } from '@authz/protocol';
 import {
   type GrpcObject,
   loadPackageDefinition,
@@ -17,6 +17,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import { requestHtu } from '../origin.js';
 import type { OverloadGuard } from '../overload.js';
 import { denialOf } from '../responses.js';
+import type { SenderOptions } from '../sender.js';
 import { checkFromAttributes, type EnvoyCheckRequest } from './attributes.js';
 import { allowResponse, deniedResponse, type EnvoyCheckResponse } from './check-response.js';
 
@@ -33,8 +34,8 @@ export interface ExtAuthzDeps {
   checkTimeoutMs: number;
   /** sheds calls while the gateway's own event loop is behind (GATEWAY_SHED_LAG_MS) */
   overload?: OverloadGuard;
-  /** `GATEWAY_PUBLIC_URL` as an origin: the URL DPoP proofs name, as on every other entry */
-  publicOrigin: string | undefined;
+  /** `GATEWAY_PUBLIC_URL`, the client certificate header and `GATEWAY_TRUSTED_PROXIES`, as on every other entry */
+  sender: SenderOptions;
 }
 
 /** A listening ext_authz server. */
@@ -114,8 +115,12 @@ async function answer(
     deps.metrics.answered('ext_authz_grpc', 503);
     return failure(`the gateway is overloaded (${deps.overload.describe()}); retry shortly`);
   }
-  const mapped = checkFromAttributes(call.request, deps.maxCheckBodyBytes, deps.publicOrigin);
-  if ('reason' in mapped) {
+  const mapped = checkFromAttributes(call.request, {
+    maxCheckBodyBytes: deps.maxCheckBodyBytes,
+    sender: deps.sender,
+    peerAddress: peerAddressOf(call),
+  });
+  if (isRefusal(mapped)) {
     deps.metrics.answered('ext_authz_grpc', mapped.status);
     const reply: CheckReply = {
       allow: false,
@@ -140,6 +145,13 @@ async function answer(
     htu: requestHtu(mapped.check.origin, mapped.check.uri),
   });
   return allowResponse(set, mapped.identityLike);
+}
+
+/** The gRPC peer's IP address (grpc-js names it `address:port`, an IPv6 address unbracketed). */
+function peerAddressOf(call: ServerUnaryCall<unknown, unknown>): string | undefined {
+  const peer = call.getPeer();
+  const colon = peer.lastIndexOf(':');
+  return colon > 0 && /^\d+$/.test(peer.slice(colon + 1)) ? peer.slice(0, colon) : undefined;
 }
 
 /** Milliseconds left before the caller's gRPC deadline (Envoy's grpc_service.timeout). */
