@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   BODY_METHODS,
   type BodyView,
+  bodyMediaType,
   type CheckRequest,
   canonicalHeaders,
   isRefusal,
@@ -108,9 +109,8 @@ export function readHead(
       HOP_BY_HOP.has(name) || named?.has(name) === true || (!trustedPeer && FORWARDED_HEADERS.has(name)),
   );
   if (isRefusal(headers)) return headers;
-  if (Array.isArray(headers['content-type'])) {
-    return refuse('header_ambiguous', 'the request carries more than one Content-Type header');
-  }
+  const mediaType = bodyMediaType(headers);
+  if (isRefusal(mediaType)) return mediaType;
   // The check's headers are its own to change (the sender facts take the certificate headers
   // out); canonicalHeaders hands back Node's req.headers itself when nothing was left out.
   return { target, headers: headers === fields ? { ...headers } : headers, trustedPeer };
