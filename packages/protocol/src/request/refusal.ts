@@ -21,7 +21,8 @@ export type RefusalCode =
   | 'method_override'
   | 'forwarded_disagreement'
   | 'body_too_large'
-  | 'body_json';
+  | 'body_json'
+  | 'body_form';
 
 /**
  * A refused request: the HTTP status an HTTP entry point answers with (the worker, whose replies

@@ -138,6 +138,7 @@ function headersOf(http: EnvoyHttpRequest): Record<string, string | string[]> | 
 
 type BodyPart =
   | { body: unknown }
+  | { body_form: string }
   | { body_unavailable: string }
   | Record<string, never>
   | { refused: string };
@@ -167,10 +168,16 @@ function bodyOf(
     return { body_unavailable: 'the proxy sent only part of the body' };
   if (bytes.length > maxBytes) return { body_unavailable: `the body is larger than ${maxBytes} bytes` };
   // The one body model (DESIGN §10): strict JSON (duplicate keys, BOM, depth refused) or unavailable.
-  const view = readRequestBody(bytes, single(headers['content-type']), single(headers['content-encoding']));
+  const view = readRequestBody(
+    bytes,
+    single(headers['content-type']),
+    single(headers['content-encoding']),
+    method,
+  );
   if (view === undefined) return {};
   if (isRefusal(view)) return { refused: view.reason };
-  return 'json' in view ? { body: view.json } : { body_unavailable: view.unavailable };
+  if ('json' in view) return { body: view.json };
+  return 'form' in view ? { body_form: view.form } : { body_unavailable: view.unavailable };
 }
 
 /** base64url SHA-256 of the DER certificate (RFC 8705 §3.1 `x5t#S256`), from Envoy's URL-encoded PEM. */
