@@ -112,10 +112,42 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
       },
       { body_unavailable: 'the body is gzip-encoded' },
     ],
+    [
+      {
+        method: 'POST',
+        path: '/fhir/Patient/_search',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: '_revinclude=Observation%3Asubject',
+      },
+      { body_form: '_revinclude=Observation%3Asubject' },
+    ],
+    [
+      {
+        method: 'PUT',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'a=1',
+      },
+      { body_unavailable: 'a form body on a PUT: servers disagree on whether its fields are parameters' },
+    ],
   ])('body %# is shown whole or marked unavailable', (http, expected) => {
     const mapped = checkFromAttributes(request(http), 1024);
     if ('reason' in mapped) throw new Error(mapped.reason);
     expect(mapped.check).toMatchObject(expected);
+  });
+
+  it('refuses a form body the query rules refuse', () => {
+    const mapped = checkFromAttributes(
+      request({
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'resource/id=pt-1',
+      }),
+      1024,
+    );
+    expect(mapped).toEqual({
+      status: 400,
+      reason: 'the form body parameter "resource/id" is a route parameter; it comes only from the path',
+    });
   });
 
   it("names Envoy's scheme and host as the origin, or GATEWAY_PUBLIC_URL; never client-sent X-Forwarded-*", () => {
