@@ -1,6 +1,6 @@
 import { MAX_JSON_DEPTH } from '../limits.js';
 import { BODY_METHODS } from './body.js';
-import { isFormMediaType, parseFormBody } from './form.js';
+import { isFormContentType, parseFormBody } from './form.js';
 import { canonicalHeaders, type RequestHeaders } from './headers.js';
 import type { QueryParams } from './query.js';
 import { isRefusal, type RequestRefusal, refuse } from './refusal.js';
@@ -103,7 +103,7 @@ function paramsUnseen(
   unavailable: string | undefined,
 ): string | undefined {
   const search =
-    method?.toUpperCase() === 'POST' && target.segments[target.segments.length - 1] === '_search';
+    target.segments[target.segments.length - 1] === '_search' && method?.toUpperCase() === 'POST';
   if (!search && !hasFormContentType(headers['content-type'])) return undefined;
   const why = unavailable ?? 'the body is not form-encoded';
   return `the request's search parameters may be in its body, which policies cannot see (${why})`;
@@ -111,11 +111,7 @@ function paramsUnseen(
 
 function hasFormContentType(value: string | string[] | undefined): boolean {
   if (value === undefined) return false;
-  for (const type of Array.isArray(value) ? value : [value]) {
-    const semi = type.indexOf(';');
-    if (isFormMediaType((semi === -1 ? type : type.slice(0, semi)).trim().toLowerCase())) return true;
-  }
-  return false;
+  return typeof value === 'string' ? isFormContentType(value) : value.some(isFormContentType);
 }
 
 /** Why policies cannot see the body of a write whose check request says nothing about it. */

@@ -43,11 +43,16 @@ export function parseFormBody(text: string): QueryParams | RequestRefusal {
   return parseQueryParams(text, FORM_BODY_SOURCE);
 }
 
+// RFC 9110 §8.3.1: the essence before any parameters, case-insensitive.
+const FORM_CONTENT_TYPE = /^[\t ]*(?:application\/x-www-form-urlencoded|multipart\/form-data)[\t ]*(?:;|$)/i;
+
 /**
  * True when a Content-Type names a form whose fields a FHIR server may read as parameters:
  * `application/x-www-form-urlencoded`, and `multipart/form-data` (Ring's wrap-multipart-params
- * merges its fields too; policies never see them). `essence` is the lower-case `type/subtype`.
+ * merges its fields too; policies never see them).
+ *
+ * @example isFormContentType('Application/X-WWW-Form-Urlencoded; charset=UTF-8') // true
  */
-export function isFormMediaType(essence: string): boolean {
-  return essence === FORM_MEDIA_TYPE || essence === 'multipart/form-data';
+export function isFormContentType(contentType: string): boolean {
+  return FORM_CONTENT_TYPE.test(contentType);
 }
