@@ -132,7 +132,8 @@ describe('inline requests and Bundles in the worker (real NATS KV)', () => {
     });
     d.config.commit();
     const search = async (uri: string, form: string) => {
-      const message = { method: 'POST', uri, headers: {}, body_form: form };
+      const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+      const message = { method: 'POST', uri, headers, body_form: form };
       const parsed = parseCheckRequest(Buffer.from(JSON.stringify(message)));
       if (typeof parsed === 'string' || 'refused' in parsed) throw new Error(String(parsed));
       return (await decide(parsed, d)).reply;

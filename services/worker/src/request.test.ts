@@ -67,7 +67,14 @@ describe('parseCheckRequest', () => {
 
 describe('parseCheckRequest: body_form (a POST form body, DESIGN §10)', () => {
   const search = (fields: Record<string, unknown>) =>
-    parseCheckRequest(enc({ method: 'POST', uri: '/fhir/Patient/_search', headers: {}, ...fields }));
+    parseCheckRequest(
+      enc({
+        method: 'POST',
+        uri: '/fhir/Patient/_search',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        ...fields,
+      }),
+    );
 
   it('parses its fields beside the query', () => {
     expect(search({ body_form: 'name=smith&_count=10' })).toMatchObject({

@@ -1,6 +1,6 @@
 import { MAX_JSON_DEPTH } from '../limits.js';
 import { BODY_METHODS } from './body.js';
-import { isFormContentType, parseFormBody } from './form.js';
+import { isFormContentType, isUrlencodedContentType, parseFormBody } from './form.js';
 import { canonicalHeaders, type RequestHeaders } from './headers.js';
 import type { QueryParams } from './query.js';
 import { isRefusal, type RequestRefusal, refuse } from './refusal.js';
@@ -40,6 +40,10 @@ export interface CanonicalCheck {
  * A POST, PUT or PATCH that carries neither `body` nor `body_unavailable` counts as having a body
  * nobody showed the worker ({@link UNSENT_BODY}): fail closed, since a client that forgot the body
  * must not let a policy judge "no body". A caller that read an empty body sends `body: null`.
+ * A POST's form body comes as `body_form` (its fields parsed with the query's rules into
+ * `formParams`); a body that may hold search parameters but came otherwise — a POST `_search`,
+ * a form Content-Type — leaves them unseen (`paramsUnseen`). Requests without a body do no more
+ * work than before.
  *
  * @example
  * const checked = canonicalCheck({ uri: '/fhir/Patient/pt-1/../pt-2' });
@@ -83,6 +87,14 @@ function withForm(
   if (check.method?.toUpperCase() !== 'POST') {
     return refuse('body_form', "body_form is the form body of a POST; servers read no other method's form");
   }
+  // The upstream reads the body as a form only if told so: fields it would not read are refused.
+  const type = headers['content-type'];
+  if (typeof type !== 'string' || !isUrlencodedContentType(type)) {
+    return refuse(
+      'body_form',
+      'body_form is sent with one Content-Type: application/x-www-form-urlencoded header, the upstream reads it as a form only then',
+    );
+  }
   const formParams = parseFormBody(form);
   if (isRefusal(formParams)) return formParams;
   return { target, headers, bodyUnavailable: check.body_unavailable ?? FORM_BODY, formParams };
@@ -102,8 +114,11 @@ function paramsUnseen(
   headers: RequestHeaders,
   unavailable: string | undefined,
 ): string | undefined {
-  const search =
-    target.segments[target.segments.length - 1] === '_search' && method?.toUpperCase() === 'POST';
+  // `/_search/` too: servers route a trailing slash alike; any case, as some route it so.
+  const { segments } = target;
+  const last =
+    segments[segments.length - 1] === '' ? segments[segments.length - 2] : segments[segments.length - 1];
+  const search = last?.toLowerCase() === '_search' && method?.toUpperCase() === 'POST';
   if (!search && !hasFormContentType(headers['content-type'])) return undefined;
   const why = unavailable ?? 'the body is not form-encoded';
   return `the request's search parameters may be in its body, which policies cannot see (${why})`;

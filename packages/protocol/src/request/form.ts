@@ -45,6 +45,7 @@ export function parseFormBody(text: string): QueryParams | RequestRefusal {
 
 // RFC 9110 §8.3.1: the essence before any parameters, case-insensitive.
 const FORM_CONTENT_TYPE = /^[\t ]*(?:application\/x-www-form-urlencoded|multipart\/form-data)[\t ]*(?:;|$)/i;
+const URLENCODED_CONTENT_TYPE = /^[\t ]*application\/x-www-form-urlencoded[\t ]*(?:;|$)/i;
 
 /**
  * True when a Content-Type names a form whose fields a FHIR server may read as parameters:
@@ -55,4 +56,9 @@ const FORM_CONTENT_TYPE = /^[\t ]*(?:application\/x-www-form-urlencoded|multipar
  */
 export function isFormContentType(contentType: string): boolean {
   return FORM_CONTENT_TYPE.test(contentType);
+}
+
+/** True when a Content-Type is {@link FORM_MEDIA_TYPE}, the one form `body_form` carries. */
+export function isUrlencodedContentType(contentType: string): boolean {
+  return URLENCODED_CONTENT_TYPE.test(contentType);
 }

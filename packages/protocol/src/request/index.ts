@@ -1,6 +1,6 @@
 export { BODY_METHODS, type BodyView, isJsonMediaType, parseStrictJson, readRequestBody } from './body.js';
 export { type CanonicalCheck, type CheckInput, canonicalCheck, UNSENT_BODY } from './canonical.js';
-export { FORM_MEDIA_TYPE, isFormContentType, parseFormBody } from './form.js';
+export { FORM_MEDIA_TYPE, isFormContentType, isUrlencodedContentType, parseFormBody } from './form.js';
 export {
   canonicalHeaders,
   isReservedHeader,

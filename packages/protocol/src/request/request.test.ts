@@ -290,7 +290,15 @@ describe('canonicalCheck of search parameters in a body', () => {
       "body_form is the form body of a POST; servers read no other method's form",
     ],
     [
-      { method: 'POST', uri: '/x', body_form: 'resource/type=Patient' },
+      { method: 'POST', uri: '/x', body_form: 'a=1', headers: { 'content-type': 'application/json' } },
+      'body_form is sent with one Content-Type: application/x-www-form-urlencoded header, the upstream reads it as a form only then',
+    ],
+    [
+      { method: 'POST', uri: '/x', body_form: 'a=1' },
+      'body_form is sent with one Content-Type: application/x-www-form-urlencoded header, the upstream reads it as a form only then',
+    ],
+    [
+      { method: 'POST', uri: '/x', headers: FORM, body_form: 'resource/type=Patient' },
       'the form body parameter "resource/type" is a route parameter; it comes only from the path',
     ],
   ])('refuses %j', (check, reason) => {
@@ -306,6 +314,8 @@ describe('canonicalCheck of search parameters in a body', () => {
       'forward-auth does not receive the request body',
     ],
     ['POST', '/fhir/_search', {}, {}, UNSENT_BODY],
+    ['POST', '/fhir/Patient/_search/', {}, {}, UNSENT_BODY],
+    ['post', '/fhir/Patient/_SEARCH', {}, {}, UNSENT_BODY],
     [
       'POST',
       '/fhir/Patient/pt-1/Observation/_search',
