@@ -1,5 +1,5 @@
 import { BODY_UNAVAILABLE } from '../../context/build.js';
-import { PARTIAL_MAP, type Partiality, partialityOf } from '../../context/partial.js';
+import { partialityOf } from '../../context/partial.js';
 import { parseContextPath, resolveContextPath } from '../../context/path.js';
 import { childPath, type IssueCollector } from '../../errors.js';
 import { preview } from '../../explain/preview.js';
@@ -223,17 +223,11 @@ function mapOf(
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as (typeof entries)[number];
       const value = get(v, entry.key);
-      // `unseen` inlined (the hot path): only an absent key or an object value can be unseen.
-      let t: Truth;
-      if (value === undefined) {
-        const partial = (v as { [PARTIAL_MAP]?: Partiality })[PARTIAL_MAP];
-        t =
-          partial !== undefined && !partial.known.has(entry.key)
-            ? undefined
-            : entry.matcher.test(value, root);
-      } else if (value === BODY_UNAVAILABLE) t = undefined;
-      else if (!entry.byKeys && typeof value === 'object' && partialityOf(value) !== undefined) t = undefined;
-      else t = entry.matcher.test(value, root);
+      // Only an absent key or an object value can be unseen: a scalar (the hot path) skips the call.
+      const suspect =
+        value === undefined || (typeof value === 'object' && !entry.byKeys) || value === BODY_UNAVAILABLE;
+      const t =
+        suspect && unseen(v, entry, value) !== undefined ? undefined : entry.matcher.test(value, root);
       if (t === false) return false;
       if (t === undefined) truth = undefined;
     }
