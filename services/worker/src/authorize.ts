@@ -12,6 +12,7 @@ import type { DecisionDeps } from './decide.js';
 import type { DescribedToken } from './described.js';
 import { includedTypes } from './inline.js';
 import { replies } from './replies.js';
+import { searchQuery } from './request.js';
 import { withoutSecret } from './secret-fields.js';
 import { decideLinkedOperation } from './smart-scopes.js';
 
@@ -166,10 +167,7 @@ function refuseDependents(
   const form = request.body_form;
   if (operation.interaction === 'search-post' && form === undefined)
     return 'with inline requests authorized, a POST _search cannot be checked for _include/_revinclude in a body the check did not carry: search with GET';
-  const query = queryOf(request.uri);
-  const included = includedTypes(
-    form === undefined || form === '' ? query : query === '' ? form : `${query}&${form}`,
-  );
+  const included = includedTypes(searchQuery(queryOf(request.uri), form));
   if ('problem' in included) return included.problem;
   for (const type of included.types) {
     const searchPath = `${base}/${type}`;
