@@ -26,7 +26,7 @@ const request = {
 
 /** The gateway's part: read the body strictly, build the check message. */
 function gateway() {
-  const view = readRequestBody(bytes, 'application/fhir+json', undefined);
+  const view = readRequestBody(bytes, 'application/fhir+json', undefined, 'POST');
   if (view === undefined || !('json' in view)) throw new Error('the body was refused');
   return checkMessage({ ...request, body: view.json }, bytes);
 }

@@ -319,6 +319,24 @@ describe('SMART on FHIR scopes and the patient compartment at the gateway (DESIG
     });
   });
 
+  it('confines a search by POST by its query and form body together (DESIGN §10, §13)', async () => {
+    const token = await jwt({ scope: 'patient/Observation.rs', patient: 'pt1' });
+    const post = async (path: string, form: string) => {
+      const res = await fetch(cluster.gatewayUrl + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: form,
+      });
+      return { status: res.status, body: await res.text() };
+    };
+    expect((await post('/fhir/Observation/_search', 'patient=pt1')).status).toBe(200);
+    expect((await post('/fhir/Observation/_search?code=x', 'patient=pt1&_count=5')).status).toBe(200);
+    const other = await post('/fhir/Observation/_search?patient=pt1', 'patient=pt2');
+    expect(other.status).toBe(403);
+    expect(other.body).toContain('pt2');
+    expect((await post('/fhir/Observation/_search', 'code=x')).status).toBe(403);
+  });
+
   it('allows an $operation only within a scope on its type and through a policy linked to it', async () => {
     const token = await jwt({ scope: 'patient/*.rs', context: { patient: 'pt1' } });
     const unlinked = await get(token, '/fhir/Patient/pt1/$everything');

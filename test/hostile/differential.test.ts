@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import { buildRequestContext, partialityOf } from '@authz/policy';
 import { type CheckRequest, parseRequestTarget, REQUEST_ID_HEADER, subjects } from '@authz/protocol';
 import type { TestCluster } from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,10 @@ import {
 // worker decides on. For each request the upstream receives, its method, target, query, body and
 // identity headers must be exactly those of the check the worker's context was built from — and
 // read by an upstream that normalises paths (WHATWG URL) and parses queries its own way
-// (URLSearchParams), they must still mean what the policy saw. Everything else must be refused.
+// (URLSearchParams), they must still mean what the policy saw. Form bodies (FHIR search by POST)
+// are read by that upstream as parameters too, as servlet containers and Ring do: the context's
+// `params` must be query and form together — or marked partial, so no policy allows by them.
+// Everything else must be refused.
 //
 // DIFFERENTIAL_REQUESTS (default 1500 in `npm test`) and DIFFERENTIAL_SEED choose the run; the
 // hostile suite's long mode: DIFFERENTIAL_REQUESTS=5000 pnpm exec vitest run test/hostile/differential.
@@ -115,6 +119,16 @@ const BODIES = [
   'not json at all',
 ];
 
+const FORM_TYPES = [
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded; charset=UTF-8',
+  'Application/X-WWW-Form-Urlencoded',
+  'application/x-www-form-urlencoded; charset=ISO-8859-1',
+  'multipart/form-data; boundary=b',
+];
+// Raw characters a form body may not hold unencoded (the query's rules: DESIGN §10).
+const FORM_HOSTILE = ['x=a b', 'x=a\nb', 'x=\u00e9', 'x=\r\n'];
+
 interface Generated {
   request: RawRequest;
   id: string;
@@ -148,9 +162,25 @@ function generate(random: () => number, index: number): Generated {
     ['X-Custom', 'v'],
   ];
   for (const header of extra) if (random() < 0.04) headers.push(header);
-  const method = pick(['GET', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+  const form = random() < 0.3;
+  const method = form && random() < 0.75 ? 'POST' : pick(['GET', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
   const request: RawRequest = { method, path, headers };
-  if (method !== 'GET' && random() < 0.8) {
+  if (form) {
+    // A form body, mostly a POST search: fields from the query's pools, a few raw hostile ones.
+    if (method === 'POST' && random() < 0.5) request.path = path.replace(/(\?|$)/, '/_search$1');
+    const count = random() < 0.03 ? 250 + Math.floor(random() * 12) : Math.floor(random() * 6);
+    const fields = Array.from({ length: count }, () =>
+      random() < 0.03 ? pick(FORM_HOSTILE) : mostly(PARAMS),
+    );
+    let body = Buffer.from(fields.join('&'));
+    if (random() < 0.05) {
+      body = gzipSync(body);
+      headers.push(['Content-Encoding', 'gzip']);
+    }
+    headers.push(['Content-Type', random() < 0.8 ? (FORM_TYPES[0] as string) : pick(FORM_TYPES)]);
+    request.body = body;
+    request.chunked = random() < 0.4;
+  } else if (method !== 'GET' && random() < 0.8) {
     let body = Buffer.from(pick(BODIES));
     if (random() < 0.05) body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body]);
     if (random() < 0.04) body = Buffer.concat([body, Buffer.alloc(70_000, 0x20)]);
@@ -186,6 +216,35 @@ function upstreamParams(url: string): Record<string, string | string[]> {
   return out;
 }
 
+/**
+ * Whether an upstream that reads form fields as parameters (servlet containers for a POST, Ring for
+ * any method) reads this request's body so: a form Content-Type. Its fields are then parameters.
+ */
+function readsForm(got: { method: string; headers: Record<string, unknown> }): boolean {
+  const type = String(got.headers['content-type'] ?? '').toLowerCase();
+  return /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/.test(type);
+}
+
+/** The parameters of the query and then the form body, as URLSearchParams reads both. */
+function upstreamFormParams(url: string, body: Buffer): Record<string, string | string[]> {
+  const out = upstreamParams(url);
+  for (const [name, value] of new URLSearchParams(body.toString('utf8'))) {
+    if (name === '' || value === '') continue;
+    const prior = Object.hasOwn(out, name) ? out[name] : undefined;
+    out[name] = prior === undefined ? value : [prior, value].flat();
+  }
+  return out;
+}
+
+/** The context's `params` without the route parameters, the way upstreamParams lists them. */
+function contextParams(params: unknown): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries((params ?? {}) as Record<string, string | string[]>)) {
+    if (!name.startsWith('resource/')) out[name] = value;
+  }
+  return nonEmpty(out);
+}
+
 function nonEmpty(params: Record<string, string | string[]>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(params)) {
@@ -195,6 +254,32 @@ function nonEmpty(params: Record<string, string | string[]>): Record<string, str
   }
   return out;
 }
+
+/**
+ * A form-reading upstream's parameters against the context the worker built from the check: the
+ * same, or the context's `params` partial (no policy allows by them). Counted in `formsCompared`.
+ */
+function formProblems(
+  check: CheckRequest,
+  got: { method: string; url: string; headers: Record<string, unknown>; body: Buffer },
+): (string | false)[] {
+  if (!readsForm(got) || got.body.length === 0) return [];
+  const context = buildRequestContext(check);
+  if (partialityOf(context.params) !== undefined) {
+    formsPartial++;
+    return [check.body_form !== undefined && 'a form shown as body_form left params partial'];
+  }
+  formsCompared++;
+  const upstream = upstreamFormParams(got.url, got.body);
+  const seen = contextParams(context.params);
+  return [
+    check.body_form === undefined && 'a form body reached the upstream, params neither showed nor marked it',
+    JSON.stringify(upstream) !== JSON.stringify(seen) &&
+      `URLSearchParams reads query and form as ${JSON.stringify(upstream)}, the policy saw ${JSON.stringify(seen)}`,
+  ];
+}
+let formsCompared = 0;
+let formsPartial = 0;
 
 describe(`differential: ${COUNT} seeded hostile requests (seed ${SEED}), upstream vs the worker's check`, () => {
   let cluster: TestCluster;
@@ -277,8 +362,13 @@ describe(`differential: ${COUNT} seeded hostile requests (seed ${SEED}), upstrea
           'the body differs from the one checked',
         check.body === undefined &&
           check.body_unavailable === undefined &&
+          check.body_form === undefined &&
           got.body.length > 0 &&
           'a body reached the upstream that the check neither showed nor marked unavailable',
+        check.body_form !== undefined &&
+          got.body.toString('utf8') !== check.body_form &&
+          'the form body differs from the one checked',
+        ...formProblems(check, got),
         got.headers['x-http-method-override'] !== undefined && 'a method override reached the upstream',
         got.headers['x-forwarded-proto'] !== 'http' && 'an untrusted X-Forwarded-Proto reached the upstream',
         got.headers['x-real-ip'] !== undefined && 'an untrusted X-Real-IP reached the upstream',
@@ -287,11 +377,13 @@ describe(`differential: ${COUNT} seeded hostile requests (seed ${SEED}), upstrea
     }
     const reached = upstream.received.length;
     process.stdout.write(
-      `differential: ${COUNT} requests in ${elapsed} ms, ${reached} reached the upstream, ${COUNT - reached} refused, ${mismatches.length} mismatches\n`,
+      `differential: ${COUNT} requests in ${elapsed} ms, ${reached} reached the upstream, ${COUNT - reached} refused, ${mismatches.length} mismatches; form bodies reaching it: ${formsCompared} compared field by field, ${formsPartial} with params partial\n`,
     );
     expect(mismatches).toEqual([]);
     // The generator must exercise both sides, or the comparison proves nothing.
     expect(reached).toBeGreaterThan(COUNT / 10);
     expect(COUNT - reached).toBeGreaterThan(COUNT / 10);
+    expect(formsCompared).toBeGreaterThan(COUNT / 50);
+    expect(formsPartial).toBeGreaterThan(0);
   }, 300_000);
 });

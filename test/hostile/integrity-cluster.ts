@@ -152,6 +152,20 @@ export const INTEGRITY_POLICIES: Record<string, unknown> = {
     engine: 'matcho',
     matcho: { uri: '/fhir/Group', params: { _include: { $not: { $contains: 'Group:member' } } } },
   },
+  // Aidbox's advice for searches, by POST: no _revinclude (its search parameters may travel in a
+  // form body, DESIGN §10), and a patient's own observations.
+  'search-no-revinclude': {
+    engine: 'matcho',
+    matcho: { 'request-method': 'post', uri: '/fhir/Patient/_search', params: { _revinclude: 'nil?' } },
+  },
+  'own-observations-search': {
+    engine: 'matcho',
+    matcho: {
+      'request-method': 'post',
+      uri: '/fhir/Observation/_search',
+      params: { patient: '.jwt.patient' },
+    },
+  },
   'stats-from-office': {
     engine: 'matcho',
     matcho: { uri: '/internal/stats', 'remote-addr': '203.0.113.9' },

@@ -31,7 +31,7 @@ interface IntegrityCase {
 
 const corpus = readCorpus<{ cases: IntegrityCase[] }>('integrity.json');
 
-/** `{a&x256}` in a corpus URI stands for `a&` written 256 times. */
+/** `{a&x256}` in a corpus URI or body stands for `a&` written 256 times. */
 function expandUri(uri: string): string {
   return uri.replace(/\{([^{}]*)x(\d+)\}/g, (_m, text: string, n: string) => text.repeat(Number(n)));
 }
@@ -46,6 +46,7 @@ function nested(depth: number): string {
 function bodyOf(c: IntegrityCase): Buffer | undefined {
   let text = c.nest !== undefined ? nested(c.nest) : c.body;
   if (text === undefined) return undefined;
+  text = expandUri(text);
   if (c.padTo !== undefined) text = text.replace(/}$/, `${' '.repeat(Math.max(0, c.padTo - text.length))}}`);
   let bytes = Buffer.from(text);
   if (c.bom) bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes]);
@@ -125,6 +126,46 @@ describe('decision integrity: hostile requests through the real gateway (DESIGN 
     // The gateway answered the 100-continue itself and forwards a whole body.
     expect(got.headers.expect).toBeUndefined();
   });
+
+  it.each([
+    [
+      'a search by POST without _revinclude',
+      'none',
+      '/fhir/Patient/_search?_count=10',
+      'name=smith&_count=5',
+      'search-no-revinclude',
+    ],
+    [
+      "the token's patient named in the form body",
+      'alice',
+      '/fhir/Observation/_search',
+      'patient=pt-1&code=8867-4',
+      'own-observations-search',
+    ],
+    [
+      "the token's patient named in both query and body",
+      'alice',
+      '/fhir/Observation/_search?code=x',
+      'patient=pt-1',
+      'own-observations-search',
+    ],
+  ] as const)(
+    'forwards %s byte for byte, its form fields read as params',
+    async (_what, as, path, form, policy) => {
+      upstream.received.length = 0;
+      const body = Buffer.from(form);
+      const headers: Array<[string, string]> = [['Content-Type', 'application/x-www-form-urlencoded']];
+      if (as === 'alice') headers.push(['Authorization', `Bearer ${alice}`]);
+      const res = await sendRaw(cluster.gatewayUrl, { method: 'POST', path, headers, body });
+      expect(res.status, res.text).toBe(200);
+      expect(upstream.received).toHaveLength(1);
+      const got = upstream.received[0]!;
+      expect([got.method, got.url]).toEqual(['POST', path]);
+      expect(got.body.equals(body)).toBe(true);
+      expect(got.headers['content-type']).toBe('application/x-www-form-urlencoded');
+      expect(got.headers['x-authz-policy']).toBe(policy);
+    },
+  );
 
   it('$not still allows what it was written to allow', async () => {
     upstream.received.length = 0;

@@ -67,7 +67,7 @@ export const UPSTREAM_RESOURCES: Record<string, unknown> = {
 
 /**
  * Starts the recording upstream: `GET /fhir/<Type>/<id>` serves {@link UPSTREAM_RESOURCES}
- * (`application/fhir+json`, or XML when `_format=xml`), other GETs a searchset Bundle, writes
+ * (`application/fhir+json`, or XML when `_format=xml`), other GETs and POST `_search` a searchset Bundle, writes
  * echo the body with 201/200.
  */
 export async function startFhirUpstream(): Promise<FhirUpstream> {
@@ -85,6 +85,9 @@ export async function startFhirUpstream(): Promise<FhirUpstream> {
         res
           .writeHead(status, { 'content-type': 'application/fhir+json; charset=utf-8' })
           .end(JSON.stringify(value));
+      // A search by POST (its parameters in a form body) answers like a GET search.
+      const search = req.method === 'POST' && path.endsWith('/_search');
+      if (search) return json(200, { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] });
       if (req.method !== 'GET') return json(req.method === 'POST' ? 201 : 200, body ? JSON.parse(body) : {});
       const resource = UPSTREAM_RESOURCES[key];
       if (resource && query.includes('_format=xml'))

@@ -10,6 +10,7 @@ export {
   contextClaims,
   type RequestContext,
 } from './context/build.js';
+export { PARTIAL_MAP, type Partiality, partialityOf } from './context/partial.js';
 export { type FhirRoute, parseFhirRoute, routeOfSegments } from './context/route.js';
 export type { Constraints } from './engines/rule.js';
 export { SCHEMA_STEP_BUDGET, spentSchemaSteps } from './engines/schema-budget.js';

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { MAX_CHECK_HEADERS, MAX_TARGET_LENGTH } from './limits.js';
+import { MAX_CHECK_HEADERS, MAX_FORM_BODY_LENGTH, MAX_TARGET_LENGTH } from './limits.js';
 
 /** A header value as gateways see it; repeated headers may arrive as a list. */
 const HeaderValue = Type.Union([
@@ -18,6 +18,11 @@ export const CheckRequest = Type.Object(
     body: Type.Optional(Type.Unknown()),
     /** Why policies cannot see the body (DESIGN §10); no policy allows by reading `body` then. */
     body_unavailable: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /**
+     * The UTF-8 text of a POST's `application/x-www-form-urlencoded` body (FHIR search by POST):
+     * policies see its fields in `params` with the query's (DESIGN §10). Never beside `body`.
+     */
+    body_form: Type.Optional(Type.String({ maxLength: MAX_FORM_BODY_LENGTH })),
     explain: Type.Optional(Type.Boolean()),
     /**
      * The caller checks the upstream's response when the reply asks (`response_check`): the

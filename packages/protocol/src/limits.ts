@@ -27,3 +27,9 @@ export const MAX_QUERY_PARAMS = 256;
 
 /** Deepest nesting of a JSON body shown to policies; deeper is refused (400), never truncated. */
 export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Longest form body (`application/x-www-form-urlencoded`, FHIR search by POST) whose parameters
+ * policies see, in characters; longer is refused (413), never truncated (DESIGN §10).
+ */
+export const MAX_FORM_BODY_LENGTH = 65536;

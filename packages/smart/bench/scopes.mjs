@@ -30,6 +30,7 @@ const search = {
   underFhirBase: true,
   params: { _id: 'pt-1', gender: 'female' },
   canCheckResponse: true,
+  bodyParamsSeen: false,
 };
 time('coverage check: compartment-constrained search', () => checkScopes(grant, search));
 const read = {
@@ -38,6 +39,7 @@ const read = {
   underFhirBase: true,
   params: {},
   canCheckResponse: true,
+  bodyParamsSeen: false,
 };
 time('coverage check: read by id (response requirement)', () => checkScopes(grant, read));
 const verdict = checkScopes(grant, read);

@@ -75,5 +75,7 @@ function entryRequest(entry: unknown, fhirBase: string, resolve: EntryResolver):
     params,
     ...(resource === undefined ? { bodyUnavailable: 'the entry has no resource' } : { body: resource }),
     canCheckResponse: false,
+    // An entry's search parameters are its url's: a form body is never an entry's.
+    bodyParamsSeen: false,
   };
 }

@@ -28,7 +28,15 @@ function request(
     ...(extra.id ? { resourceId: extra.id } : {}),
     ...(extra.compartment ? { compartment: { type: 'Patient', id: extra.compartment } } : {}),
   };
-  return { what: 'the request', target, underFhirBase: true, params: {}, canCheckResponse: true, ...extra };
+  return {
+    what: 'the request',
+    target,
+    underFhirBase: true,
+    params: {},
+    canCheckResponse: true,
+    bodyParamsSeen: false,
+    ...extra,
+  };
 }
 
 const pt1 = (scope: string) => compileGrant({ scope, context: { patient: 'pt1' } });
@@ -253,6 +261,22 @@ describe('the scope step', () => {
       false,
       'search with GET',
     ],
+    [
+      'patient/Observation.rs',
+      'search-post',
+      'Observation',
+      { params: { patient: 'pt1' }, bodyParamsSeen: true },
+      true,
+      'confined',
+    ],
+    [
+      'patient/Observation.rs',
+      'search-post',
+      'Observation',
+      { params: { patient: ['pt1', 'pt2'] }, bodyParamsSeen: true },
+      false,
+      'pt2',
+    ],
   ] as const)('%s: %s %s %j → %s', (scope, interaction, type, extra, allowed, fragment) => {
     const verdict = checkScopes(pt1(scope), request(interaction, type, extra as Partial<SmartRequest>));
     expect(verdict.allow).toBe(allowed);
@@ -334,7 +358,13 @@ describe('the scope step', () => {
 
   test('an unresolved path under the FHIR base is refused; other paths are not FHIR', () => {
     const grant = pt1('user/*.cruds');
-    const base = { what: 'GET /fhir/_history', params: {}, canCheckResponse: true, target: undefined };
+    const base = {
+      what: 'GET /fhir/_history',
+      params: {},
+      canCheckResponse: true,
+      bodyParamsSeen: false,
+      target: undefined,
+    };
     expect(checkScopes(grant, { ...base, underFhirBase: true }).allow).toBe(false);
     expect(checkScopes(grant, { ...base, underFhirBase: false }).allow).toBe(true);
   });

@@ -25,8 +25,13 @@ export interface SmartRequest {
   readonly target: SmartTarget | undefined;
   /** whether the path is under the FHIR base (an unresolved FHIR path is refused, not waved through) */
   readonly underFhirBase: boolean;
-  /** search parameters of the query, percent-decoded */
+  /** search parameters of the query (and of a POST `_search`'s form body, when read), percent-decoded */
   readonly params: SearchParams;
+  /**
+   * a POST `_search`'s form body was read: `params` holds its fields after the query's (DESIGN
+   * §10). Without it, the parameters in the body cannot be confined.
+   */
+  readonly bodyParamsSeen: boolean;
   /** parsed JSON body, when the policies can see it (DESIGN §10) */
   readonly body?: unknown;
   /** why the body cannot be seen, when it cannot */
@@ -141,7 +146,7 @@ function checkPerm(
         request,
         `a type history cannot be confined to the scopes (${scopes[0]?.text}); servers ignore search parameters there`,
       );
-    if (interaction === 'search-post')
+    if (interaction === 'search-post' && !request.bodyParamsSeen)
       return deny(
         request,
         `its search parameters travel in the body, where they cannot be confined to the scopes (${scopes[0]?.text}); search with GET`,

@@ -54,9 +54,10 @@ export interface InboundOptions {
 
 /**
  * Reads a request the gateway will proxy: target and headers checked, the whole body buffered
- * (Content-Length or chunked) up to `maxBodyBytes` and, when JSON, parsed for policies. Refused:
- * everything {@link parseRequestTarget} and `canonicalHeaders` refuse, a body over the limit (413),
- * more than one Content-Type, malformed JSON or duplicate keys (400).
+ * (Content-Length or chunked) up to `maxBodyBytes` and, when JSON, parsed for policies (a POST's
+ * form is checked and carried as `body_form`). Refused: everything {@link parseRequestTarget} and
+ * `canonicalHeaders` refuse, a body over the limit (413), more than one Content-Type, malformed
+ * JSON or duplicate keys (400), a form body the query's rules refuse (400, 413).
  */
 export async function readProxiedRequest(
   req: IncomingMessage,
@@ -74,6 +75,7 @@ export async function readProxiedRequest(
     body,
     single(base.headers['content-type']),
     joined(base.headers['content-encoding']),
+    req.method ?? 'GET',
   );
   if (isRefusal(view)) return view;
   const inbound: InboundRequest = { ...base, check: checkOf(req, base, options.trustedProxies) };
@@ -185,6 +187,8 @@ export function withBody(check: CheckRequest, view: BodyView | undefined): void 
     return;
   }
   if ('json' in view) check.body = view.json;
+  // DESIGN §10: a POST's form fields are search parameters; the worker shows them in `params`.
+  else if ('form' in view) check.body_form = view.form;
   else check.body_unavailable = view.unavailable;
 }
 
@@ -201,7 +205,12 @@ export async function readBodyView(
   const body = await readBody(req, maxBytes);
   if (body === undefined) return tooLarge(maxBytes);
   const h = req.headersDistinct;
-  return readRequestBody(body, h['content-type']?.[0], h['content-encoding']?.join(', '));
+  return readRequestBody(
+    body,
+    h['content-type']?.[0],
+    h['content-encoding']?.join(', '),
+    req.method ?? 'GET',
+  );
 }
 
 const NO_BODY = Buffer.alloc(0);

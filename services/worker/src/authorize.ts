@@ -12,6 +12,7 @@ import type { DecisionDeps } from './decide.js';
 import type { DescribedToken } from './described.js';
 import { includedTypes } from './inline.js';
 import { replies } from './replies.js';
+import { searchQuery } from './request.js';
 import { withoutSecret } from './secret-fields.js';
 import { decideLinkedOperation } from './smart-scopes.js';
 
@@ -161,13 +162,22 @@ function refuseDependents(
     return refuseBundle(request, base, (entry, entryPath) => refuseRequest(deps, who, entry, entryPath));
   }
   if (!deps.inlineRequests || !SEARCHES.has(operation.interaction)) return undefined;
-  if (operation.interaction === 'search-post')
-    return 'with inline requests authorized, a POST _search cannot be checked for _include/_revinclude in its body: search with GET';
-  const included = includedTypes(queryOf(request.uri));
+  // A POST _search's parameters are the query's and its form body's (DESIGN §10): checkable
+  // only when the body came as `body_form`.
+  const form = request.body_form;
+  if (operation.interaction === 'search-post' && form === undefined)
+    return 'with inline requests authorized, a POST _search cannot be checked for _include/_revinclude in a body the check did not carry: search with GET';
+  const included = includedTypes(searchQuery(queryOf(request.uri), form));
   if ('problem' in included) return included.problem;
   for (const type of included.types) {
     const searchPath = `${base}/${type}`;
-    const search: CheckRequest = { ...request, method: 'GET', uri: searchPath, body: undefined };
+    const search: CheckRequest = {
+      ...request,
+      method: 'GET',
+      uri: searchPath,
+      body: undefined,
+      body_form: undefined,
+    };
     if (refuseRequest(deps, who, search, searchPath) !== undefined)
       return `the search includes ${type} (_include/_revinclude), and no AccessPolicy allows GET ${searchPath} for this caller`;
   }

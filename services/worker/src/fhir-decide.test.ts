@@ -118,6 +118,35 @@ describe('inline requests and Bundles in the worker (real NATS KV)', () => {
     );
   });
 
+  it('on: a POST _search whose form body came as body_form is checked from query and body', async () => {
+    const d = deps(true, ['Patient']);
+    d.config.apply({
+      key: 'AccessPolicy.post-search',
+      revision: 200,
+      value: {
+        resourceType: 'AccessPolicy',
+        id: 'post-search',
+        engine: 'allow',
+        link: [{ reference: 'Operation/FhirPostSearch' }],
+      },
+    });
+    d.config.commit();
+    const search = async (uri: string, form: string) => {
+      const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+      const message = { method: 'POST', uri, headers, body_form: form };
+      const parsed = parseCheckRequest(Buffer.from(JSON.stringify(message)));
+      if (typeof parsed === 'string' || 'refused' in parsed) throw new Error(String(parsed));
+      return (await decide(parsed, d)).reply;
+    };
+    expect(await search('/fhir/Patient/_search', 'name=smith')).toMatchObject({ allow: true });
+    expect((await search('/fhir/Patient/_search?name=x', '_revinclude=Encounter:subject')).reason).toBe(
+      'the search includes Encounter (_include/_revinclude), and no AccessPolicy allows GET /fhir/Encounter for this caller',
+    );
+    expect((await search('/fhir/Patient/_search?_include=Patient:organization', '')).reason).toMatch(
+      /includes Organization/,
+    );
+  });
+
   it.each([
     [
       '_include=Patient:organization:Organization&_revinclude=Encounter:subject',

@@ -65,6 +65,45 @@ describe('parseCheckRequest', () => {
   });
 });
 
+describe('parseCheckRequest: body_form (a POST form body, DESIGN §10)', () => {
+  const search = (fields: Record<string, unknown>) =>
+    parseCheckRequest(
+      enc({
+        method: 'POST',
+        uri: '/fhir/Patient/_search',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        ...fields,
+      }),
+    );
+
+  it('parses its fields beside the query', () => {
+    expect(search({ body_form: 'name=smith&_count=10' })).toMatchObject({
+      canonical: { formParams: { name: 'smith', _count: '10' } },
+    });
+  });
+
+  it.each([
+    [{ body_form: `a=${'x'.repeat(65_536)}` }, 'body_form must NOT have more than 65536 characters'],
+    [{ body_form: ['a=1'] }, 'body_form must be string'],
+  ])('refuses a malformed one (%#)', (fields, reason) => {
+    expect(search(fields)).toBe(reason);
+  });
+
+  it.each([
+    [
+      { body: {}, body_form: 'a=1' },
+      'the check request carries both body and body_form; a request has one body',
+    ],
+    [
+      { body_form: 'resource/id=pt-1' },
+      'the form body parameter "resource/id" is a route parameter; it comes only from the path',
+    ],
+    [{ body_form: 'name=a%0D%0Ab' }, 'the form body part "a%0D%0Ab" encodes NUL, CR, LF'],
+  ])('refuses one the query rules refuse, or one beside a JSON body (%#)', (fields, reason) => {
+    expect(search(fields)).toEqual({ refused: 'body_form', status: 400, reason });
+  });
+});
+
 describe('parseCheckRequest: a body spliced in as text (the gateway client) is read as strictly', () => {
   const message = (body: string) =>
     enc(

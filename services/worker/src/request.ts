@@ -58,6 +58,17 @@ function refusalReason(body: unknown): string {
   return `${where} ${e?.message ?? 'is invalid'}`;
 }
 
+/**
+ * The search parameters of a request as one query string: the query's, then a POST form body's
+ * (`body_form`), the order servlet containers and Ring read them in (DESIGN §10).
+ *
+ * @example searchQuery('name=x', '_revinclude=Encounter:subject') // 'name=x&_revinclude=Encounter:subject'
+ */
+export function searchQuery(query: string, form: string | undefined): string {
+  if (form === undefined || form === '') return query;
+  return query === '' ? form : `${query}&${form}`;
+}
+
 /** The bearer credential of a request (RFC 6750 §2.1), or why the Authorization header is unusable. */
 export type BearerResult = { token: string } | { none: true } | { problem: string };
 

@@ -10,7 +10,7 @@ import {
   type SmartTarget,
 } from '@authz/smart';
 import type { VerifiedIdentity } from '@authz/verifier';
-import type { ParsedCheck } from './request.js';
+import { type ParsedCheck, searchQuery } from './request.js';
 
 /** The SMART scope step's outcome for one request (DESIGN §13, Aidbox: scopes before policies). */
 export type ScopeStep =
@@ -32,8 +32,10 @@ export interface ScopeStepRequest {
   readonly path: string;
   readonly target: SmartTarget | undefined;
   readonly underFhirBase: boolean;
-  /** query parameters, percent-decoded (the context's `params`, route parameters aside) */
+  /** query parameters, then a POST's form fields, percent-decoded (the context's `params`, route parameters aside) */
   readonly params: Readonly<Record<string, unknown>>;
+  /** a POST's form body came as `body_form`: `params` holds its fields (DESIGN §10) */
+  readonly bodyParamsSeen: boolean;
   readonly body: unknown;
   readonly bodyUnavailable: string | undefined;
   readonly canCheckResponse: boolean;
@@ -102,6 +104,7 @@ export function scopeStep(
           target: request.target,
           underFhirBase: request.underFhirBase,
           params: searchParams(request.params),
+          bodyParamsSeen: request.bodyParamsSeen,
           body: request.body,
           bodyUnavailable: request.bodyUnavailable,
           canCheckResponse: request.canCheckResponse,
@@ -159,6 +162,7 @@ export function scopeStepOf(
   const { request, method, path } = check;
   const { fhirBase } = operations;
   const query = request.uri.length > path.length + 1 ? request.uri.slice(path.length + 1) : '';
+  const form = request.body_form;
   return scopeStep(
     grant,
     {
@@ -166,7 +170,9 @@ export function scopeStepOf(
       path,
       target: operations.resolve(method, path, query !== ''),
       underFhirBase: path === fhirBase || path.startsWith(`${fhirBase}/`),
-      params: queryParams(query),
+      // DESIGN §10: a POST's form fields are search parameters after the query's.
+      params: queryParams(searchQuery(query, form)),
+      bodyParamsSeen: form !== undefined,
       body: request.body,
       // The canonical model's verdict (DESIGN §10), which also covers a write sent without a body.
       bodyUnavailable: check.canonical.bodyUnavailable,

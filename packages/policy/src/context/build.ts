@@ -1,11 +1,14 @@
 import {
+  addParam,
   type CanonicalCheck,
   type CheckRequest,
   canonicalCheck,
   isRefusal,
   type QueryParams,
+  ROUTE_PARAMS,
 } from '@authz/protocol';
 import type { OperationRef } from '../fhir/resolve.js';
+import { PARTIAL_MAP, type Partiality } from './partial.js';
 import { pruneEmpty } from './prune.js';
 import { routeOfSegments } from './route.js';
 
@@ -68,8 +71,10 @@ export interface ContextIdentity {
 
 /**
  * CheckRequest + identity → the request context of DESIGN §6: `request-method` (lower case),
- * `scheme`, `uri` (path only), `query-string`, `params` (query parameters, a repeated one as a
- * list, plus `resource/type`, `resource/id`, `resource/vid` from the FHIR route), `headers`
+ * `scheme`, `uri` (path only), `query-string`, `params` (query parameters and a POST's form-body
+ * fields after them, a repeated name as a list, plus `resource/type`, `resource/id`,
+ * `resource/vid` from the FHIR route; a {@link PARTIAL_MAP} of the route parameters alone when
+ * the parameters may be in a body nobody showed the worker), `headers`
  * (lower-case names), `remote-addr`, `body`, `resource` (`body` of a POST/PUT/PATCH), `operation`
  * (the Aidbox Operation the request resolved to, DESIGN §12), `client-cert` (`{sha256}`, DESIGN §13),
  * `jwt`, `token`, `user`, `role`, `client`.
@@ -92,7 +97,11 @@ export function buildRequestContext(
   put(ctx, 'scheme', request.scheme);
   put(ctx, 'uri', target.path);
   put(ctx, 'query-string', target.query);
-  put(ctx, 'params', routeParams(target.segments, target.params));
+  if (canonical.paramsUnseen !== undefined)
+    ctx.params = partialParams(target.segments, canonical.paramsUnseen);
+  else if (canonical.formParams !== undefined)
+    put(ctx, 'params', routeParams(target.segments, mergedParams(target.params, canonical.formParams)));
+  else put(ctx, 'params', routeParams(target.segments, target.params));
   put(ctx, 'headers', lowerCaseHeaders(canonical.headers));
   put(ctx, 'remote-addr', request.remote_addr);
   if (canonical.bodyUnavailable !== undefined) {
@@ -165,6 +174,35 @@ function routeParams(segments: readonly string[], query: QueryParams): Record<st
   if (route.id !== undefined) params['resource/id'] = route.id;
   if (route.vid !== undefined) params['resource/vid'] = route.vid;
   return kept === 0 ? undefined : params;
+}
+
+/**
+ * The query's parameters, then the form body's (servlet containers and Ring list them in this
+ * order): a name in both, or repeated, is a list, as a repeated query parameter is.
+ */
+function mergedParams(query: QueryParams, form: QueryParams): QueryParams {
+  const merged: QueryParams = {};
+  for (const params of [query, form]) {
+    for (const name in params) {
+      if (!Object.hasOwn(params, name)) continue;
+      const value = params[name] as string | string[];
+      if (Array.isArray(value)) for (const item of value) addParam(merged, name, item);
+      else addParam(merged, name, value);
+    }
+  }
+  return merged;
+}
+
+/** `params` when only the route is known: every other key is unseen (DESIGN §10). */
+function partialParams(segments: readonly string[], reason: string): Record<string, unknown> {
+  const route = routeOfSegments(segments);
+  const params: Record<string, unknown> = {};
+  if (route.type !== undefined) params['resource/type'] = route.type;
+  if (route.id !== undefined) params['resource/id'] = route.id;
+  if (route.vid !== undefined) params['resource/vid'] = route.vid;
+  const partiality: Partiality = { known: ROUTE_PARAMS, reason };
+  Object.defineProperty(params, PARTIAL_MAP, { value: partiality });
+  return params;
 }
 
 function lowerCaseHeaders(headers: Record<string, string | string[]>): Record<string, unknown> | undefined {

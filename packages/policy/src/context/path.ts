@@ -1,3 +1,5 @@
+import { partialityOf, UNSEEN } from './partial.js';
+
 /** A parsed `.path` into the request context: its keys, each also as an array index when numeric. */
 export type ContextPath = readonly (string | number)[];
 
@@ -19,7 +21,10 @@ export function parseContextPath(reference: string): ContextPath | undefined {
   return path;
 }
 
-/** The value at `path` in `root`, or `undefined` when any step is missing. Own properties only. */
+/**
+ * The value at `path` in `root`, or `undefined` when any step is missing. Own properties only.
+ * A key a partial map does not know (DESIGN §10) reads {@link UNSEEN}, not `undefined`.
+ */
 export function resolveContextPath(root: unknown, path: ContextPath): unknown {
   let at = root;
   for (let i = 0; i < path.length; i++) {
@@ -32,7 +37,9 @@ export function resolveContextPath(root: unknown, path: ContextPath): unknown {
       at = at[key];
     } else {
       const name = typeof key === 'number' ? String(key) : key;
-      at = Object.hasOwn(at, name) ? (at as Record<string, unknown>)[name] : undefined;
+      if (Object.hasOwn(at, name)) at = (at as Record<string, unknown>)[name];
+      else if (partialityOf(at)?.known.has(name) === false) return UNSEEN;
+      else at = undefined;
     }
   }
   return at;

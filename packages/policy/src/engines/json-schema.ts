@@ -1,6 +1,7 @@
 import type { ExplainEntry } from '@authz/protocol';
 import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from 'ajv';
 import { BODY_UNAVAILABLE, type RequestContext } from '../context/build.js';
+import { partialityOf } from '../context/partial.js';
 import { childPath, type IssueCollector } from '../errors.js';
 import { compileSafeRegex } from '../regex/safe-regex.js';
 import { schemaConstraints } from '../set/schema-constraints.js';
@@ -100,13 +101,12 @@ export function compileJsonSchema(
       return failing();
     }
   }
-  // DESIGN §10: a schema that may read the body cannot allow a request whose body it cannot see.
-  const blind = schemaMayRead(normalized, BODY_KEYS)
-    ? (ctx: RequestContext) => ctx.body === BODY_UNAVAILABLE
-    : () => false;
+  // DESIGN §10: a schema that may read the body (or params) cannot allow a request whose body
+  // (or whose parameters) it cannot see. `blind` says why, or `undefined` when it can see.
+  const blind = blindness(schemaMayRead(normalized, BODY_KEYS), schemaMayRead(normalized, PARAMS_KEYS));
   // Throws (an unknown under `not`, the budget spent): callers fail closed.
   const evaluate = (ctx: RequestContext): boolean => {
-    if (blind(ctx)) return false;
+    if (blind(ctx) !== undefined) return false;
     const validate = fast();
     resetSchemaBudget();
     return validate(ctx) === true;
@@ -117,15 +117,8 @@ export function compileJsonSchema(
     evaluate,
     explain(ctx, policy): ExplainEntry {
       fast();
-      if (blind(ctx)) {
-        return {
-          policy,
-          engine: 'json-schema',
-          result: false,
-          detail: 'the schema reads body, and the request body is unavailable to policies (body_unavailable)',
-          path: 'body',
-        };
-      }
+      const why = blind(ctx);
+      if (why !== undefined) return { policy, engine: 'json-schema', result: false, ...why };
       // The verdict is the evaluation's; the explaining validator (all errors) only words it.
       if (evaluate(ctx)) return { policy, engine: 'json-schema', result: true };
       entry.explain ??= explainAjv.compile(prepared());
@@ -165,6 +158,29 @@ function describeError(err: ErrorObject): {
 }
 
 const BODY_KEYS = ['body', 'resource'];
+const PARAMS_KEYS = ['params'];
+
+/** An explain entry's words for a schema that cannot see what it reads. */
+type Blind = { detail: string; path: string } | undefined;
+
+/** Whether a schema reading the body and/or params is blind on a request (DESIGN §10). */
+function blindness(readsBody: boolean, readsParams: boolean): (ctx: RequestContext) => Blind {
+  const body = (ctx: RequestContext): Blind => (ctx.body === BODY_UNAVAILABLE ? BODY_BLIND : undefined);
+  const params = (ctx: RequestContext): Blind => {
+    const partial = partialityOf(ctx.params);
+    return partial === undefined
+      ? undefined
+      : { detail: `the schema reads params, and ${partial.reason}`, path: 'params' };
+  };
+  if (readsBody && readsParams) return (ctx) => body(ctx) ?? params(ctx);
+  if (readsBody) return body;
+  return readsParams ? params : () => undefined;
+}
+
+const BODY_BLIND = {
+  detail: 'the schema reads body, and the request body is unavailable to policies (body_unavailable)',
+  path: 'body',
+};
 
 function failing(): CompiledRule {
   return {

@@ -1,6 +1,7 @@
 import type { KeywordDefinition } from 'ajv';
 import type { DataValidateFunction } from 'ajv/dist/types/index.js';
 import { BODY_UNAVAILABLE } from '../context/build.js';
+import { partialityOf } from '../context/partial.js';
 import { chargeSchemaStep } from './schema-budget.js';
 import { CONST_DATA_KEYWORD, readPointer } from './schema-data.js';
 
@@ -208,6 +209,9 @@ function unknownReason(meta: KnownMeta, data: unknown, root: unknown): string | 
     const expected = readPointer(root, meta.d);
     if (expected === undefined || expected === BODY_UNAVAILABLE)
       return `is compared with ${meta.d}, which reads nothing`;
+    // A partial map (DESIGN §10) read whole through a pointer (a key it lacks reads nothing above).
+    if (partialityOf(expected) !== undefined)
+      return `is compared with ${meta.d}, which policies cannot see whole`;
   }
   return undefined;
 }

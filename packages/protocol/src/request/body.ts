@@ -1,13 +1,18 @@
 import { MAX_JSON_DEPTH } from '../limits.js';
+import { FORM_MEDIA_TYPE, parseFormBody } from './form.js';
 import { checkParsedJson, scanJson } from './json-scan.js';
-import { type RequestRefusal, refuse } from './refusal.js';
+import { isRefusal, type RequestRefusal, refuse } from './refusal.js';
 
 /**
- * What policies may see of a request body (DESIGN §10): its parsed JSON, or why they cannot see
- * it. A check request carries the first as `body` and the second as `body_unavailable`; no
- * policy allows by reading `body` or `resource` of a request whose body is unavailable.
+ * What policies may see of a request body (DESIGN §10): its parsed JSON, the text of a POST's
+ * form (its fields are search parameters: policies see them in `params`), or why they cannot see
+ * it. A check request carries these as `body`, `body_form` and `body_unavailable`; no policy
+ * allows by reading `body` or `resource` of a request whose body is unavailable.
  */
-export type BodyView = { readonly json: unknown } | { readonly unavailable: string };
+export type BodyView =
+  | { readonly json: unknown }
+  | { readonly form: string }
+  | { readonly unavailable: string };
 
 /** Methods whose requests count as having a body when an entry point cannot see it (forward-auth). */
 export const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
@@ -40,22 +45,29 @@ export function isJsonMediaType(essence: string): boolean {
  * Reads a whole request body the way policies see it. JSON media types with identity encoding are
  * parsed strictly: malformed JSON, duplicate object keys (`{"status":"final","status":"x"}` —
  * parsers disagree on which wins), a byte-order mark (RFC 8259 §8.1: never added), invalid UTF-8
- * or nesting deeper than {@link MAX_JSON_DEPTH} are refused (400). Any other body is unavailable,
- * with the reason. An empty body is no body (`undefined`).
+ * or nesting deeper than {@link MAX_JSON_DEPTH} are refused (400). A POST's
+ * `application/x-www-form-urlencoded` body (UTF-8 or no charset, identity encoding) is checked
+ * with the query's parser ({@link parseFormBody}: 400/413) and kept as text. Any other body is
+ * unavailable, with the reason — a form on another method too: servlet containers read form
+ * fields only of a POST, Ring of any method, so which parameters the upstream reads is unclear.
+ * An empty body is no body (`undefined`).
  *
- * @example readRequestBody(Buffer.from('{"a":1}'), 'application/fhir+json', undefined) // { json: { a: 1 } }
- * @example readRequestBody(gzipped, 'application/json', 'gzip') // { unavailable: 'the body is gzip-encoded' }
+ * @example readRequestBody(Buffer.from('{"a":1}'), 'application/fhir+json', undefined, 'PUT') // { json: { a: 1 } }
+ * @example readRequestBody(Buffer.from('_id=a'), 'application/x-www-form-urlencoded', undefined, 'POST') // { form: '_id=a' }
+ * @example readRequestBody(gzipped, 'application/json', 'gzip', 'POST') // { unavailable: 'the body is gzip-encoded' }
  */
 export function readRequestBody(
   bytes: Uint8Array,
   contentType: string | undefined,
   contentEncoding: string | undefined,
+  method: string,
 ): BodyView | RequestRefusal | undefined {
   if (bytes.length === 0) return undefined;
   if (contentType === undefined) return { unavailable: 'the body has no Content-Type' };
   const semi = contentType.indexOf(';');
   const essence = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-  if (!isJsonMediaType(essence))
+  const form = essence === FORM_MEDIA_TYPE;
+  if (!form && !isJsonMediaType(essence))
     return { unavailable: `the body's media type ${essence || '(empty)'} is not JSON` };
   const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
@@ -65,7 +77,25 @@ export function readRequestBody(
   if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
     return { unavailable: `the body is ${encoding}-encoded` };
   }
-  return parseStrictJson(bytes);
+  if (!form) return parseStrictJson(bytes);
+  if (method.toUpperCase() !== 'POST') {
+    return {
+      unavailable: `a form body on a ${method.toUpperCase()}: servers disagree on whether its fields are parameters`,
+    };
+  }
+  return readFormBody(bytes);
+}
+
+/** A form body's text once its parameters pass the query's rules (see {@link parseFormBody}). */
+function readFormBody(bytes: Uint8Array): { form: string } | RequestRefusal {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return refuse('body_form', 'the form body is not valid UTF-8');
+  }
+  const params = parseFormBody(text);
+  return isRefusal(params) ? params : { form: text };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -1,6 +1,8 @@
 import { MAX_JSON_DEPTH } from '../limits.js';
 import { BODY_METHODS } from './body.js';
+import { isFormContentType, isUrlencodedContentType, parseFormBody } from './form.js';
 import { canonicalHeaders, type RequestHeaders } from './headers.js';
+import type { QueryParams } from './query.js';
 import { isRefusal, type RequestRefusal, refuse } from './refusal.js';
 import { parseRequestTarget, type RequestTarget } from './target.js';
 
@@ -12,6 +14,7 @@ export interface CheckInput {
   headers?: Readonly<Record<string, string | string[]>>;
   body?: unknown;
   body_unavailable?: string;
+  body_form?: string;
 }
 
 /** A check request in canonical form: what every policy context is built from. */
@@ -21,6 +24,13 @@ export interface CanonicalCheck {
   readonly headers: RequestHeaders;
   /** set when policies cannot see the body: none of them may allow by reading it */
   readonly bodyUnavailable?: string;
+  /** the parameters of a POST's form body (`body_form`): `params` holds them after the query's */
+  readonly formParams?: QueryParams;
+  /**
+   * set when the request's parameters may travel in a body policies cannot see (a POST
+   * `_search`, a form): none of them may allow by reading `params`, route parameters aside
+   */
+  readonly paramsUnseen?: string;
 }
 
 /**
@@ -30,6 +40,10 @@ export interface CanonicalCheck {
  * A POST, PUT or PATCH that carries neither `body` nor `body_unavailable` counts as having a body
  * nobody showed the worker ({@link UNSENT_BODY}): fail closed, since a client that forgot the body
  * must not let a policy judge "no body". A caller that read an empty body sends `body: null`.
+ * A POST's form body comes as `body_form` (its fields parsed with the query's rules into
+ * `formParams`); a body that may hold search parameters but came otherwise — a POST `_search`,
+ * a form Content-Type — leaves them unseen (`paramsUnseen`). Requests without a body do no more
+ * work than before.
  *
  * @example
  * const checked = canonicalCheck({ uri: '/fhir/Patient/pt-1/../pt-2' });
@@ -40,6 +54,7 @@ export function canonicalCheck(check: CheckInput): CanonicalCheck | RequestRefus
   if (isRefusal(target)) return target;
   const headers = canonicalHeaders(check.headers ?? {});
   if (isRefusal(headers)) return headers;
+  if (check.body_form !== undefined) return withForm(check, target, headers, check.body_form);
   if (check.body !== undefined && tooDeep(check.body, MAX_JSON_DEPTH)) {
     return refuse('body_json', `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
@@ -48,7 +63,70 @@ export function canonicalCheck(check: CheckInput): CanonicalCheck | RequestRefus
     (check.body === undefined && BODY_METHODS.has(check.method?.toUpperCase() ?? '')
       ? UNSENT_BODY
       : undefined);
-  return unavailable === undefined ? { target, headers } : { target, headers, bodyUnavailable: unavailable };
+  // A request without a body (every GET) ends here: nothing more to decide.
+  if (unavailable === undefined && (check.body === undefined || check.body === null))
+    return { target, headers };
+  const unseen = paramsUnseen(check.method, target, headers, unavailable);
+  if (unavailable === undefined)
+    return unseen === undefined ? { target, headers } : { target, headers, paramsUnseen: unseen };
+  return unseen === undefined
+    ? { target, headers, bodyUnavailable: unavailable }
+    : { target, headers, bodyUnavailable: unavailable, paramsUnseen: unseen };
+}
+
+/** A check request with `body_form`: its fields parsed by the query's rules, `body` refused beside it. */
+function withForm(
+  check: CheckInput,
+  target: RequestTarget,
+  headers: RequestHeaders,
+  form: string,
+): CanonicalCheck | RequestRefusal {
+  if (check.body !== undefined) {
+    return refuse('body_form', 'the check request carries both body and body_form; a request has one body');
+  }
+  if (check.method?.toUpperCase() !== 'POST') {
+    return refuse('body_form', "body_form is the form body of a POST; servers read no other method's form");
+  }
+  // The upstream reads the body as a form only if told so: fields it would not read are refused.
+  const type = headers['content-type'];
+  if (typeof type !== 'string' || !isUrlencodedContentType(type)) {
+    return refuse(
+      'body_form',
+      'body_form is sent with one Content-Type: application/x-www-form-urlencoded header, the upstream reads it as a form only then',
+    );
+  }
+  const formParams = parseFormBody(form);
+  if (isRefusal(formParams)) return formParams;
+  return { target, headers, bodyUnavailable: check.body_unavailable ?? FORM_BODY, formParams };
+}
+
+/** What `body` is to policies when the body is a form: its fields are `params`. */
+export const FORM_BODY = 'the body is a form; policies see its fields in params';
+
+/**
+ * Why a request's parameters may be in a body the worker was not shown as `body_form` (DESIGN
+ * §10): a POST to `_search` (any level: system, type, compartment), or a body whose Content-Type
+ * is a form. FHIR servers merge such a body's fields into the search parameters.
+ */
+function paramsUnseen(
+  method: string | undefined,
+  target: RequestTarget,
+  headers: RequestHeaders,
+  unavailable: string | undefined,
+): string | undefined {
+  // `/_search/` too: servers route a trailing slash alike; any case, as some route it so.
+  const { segments } = target;
+  const last =
+    segments[segments.length - 1] === '' ? segments[segments.length - 2] : segments[segments.length - 1];
+  const search = last?.toLowerCase() === '_search' && method?.toUpperCase() === 'POST';
+  if (!search && !hasFormContentType(headers['content-type'])) return undefined;
+  const why = unavailable ?? 'the body is not form-encoded';
+  return `the request's search parameters may be in its body, which policies cannot see (${why})`;
+}
+
+function hasFormContentType(value: string | string[] | undefined): boolean {
+  if (value === undefined) return false;
+  return typeof value === 'string' ? isFormContentType(value) : value.some(isFormContentType);
 }
 
 /** Why policies cannot see the body of a write whose check request says nothing about it. */

@@ -7,6 +7,7 @@ export {
   readRequestBody,
 } from './body.js';
 export { type CanonicalCheck, type CheckInput, canonicalCheck, UNSENT_BODY } from './canonical.js';
+export { FORM_MEDIA_TYPE, isFormContentType, isUrlencodedContentType, parseFormBody } from './form.js';
 export {
   canonicalHeaders,
   isReservedHeader,
@@ -15,6 +16,13 @@ export {
   type RequestHeaders,
 } from './headers.js';
 export { checkParsedJson, scanJson } from './json-scan.js';
-export { parseQueryParams, type QueryParams, ROUTE_PARAMS } from './query.js';
+export {
+  addParam,
+  type ParameterSource,
+  parseQueryParams,
+  QUERY_SOURCE,
+  type QueryParams,
+  ROUTE_PARAMS,
+} from './query.js';
 export { isRefusal, type RefusalCode, type RequestRefusal, refuse } from './refusal.js';
 export { parseRequestTarget, type RequestTarget } from './target.js';

@@ -24,7 +24,8 @@ export type RefusalCode =
   | 'forwarded_disagreement'
   | 'body_too_large'
   | 'body_transfer_coding'
-  | 'body_json';
+  | 'body_json'
+  | 'body_form';
 
 /**
  * A refused request: the HTTP status an HTTP entry point answers with (the worker, whose replies

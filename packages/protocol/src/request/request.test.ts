@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { bodyMediaType, readRequestBody } from './body.js';
-import { canonicalCheck, UNSENT_BODY } from './canonical.js';
+import { canonicalCheck, FORM_BODY, UNSENT_BODY } from './canonical.js';
+import { parseFormBody } from './form.js';
 import { canonicalHeaders, isReservedHeader } from './headers.js';
 import { checkParsedJson, scanJson } from './json-scan.js';
+import { parseQueryParams } from './query.js';
 import { isRefusal, type RequestRefusal } from './refusal.js';
 import { parseRequestTarget } from './target.js';
 
@@ -164,7 +166,7 @@ describe('readRequestBody', () => {
     ['{"a":[{"b":1}],"c":{"d":[[{"e":1,"f":2,"e\u0000":3,"e":4}]]}}', 'appears twice'],
     ['\ufeff{"a":1}', 'byte order mark'],
   ])('refuses %j with 400', (text, why) => {
-    const refusal = refusalOf(readRequestBody(json(text), 'application/fhir+json', undefined));
+    const refusal = refusalOf(readRequestBody(json(text), 'application/fhir+json', undefined, 'POST'));
     expect(refusal?.status).toBe(400);
     expect(refusal?.reason).toContain(why);
   });
@@ -175,13 +177,13 @@ describe('readRequestBody', () => {
     ['application/json; charset=latin1', undefined, "the body's charset latin1 is not UTF-8"],
     [undefined, undefined, 'the body has no Content-Type'],
   ])('marks a %s body (%s) unavailable', (type, encoding, reason) => {
-    expect(readRequestBody(json('{"a":1}'), type, encoding)).toEqual({ unavailable: reason });
+    expect(readRequestBody(json('{"a":1}'), type, encoding, 'POST')).toEqual({ unavailable: reason });
   });
 
   it.each(['application/json', 'application/fhir+json; charset=UTF-8', 'application/merge-patch+json'])(
     'parses %s',
     (type) => {
-      expect(readRequestBody(json('{"a":[1,{"b":"x"}],"c":"\\"{"}'), type, 'identity')).toEqual({
+      expect(readRequestBody(json('{"a":[1,{"b":"x"}],"c":"\\"{"}'), type, 'identity', 'POST')).toEqual({
         json: { a: [1, { b: 'x' }], c: '"{' },
       });
     },
@@ -213,6 +215,200 @@ describe('canonicalCheck', () => {
       expect(isRefusal(checked) ? 'refused' : checked.bodyUnavailable).toBe(expected);
     },
   );
+});
+
+describe("parseFormBody (the query's parser, reasons naming the body)", () => {
+  it('reads fields as the query reads parameters', () => {
+    const text = '_revinclude=Observation%3Asubject&name=a+b&name=c&_count=10';
+    expect(parseFormBody(text)).toEqual(parseQueryParams(text));
+    expect(parseFormBody(text)).toEqual({
+      _revinclude: 'Observation:subject',
+      name: ['a b', 'c'],
+      _count: '10',
+    });
+  });
+
+  it.each([
+    ['name=a%00', 400, 'the form body part "a%00" encodes NUL, CR, LF'],
+    ['name=a%0D%0Ax', 400, 'the form body part "a%0D%0Ax" encodes NUL, CR, LF'],
+    ['name=a\r\nb', 400, 'the form body contains control character 0x0d'],
+    ['name=a\nb', 400, 'the form body contains control character 0x0a'],
+    ['name=a\u0000', 400, 'the form body contains control character 0x00'],
+    ['name=a b', 400, 'the form body contains control character 0x20'],
+    ['name=\u00e9', 400, 'the form body contains a raw non-ASCII character (percent-encode it)'],
+    ['name=%zz', 400, 'the form body part "%zz" has malformed percent-encoding'],
+    ['name=%C3%28', 400, 'the form body part "%C3%28" does not percent-decode to UTF-8'],
+    [
+      'resource/id=pt-1',
+      400,
+      'the form body parameter "resource/id" is a route parameter; it comes only from the path',
+    ],
+    [
+      'resource%2Ftype=Patient',
+      400,
+      'the form body parameter "resource/type" is a route parameter; it comes only from the path',
+    ],
+    ['__proto__=x', 400, 'the form body parameter name "__proto__" is refused'],
+    [
+      `${'a=1&'.repeat(256)}_revinclude=Observation:subject`,
+      413,
+      'the form body has more than 256 parameters',
+    ],
+    [
+      `a=${'x'.repeat(65536)}`,
+      413,
+      'the form body is longer than 65536 characters; its parameters are never truncated',
+    ],
+  ])('refuses %j with %i', (text, status, reason) => {
+    expect(refusalOf(parseFormBody(text))).toEqual({ refused: 'body_form', status, reason });
+  });
+
+  it("keeps the query's codes and words for the query", () => {
+    expect(refusalOf(parseQueryParams('resource/id=x'))).toEqual({
+      refused: 'query_route_parameter',
+      status: 400,
+      reason: 'the query parameter "resource/id" is a route parameter; it comes only from the path',
+    });
+    expect(refusalOf(parseQueryParams('a=1&'.repeat(257)))?.status).toBe(414);
+  });
+});
+
+describe('readRequestBody of a form', () => {
+  const FORM = 'application/x-www-form-urlencoded';
+  const bytes = (text: string) => Buffer.from(text, 'utf8');
+
+  it.each([FORM, `${FORM}; charset=UTF-8`, 'Application/X-WWW-Form-Urlencoded;charset=utf8'])(
+    'keeps the text of a POST %s body',
+    (type) => {
+      expect(readRequestBody(bytes('_revinclude=Observation%3Asubject'), type, undefined, 'POST')).toEqual({
+        form: '_revinclude=Observation%3Asubject',
+      });
+    },
+  );
+
+  it.each([
+    [`${FORM}; charset=latin1`, undefined, 'POST', "the body's charset latin1 is not UTF-8"],
+    [FORM, 'gzip', 'POST', 'the body is gzip-encoded'],
+    [FORM, undefined, 'PUT', 'a form body on a PUT: servers disagree on whether its fields are parameters'],
+    [
+      'multipart/form-data; boundary=x',
+      undefined,
+      'POST',
+      "the body's media type multipart/form-data is not JSON",
+    ],
+  ])('marks a %s body (%s, %s) unavailable', (type, encoding, method, reason) => {
+    expect(readRequestBody(bytes('a=1'), type, encoding, method)).toEqual({ unavailable: reason });
+  });
+
+  it("refuses a form body the query's rules refuse, and one that is not UTF-8", () => {
+    expect(refusalOf(readRequestBody(bytes('a=%zz'), FORM, undefined, 'POST'))?.refused).toBe('body_form');
+    expect(refusalOf(readRequestBody(Buffer.from([0x61, 0x3d, 0xff]), FORM, undefined, 'POST'))?.reason).toBe(
+      'the form body is not valid UTF-8',
+    );
+  });
+});
+
+describe('canonicalCheck of search parameters in a body', () => {
+  const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+  const canonical = (check: Parameters<typeof canonicalCheck>[0]) => {
+    const checked = canonicalCheck(check);
+    if (isRefusal(checked)) throw new Error(checked.reason);
+    return checked;
+  };
+
+  it('parses body_form into formParams; the body itself is not JSON to policies', () => {
+    const checked = canonical({
+      method: 'POST',
+      uri: '/fhir/Patient/_search?_count=1',
+      headers: FORM,
+      body_form: 'patient=p1&patient=p2',
+    });
+    expect(checked.formParams).toEqual({ patient: ['p1', 'p2'] });
+    expect(checked.bodyUnavailable).toBe(FORM_BODY);
+    expect(checked.paramsUnseen).toBeUndefined();
+  });
+
+  it.each([
+    [
+      { method: 'POST', uri: '/x', body: {}, body_form: 'a=1' },
+      'the check request carries both body and body_form; a request has one body',
+    ],
+    [
+      { method: 'PUT', uri: '/x', body_form: 'a=1' },
+      "body_form is the form body of a POST; servers read no other method's form",
+    ],
+    [
+      { method: 'POST', uri: '/x', body_form: 'a=1', headers: { 'content-type': 'application/json' } },
+      'body_form is sent with one Content-Type: application/x-www-form-urlencoded header, the upstream reads it as a form only then',
+    ],
+    [
+      { method: 'POST', uri: '/x', body_form: 'a=1' },
+      'body_form is sent with one Content-Type: application/x-www-form-urlencoded header, the upstream reads it as a form only then',
+    ],
+    [
+      { method: 'POST', uri: '/x', headers: FORM, body_form: 'resource/type=Patient' },
+      'the form body parameter "resource/type" is a route parameter; it comes only from the path',
+    ],
+  ])('refuses %j', (check, reason) => {
+    expect(refusalOf(canonicalCheck(check))).toEqual({ refused: 'body_form', status: 400, reason });
+  });
+
+  it.each([
+    [
+      'POST',
+      '/fhir/Patient/_search',
+      {},
+      { body_unavailable: 'forward-auth does not receive the request body' },
+      'forward-auth does not receive the request body',
+    ],
+    ['POST', '/fhir/_search', {}, {}, UNSENT_BODY],
+    ['POST', '/fhir/Patient/_search/', {}, {}, UNSENT_BODY],
+    ['post', '/fhir/Patient/_SEARCH', {}, {}, UNSENT_BODY],
+    [
+      'POST',
+      '/fhir/Patient/pt-1/Observation/_search',
+      {},
+      { body: { a: 1 } },
+      'the body is not form-encoded',
+    ],
+    [
+      'POST',
+      '/Patient/_search',
+      {},
+      { body_unavailable: 'the body is gzip-encoded' },
+      'the body is gzip-encoded',
+    ],
+    [
+      'POST',
+      '/fhir/Patient',
+      FORM,
+      { body_unavailable: "the body's charset latin1 is not UTF-8" },
+      "the body's charset latin1 is not UTF-8",
+    ],
+    ['PUT', '/fhir/Patient/pt-1', FORM, { body_unavailable: 'a form body on a PUT' }, 'a form body on a PUT'],
+    [
+      'GET',
+      '/fhir/Patient',
+      { 'content-type': 'multipart/form-data; boundary=x' },
+      { body_unavailable: 'forward-auth does not receive the request body' },
+      'forward-auth does not receive the request body',
+    ],
+  ])('a %s %s whose body is not shown leaves params unseen', (method, uri, headers, body, why) => {
+    const checked = canonical({ method, uri, headers, ...body });
+    expect(checked.paramsUnseen).toBe(
+      `the request's search parameters may be in its body, which policies cannot see (${why})`,
+    );
+  });
+
+  it.each([
+    ['GET', '/fhir/Patient/_search', {}, {}],
+    ['POST', '/fhir/Patient/_search', {}, { body: null }],
+    ['POST', '/fhir/Patient', {}, { body: { resourceType: 'Patient' } }],
+    ['PUT', '/fhir/Patient/pt-1', {}, { body_unavailable: 'the body is gzip-encoded' }],
+    ['POST', '/fhir/Patient/_search', FORM, { body_form: '' }],
+  ])('a %s %s with %j sees every parameter', (method, uri, headers, body) => {
+    expect(canonical({ method, uri, headers, ...body }).paramsUnseen).toBeUndefined();
+  });
 });
 
 describe('checkParsedJson (scanJson by counting keys)', () => {

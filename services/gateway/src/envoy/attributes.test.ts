@@ -215,6 +215,23 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
       { method: 'POST', headers: { ...WHOLE, 'content-encoding': 'gzip' }, raw_body: Buffer.from([1]) },
       { body_unavailable: 'the body is gzip-encoded' },
     ],
+    [
+      {
+        method: 'POST',
+        path: '/fhir/Patient/_search',
+        headers: { ...WHOLE, 'content-type': 'application/x-www-form-urlencoded' },
+        body: '_revinclude=Observation%3Asubject',
+      },
+      { body_form: '_revinclude=Observation%3Asubject' },
+    ],
+    [
+      {
+        method: 'PUT',
+        headers: { ...WHOLE, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'a=1',
+      },
+      { body_unavailable: 'a form body on a PUT: servers disagree on whether its fields are parameters' },
+    ],
   ])('body %# is shown whole or marked unavailable', (http, expected) => {
     expect(mapped(request(http)).check).toMatchObject(expected);
   });
@@ -233,6 +250,20 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
       expect(wholeBodyProblem(marker, received, length)).toBe(problem);
     },
   );
+
+  it('refuses a form body the query rules refuse', () => {
+    const result = map(
+      request({
+        method: 'POST',
+        headers: { ...WHOLE, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'resource/id=pt-1',
+      }),
+    );
+    expect(result).toMatchObject({
+      status: 400,
+      reason: 'the form body parameter "resource/id" is a route parameter; it comes only from the path',
+    });
+  });
 
   it("names Envoy's scheme and host as the origin, or GATEWAY_PUBLIC_URL; never client-sent X-Forwarded-*", () => {
     const http = {

@@ -235,11 +235,15 @@ function headerList(http: EnvoyHttpRequest): HeaderList | RequestRefusal {
   return { merged: { ...merged }, identityLike: [...identityLike], bodyAnnounced };
 }
 
-type BodyPart = { body: unknown } | { body_unavailable: string } | Record<string, never>;
+type BodyPart =
+  | { body: unknown }
+  | { body_form: string }
+  | { body_unavailable: string }
+  | Record<string, never>;
 
 /**
- * The body as policies may see it: parsed JSON when Envoy sent it whole, else the reason it is
- * unavailable; a body sent twice (`body` and `raw_body`) is refused.
+ * The body as policies may see it: parsed JSON (or a POST's form, `body_form`) when Envoy sent it
+ * whole, else the reason it is unavailable; a body sent twice (`body` and `raw_body`) is refused.
  */
 function bodyOf(
   http: EnvoyHttpRequest,
@@ -269,8 +273,10 @@ function bodyOf(
     bytes,
     contentType,
     contentEncoding === undefined ? undefined : [contentEncoding].flat().join(', '),
+    method,
   );
   if (view === undefined) return {};
   if (isRefusal(view)) return view;
-  return 'json' in view ? { body: view.json } : { body_unavailable: view.unavailable };
+  if ('json' in view) return { body: view.json };
+  return 'form' in view ? { body_form: view.form } : { body_unavailable: view.unavailable };
 }

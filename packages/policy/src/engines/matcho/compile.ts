@@ -1,4 +1,5 @@
 import { BODY_UNAVAILABLE } from '../../context/build.js';
+import { partialityOf } from '../../context/partial.js';
 import { parseContextPath, resolveContextPath } from '../../context/path.js';
 import { childPath, type IssueCollector } from '../../errors.js';
 import { preview } from '../../explain/preview.js';
@@ -96,8 +97,10 @@ function compileReference(pattern: string, path: string, issues: IssueCollector)
     if (v === undefined) return false;
     const resolved = resolveContextPath(root, ref);
     if (resolved === undefined) return false;
-    // Read through an unavailable body, or a list compared with one value: unknown (DESIGN §10).
-    if (resolved === BODY_UNAVAILABLE || isComposite(v) !== isComposite(resolved)) return undefined;
+    // Read through an unavailable body or past what a partial map shows (a symbol either way),
+    // a partial map compared whole, or a list compared with one value: unknown (DESIGN §10).
+    if (typeof resolved === 'symbol' || isComposite(v) !== isComposite(resolved)) return undefined;
+    if (partialityOf(v) !== undefined || partialityOf(resolved) !== undefined) return undefined;
     return jsonEqual(v, resolved);
   };
   return {
@@ -181,28 +184,50 @@ function compileMap(
   return parts.length === 1 ? (parts[0] as Matcher) : allOf(parts);
 }
 
-/** Subset match: every key of the pattern matches the value's own property of that name. */
+/**
+ * Subset match: every key of the pattern matches the value's own property of that name. A key a
+ * partial map does not know, or a partial map given to anything but a map of plain keys (`nil?`,
+ * `$not`, a reference, …, which would read the map whole), is unknown (DESIGN §10).
+ */
 function mapOf(
   pattern: Record<string, unknown>,
   keys: string[],
   path: string,
   nested: (p: unknown, at: string) => Matcher,
 ): Matcher {
-  const entries = keys.map((key) => ({ key, matcher: nested(pattern[key], childPath(path, key)) }));
+  const entries = keys.map((key) => ({
+    key,
+    matcher: nested(pattern[key], childPath(path, key)),
+    byKeys: readsByKeys(pattern[key]),
+  }));
   // Names an object inherits (`constructor`, `__proto__`, …) need an own-property check; the
   // rest can be read directly, which is the hot path.
   const inherited = keys.some((key) => key in Object.prototype);
   const get = inherited
     ? (v: Record<string, unknown>, key: string) => (Object.hasOwn(v, key) ? v[key] : undefined)
     : (v: Record<string, unknown>, key: string) => v[key];
+  /** Why `value` (at `key` of `v`) cannot be judged, or `undefined` when it can. */
+  const unseen = (v: Record<string, unknown>, entry: (typeof entries)[number], value: unknown) => {
+    // DESIGN §10: whatever is read from an unavailable body is unknown, even `nil?` or `$not`.
+    if (value === BODY_UNAVAILABLE) return 'the request body is unavailable to policies (body_unavailable)';
+    if (value === undefined) {
+      const partial = partialityOf(v);
+      return partial !== undefined && !partial.known.has(entry.key) ? partial.reason : undefined;
+    }
+    if (entry.byKeys || typeof value !== 'object') return undefined;
+    return partialityOf(value)?.reason;
+  };
   const test = (v: unknown, root: unknown): Truth => {
     if (!isMap(v)) return misfit(v);
     let truth: Truth = true;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as (typeof entries)[number];
       const value = get(v, entry.key);
-      // DESIGN §10: whatever is read from an unavailable body is unknown, even `nil?` or `$not`.
-      const t = value === BODY_UNAVAILABLE ? undefined : entry.matcher.test(value, root);
+      // Only an absent key or an object value can be unseen: a scalar (the hot path) skips the call.
+      const suspect =
+        value === undefined || (typeof value === 'object' && !entry.byKeys) || value === BODY_UNAVAILABLE;
+      const t =
+        suspect && unseen(v, entry, value) !== undefined ? undefined : entry.matcher.test(value, root);
       if (t === false) return false;
       if (t === undefined) truth = undefined;
     }
@@ -219,20 +244,28 @@ function mapOf(
           actual: v,
           reason: v === undefined ? 'expected a map' : UNKNOWN_REASON,
         };
-      for (const { key, matcher } of entries) {
-        const value = get(v, key);
-        if (value === BODY_UNAVAILABLE) {
+      for (const entry of entries) {
+        const value = get(v, entry.key);
+        const why = unseen(v, entry, value);
+        if (why !== undefined) {
           return {
-            path: [...at, key],
-            expected: pattern[key],
+            path: [...at, entry.key],
+            expected: pattern[entry.key],
             actual: undefined,
-            reason: 'the request body is unavailable to policies (body_unavailable): unknown',
+            reason: `${why}: unknown`,
           };
         }
-        const miss = matcher.why(value, root, [...at, key]);
+        const miss = entry.matcher.why(value, root, [...at, entry.key]);
         if (miss !== undefined) return miss;
       }
       return undefined;
     },
   };
+}
+
+/** A pattern that reads a map only key by key: a non-empty map of plain (non-`$`) keys. */
+function readsByKeys(pattern: unknown): boolean {
+  if (!isMap(pattern)) return false;
+  const keys = Object.keys(pattern);
+  return keys.length > 0 && keys.every((key) => !key.startsWith('$'));
 }
