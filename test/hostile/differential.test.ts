@@ -22,7 +22,7 @@ import {
 // Everything else must be refused.
 //
 // DIFFERENTIAL_REQUESTS (default 1500 in `npm test`) and DIFFERENTIAL_SEED choose the run; the
-// hostile suite's long mode: DIFFERENTIAL_REQUESTS=5000 pnpm exec vitest run test/hostile/differential.
+// hostile suite's long mode: DIFFERENTIAL_REQUESTS=20000 pnpm exec vitest run test/hostile/differential.
 
 const COUNT = Number(process.env.DIFFERENTIAL_REQUESTS ?? 1500);
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? 20261206);

@@ -100,7 +100,8 @@ describe('inline requests and Bundles in the worker (real NATS KV)', () => {
     ).toMatchObject({ allow: false });
   });
 
-  it('on: a POST _search (its body unseen) is refused', async () => {
+  /** Inline-request checks on, Patient allowed, and a policy allowing FhirPostSearch. */
+  const withPostSearchAllowed = () => {
     const d = deps(true, ['Patient']);
     d.config.apply({
       key: 'AccessPolicy.post-search',
@@ -113,24 +114,18 @@ describe('inline requests and Bundles in the worker (real NATS KV)', () => {
       },
     });
     d.config.commit();
+    return d;
+  };
+
+  it('on: a POST _search (its body unseen) is refused', async () => {
+    const d = withPostSearchAllowed();
     expect((await reply(d, 'POST', '/fhir/Patient/_search')).reason).toMatch(
       /POST _search cannot be checked/,
     );
   });
 
   it('on: a POST _search whose form body came as body_form is checked from query and body', async () => {
-    const d = deps(true, ['Patient']);
-    d.config.apply({
-      key: 'AccessPolicy.post-search',
-      revision: 200,
-      value: {
-        resourceType: 'AccessPolicy',
-        id: 'post-search',
-        engine: 'allow',
-        link: [{ reference: 'Operation/FhirPostSearch' }],
-      },
-    });
-    d.config.commit();
+    const d = withPostSearchAllowed();
     const search = async (uri: string, form: string) => {
       const headers = { 'content-type': 'application/x-www-form-urlencoded' };
       const message = { method: 'POST', uri, headers, body_form: form };
