@@ -41,6 +41,8 @@ describe('parseRequestTarget', () => {
     ['/fhir/Patient?name=a%00', 'query_character'],
     ['/fhir/Patient?name=a%0D%0Ax', 'query_character'],
     ['/fhir/Patient?name=a\nb', 'query_character'],
+    ['/fhir/Observation?code=x;_revinclude=Observation:subject', 'query_character'],
+    ['/fhir/Patient?;', 'query_character'],
     ['/fhir/Patient?name=%E0%A4%A', 'query_encoding'],
     ['/fhir/Patient?_id=pt-2&resource/id=pt-1', 'query_route_parameter'],
     ['/fhir/Patient/%70t-2?resource%2Fid=pt-1', 'query_route_parameter'],
@@ -77,6 +79,7 @@ describe('parseRequestTarget', () => {
     '/fhir/Patient?q=a\\b',
     `/x?${'a=1&'.repeat(256)}`,
     '/fhir/Patient/..x/a.b/...',
+    '/fhir/Patient?name=O%3BBrien',
   ])('accepts %j', (uri) => {
     expect(isRefusal(parseRequestTarget(uri))).toBe(false);
   });
@@ -249,6 +252,11 @@ describe("parseFormBody (the query's parser, reasons naming the body)", () => {
       'the form body parameter "resource/type" is a route parameter; it comes only from the path',
     ],
     ['__proto__=x', 400, 'the form body parameter name "__proto__" is refused'],
+    [
+      'name=smith;_revinclude=Observation:subject',
+      400,
+      'the form body contains a raw ";", which some servers read as a parameter separator; percent-encode it as %3B',
+    ],
     [
       `${'a=1&'.repeat(256)}_revinclude=Observation:subject`,
       413,
