@@ -401,6 +401,28 @@ describe('canonicalCheck of search parameters in a body', () => {
       { body_unavailable: 'forward-auth does not receive the request body' },
       'forward-auth does not receive the request body',
     ],
+    // Ring reads a body as a form when its Content-Type only starts with the form's type.
+    [
+      'GET',
+      '/fhir/Observation',
+      { 'content-type': 'application/x-www-form-urlencodedx' },
+      { body_unavailable: "the body's media type application/x-www-form-urlencodedx is not JSON" },
+      "the body's media type application/x-www-form-urlencodedx is not JSON",
+    ],
+    [
+      'GET',
+      '/fhir/Observation',
+      { 'content-type': 'application/x-www-form-urlencoded+json' },
+      { body: { x: '&_revinclude=Observation:subject&' } },
+      'the body is not form-encoded',
+    ],
+    [
+      'POST',
+      '/fhir/Observation',
+      { 'content-type': 'multipart/form-data,boundary=b' },
+      { body_unavailable: "the body's media type multipart/form-data,boundary=b is not JSON" },
+      "the body's media type multipart/form-data,boundary=b is not JSON",
+    ],
   ])('a %s %s whose body is not shown leaves params unseen', (method, uri, headers, body, why) => {
     const checked = canonical({ method, uri, headers, ...body });
     expect(checked.paramsUnseen).toBe(
