@@ -8,9 +8,10 @@ import type { TrustedProxies } from './trusted-proxies.js';
  * come from `X-Original-Method` / `X-Original-URI` (nginx) or `X-Forwarded-Method` /
  * `X-Forwarded-Uri` (Traefik). Both spellings present and disagreeing is refused (DESIGN §10: a
  * client can add one of them, the proxy sets the other). The URI passes the same target rules as
- * proxy mode. The body never reaches forward-auth: a request that has one (POST, PUT, PATCH, or a
- * declared length) is checked with `body_unavailable`. Forwarding headers are believed only from
- * a trusted peer.
+ * proxy mode. A request that does not say its URI or its method is refused (the method is never
+ * assumed to be GET). The body never reaches forward-auth: a request that has one (POST, PUT,
+ * PATCH, or a declared length) is checked with `body_unavailable`. Forwarding headers are believed
+ * only from a trusted peer.
  */
 export function forwardedCheck(
   req: IncomingMessage,
@@ -29,10 +30,18 @@ export function forwardedCheck(
       'forward-auth request lacks X-Original-URI (nginx) or X-Forwarded-Uri (Traefik); configure the proxy to send the original URI',
     );
   }
+  // DESIGN §10: never assumed — a proxy that does not say the method would have a DELETE
+  // checked as the GET it was taken for.
+  if (method === undefined) {
+    return refuse(
+      'target_form',
+      'forward-auth request lacks X-Original-Method (nginx) or X-Forwarded-Method (Traefik, Caddy); configure the proxy to send the original method',
+    );
+  }
   const head = readHead(req, uri, trusted, h);
   if (isRefusal(head)) return head;
   const check: CheckRequest = {
-    method: method ?? 'GET',
+    method,
     uri: head.target.raw,
     headers: head.headers,
     remote_addr: remoteAddress(req, trusted, h),
