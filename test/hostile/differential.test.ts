@@ -95,6 +95,7 @@ const PARAMS: [string[], string[]] = [
     '__proto__=x',
     'x=%zz',
     'x=1;_revinclude=Observation:subject',
+    '_revinclude[]=Observation:subject',
   ],
 ];
 const CONTENT_TYPES = [

@@ -44,6 +44,9 @@ describe('parseRequestTarget', () => {
     ['/fhir/Patient?name=a\nb', 'query_character'],
     ['/fhir/Observation?code=x;_revinclude=Observation:subject', 'query_character'],
     ['/fhir/Patient?;', 'query_character'],
+    ['/fhir/Observation?_revinclude[]=Observation:subject', 'query_character'],
+    ['/fhir/Observation?_revinclude%5B0%5D=Observation:subject', 'query_character'],
+    ['/fhir/Observation?a]=1', 'query_character'],
     ['/fhir/Patient?name=%E0%A4%A', 'query_encoding'],
     ['/fhir/Patient?_id=pt-2&resource/id=pt-1', 'query_route_parameter'],
     ['/fhir/Patient/%70t-2?resource%2Fid=pt-1', 'query_route_parameter'],
@@ -81,6 +84,7 @@ describe('parseRequestTarget', () => {
     `/x?${'a=1&'.repeat(256)}`,
     '/fhir/Patient/..x/a.b/...',
     '/fhir/Patient?name=O%3BBrien',
+    '/fhir/Patient?name=%5Bx%5D&_text=[a]',
   ])('accepts %j', (uri) => {
     expect(isRefusal(parseRequestTarget(uri))).toBe(false);
   });
