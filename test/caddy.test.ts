@@ -1,70 +1,23 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort, mintJwt, startCluster, type TestCluster, waitForPort } from '@authz/test-support';
+import {
+  ensureCaddy,
+  freePort,
+  mintJwt,
+  readmeCaddyfile,
+  startCaddy,
+  startCluster,
+  type TestCaddy,
+  type TestCluster,
+} from '@authz/test-support';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 
-const execFileAsync = promisify(execFile);
-
 // A real Caddy (Debian's package) with `forward_auth` in front of a real gateway, worker, config
 // service, NATS and Redis, and a recording application behind it — the Caddyfile of the README.
-
-const CADDY_PATHS = ['/usr/bin/caddy', '/usr/local/bin/caddy'];
-const findCaddy = () => CADDY_PATHS.find((p) => existsSync(p));
-
-/** The caddy binary, installing Debian's `caddy` when missing and root (as `npm test` does). */
-async function ensureCaddy(): Promise<{ binary: string } | { skip: string }> {
-  const found = findCaddy();
-  if (found) return { binary: found };
-  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get'))
-    return {
-      skip: 'caddy is not installed and cannot be installed here: apt-get install caddy to run these tests',
-    };
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = ['install', '-y', '--no-install-recommends', 'caddy'];
-  try {
-    await execFileAsync('apt-get', install, { env, timeout: 240_000 }).catch(async () => {
-      await execFileAsync('apt-get', ['update'], { env, timeout: 240_000 });
-      await execFileAsync('apt-get', install, { env, timeout: 240_000 });
-    });
-  } catch (err) {
-    return { skip: `apt-get install caddy failed: ${(err as Error).message.split('\n')[0]}` };
-  }
-  const installed = findCaddy();
-  return installed
-    ? { binary: installed }
-    : { skip: 'apt-get installed caddy, yet no caddy binary was found' };
-}
-
-/**
- * The README's Caddyfile. `route` keeps the written order: client-sent identity headers are
- * deleted first, then forward_auth copies the gateway's (Caddy orders forward_auth before
- * request_header otherwise, which would delete the answer's headers instead).
- */
-const caddyfile = (ports: { caddy: number; gateway: number; app: number }) => `{
-  admin off
-  auto_https off
-}
-http://127.0.0.1:${ports.caddy} {
-  route {
-    request_header -X-Authz-User
-    request_header -X-Authz-Subject
-    request_header -X-Authz-Policy
-    request_header -X-Authz-Assertion
-    forward_auth 127.0.0.1:${ports.gateway} {
-      uri /_authz/forward
-      header_up X-Forwarded-Proto {scheme}
-      copy_headers X-Authz-User X-Authz-Subject X-Authz-Policy X-Authz-Assertion
-    }
-    reverse_proxy 127.0.0.1:${ports.app}
-  }
-}
-`;
 
 const ISSUER = 'https://auth.example.com';
 const SECRET = 'caddy-test-secret';
@@ -74,11 +27,10 @@ const token = (claims: Record<string, unknown> = {}) =>
 describe('Caddy forward_auth against a real cluster', () => {
   let cluster: TestCluster;
   let app: Server;
-  let caddy: ChildProcess | undefined;
+  let caddy: TestCaddy | undefined;
   let dir: string | undefined;
   let base: string;
   let skipReason: string | undefined;
-  let caddyLog = '';
   const seen: Array<{ url?: string; headers: IncomingHttpHeaders }> = [];
   const needCaddy = (ctx: TestContext) => {
     if (skipReason) ctx.skip(skipReason);
@@ -132,18 +84,9 @@ describe('Caddy forward_auth against a real cluster', () => {
     const file = join(dir, 'Caddyfile');
     writeFileSync(
       file,
-      caddyfile({ caddy: caddyPort, gateway: Number(new URL(cluster.gatewayUrl).port), app: appPort }),
+      readmeCaddyfile({ caddy: caddyPort, gateway: Number(new URL(cluster.gatewayUrl).port), app: appPort }),
     );
-    caddy = spawn(found.binary, ['run', '--config', file, '--adapter', 'caddyfile'], {
-      env: { PATH: process.env.PATH, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    caddy.stderr?.on('data', (d: Buffer) => {
-      caddyLog = (caddyLog + d.toString()).slice(-4000);
-    });
-    await waitForPort(caddyPort, 10_000).catch((err: Error) => {
-      throw new Error(`${err.message}; caddy said: ${caddyLog}`);
-    });
+    caddy = await startCaddy(found.binary, file, dir, caddyPort);
     base = `http://127.0.0.1:${caddyPort}`;
     const allowed = await token();
     const deadline = Date.now() + 10_000;
@@ -152,17 +95,13 @@ describe('Caddy forward_auth against a real cluster', () => {
       200
     ) {
       if (Date.now() > deadline)
-        throw new Error(`the configuration never reached the worker; caddy said: ${caddyLog}`);
+        throw new Error(`the configuration never reached the worker; caddy said: ${caddy?.errors()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }, 300_000);
 
   afterAll(async () => {
-    if (caddy && caddy.exitCode === null && caddy.signalCode === null) {
-      const exited = new Promise((r) => caddy!.once('exit', r));
-      caddy.kill('SIGTERM');
-      await exited;
-    }
+    await caddy?.stop();
     await cluster?.stop();
     app?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -4,10 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ensureNginx,
   freePort,
+  infraNginxConf,
   mintJwt,
   startCluster,
   type TestCluster,
@@ -20,35 +20,10 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 // ports swapped for loopback ones — in front of a real gateway, worker, config service, NATS
 // and Redis, with a recording upstream behind it.
 
-const root = fileURLToPath(new URL('../', import.meta.url));
 const ISSUER = 'https://auth.example.com';
 const SECRET = 'nginx-test-secret';
 const token = (claims: Record<string, unknown> = {}) =>
   mintJwt({ key: SECRET, alg: 'HS256', claims: { iss: ISSUER, sub: 'some-user-id', ...claims } });
-
-/** infra/nginx/nginx.conf with loopback addresses for the gateway, the application and nginx itself. */
-function localNginxConf(dir: string, ports: { nginx: number; gateway: number; app: number }): string {
-  const conf = readFileSync(join(root, 'infra/nginx/nginx.conf'), 'utf8');
-  const local = conf
-    .replace(/^\s*resolver .*$/m, '')
-    .replace(/server gateway:8080 resolve;/, `server 127.0.0.1:${ports.gateway};`)
-    .replace(/server upstream:8000 resolve;/, `server 127.0.0.1:${ports.app};`)
-    .replace(/listen 8080;/, `listen 127.0.0.1:${ports.nginx};`)
-    .replace(/include \/etc\/nginx\//g, `include ${root}infra/nginx/`)
-    .replace(/^pid .*$/m, `pid ${dir}/nginx.pid;`)
-    .replace(/access_log \/dev\/stdout authz;/, `access_log ${dir}/access.log authz;`)
-    .replace(
-      /^http \{$/m,
-      [
-        'http {',
-        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
-      ].join('\n'),
-    );
-  // Every swap must have happened, or the test would silently run another configuration.
-  for (const gone of ['gateway:8080', 'upstream:8000', '/etc/nginx/', 'resolver '])
-    expect(local).not.toContain(gone);
-  return local;
-}
 
 describe('nginx forward-auth (infra/nginx) against a real cluster', () => {
   let cluster: TestCluster;
@@ -118,7 +93,7 @@ describe('nginx forward-auth (infra/nginx) against a real cluster', () => {
     const gatewayPort = Number(new URL(cluster.gatewayUrl).port);
     writeFileSync(
       join(dir, 'nginx.conf'),
-      localNginxConf(dir, { nginx: nginxPort, gateway: gatewayPort, app: appPort }),
+      infraNginxConf(dir, { nginx: nginxPort, gateway: gatewayPort, app: appPort }),
     );
     const args = ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr'];
     execFileSync(nginxBinary, [...args, '-t'], { stdio: 'pipe' });

@@ -1,4 +1,5 @@
 export * from './aidbox-examples.js';
+export { ensureCaddy, readmeCaddyfile, startCaddy, type TestCaddy } from './caddy.js';
 export { type ClusterOptions, startCluster, type TestCluster } from './cluster.js';
 export {
   type FhirUpstream,
@@ -27,7 +28,7 @@ export {
   startIntrospectionServer,
 } from './introspection-server.js';
 export { startNatsCluster, type TestNatsCluster, type TestNatsNode } from './nats-cluster.js';
-export { ensureNginx, startNginx, type TestNginx } from './nginx.js';
+export { ensureNginx, infraNginxConf, startNginx, type TestNginx } from './nginx.js';
 export { freePort, waitForPort } from './ports.js';
 export { hsReaders } from './resources.js';
 export * from './seed.js';

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { waitForPort } from './ports.js';
 
@@ -90,4 +91,34 @@ export async function startNginx(binary: string, dir: string, port: number): Pro
       });
     },
   };
+}
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * infra/nginx/nginx.conf — the configuration users deploy — with only Docker's DNS names and ports
+ * swapped for loopback ones, its includes read from the repository and its pid, log and temp
+ * files in `dir`. Throws when a swap did not happen, so no test runs another configuration.
+ */
+export function infraNginxConf(dir: string, ports: { nginx: number; gateway: number; app: number }): string {
+  const conf = readFileSync(join(repoRoot, 'infra/nginx/nginx.conf'), 'utf8');
+  const local = conf
+    .replace(/^\s*resolver .*$/m, '')
+    .replace(/server gateway:8080 resolve;/, `server 127.0.0.1:${ports.gateway};`)
+    .replace(/server upstream:8000 resolve;/, `server 127.0.0.1:${ports.app};`)
+    .replace(/listen 8080;/, `listen 127.0.0.1:${ports.nginx};`)
+    .replace(/include \/etc\/nginx\//g, `include ${repoRoot}infra/nginx/`)
+    .replace(/^pid .*$/m, `pid ${dir}/nginx.pid;`)
+    .replace(/access_log \/dev\/stdout authz;/, `access_log ${dir}/access.log authz;`)
+    .replace(
+      /^http \{$/m,
+      [
+        'http {',
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
+      ].join('\n'),
+    );
+  for (const gone of ['gateway:8080', 'upstream:8000', '/etc/nginx/', 'resolver ']) {
+    if (local.includes(gone)) throw new Error(`infra/nginx/nginx.conf changed: ${gone} was not swapped`);
+  }
+  return local;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { BODY_METHODS, type CheckRequest, isRefusal, type RequestRefusal, refuse } from '@authz/protocol';
-import { headerFields, readHead, remoteAddress, schemeOf } from './inbound.js';
+import { type CheckRequest, isRefusal, isReservedHeader, type RequestRefusal, refuse } from '@authz/protocol';
+import { type HeaderFields, headerFields, readHead, remoteAddress, schemeOf } from './inbound.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
 /**
@@ -9,9 +9,12 @@ import type { TrustedProxies } from './trusted-proxies.js';
  * `X-Forwarded-Uri` (Traefik). Both spellings present and disagreeing is refused (DESIGN §10: a
  * client can add one of them, the proxy sets the other). The URI passes the same target rules as
  * proxy mode. A request that does not say its URI or its method is refused (the method is never
- * assumed to be GET). The body never reaches forward-auth: a request that has one (POST, PUT,
- * PATCH, or a declared length) is checked with `body_unavailable`. Forwarding headers are believed
- * only from a trusted peer.
+ * assumed to be GET). The body never reaches forward-auth, and whether there was one cannot be told either
+ * (nginx's auth_request drops the Content-Length, Traefik and Caddy send neither it nor
+ * Transfer-Encoding; Envoy's HTTP filter sends its own): every check is made with
+ * `body_unavailable`, whatever the method — a GET's form body is read as parameters by Ring, so
+ * "a GET has no body" is a guess. Envoy's entry shows the body where Envoy sent it whole.
+ * Forwarding headers are believed only from a trusted peer.
  */
 export function forwardedCheck(
   req: IncomingMessage,
@@ -19,6 +22,11 @@ export function forwardedCheck(
   given?: { method: string; uri: string },
 ): CheckRequest | RequestRefusal {
   const h = headerFields(req);
+  // Envoy's entry removes such headers itself (headers_to_remove); a forward-auth answer cannot.
+  if (given === undefined) {
+    const spelled = underscoredIdentityHeader(h);
+    if (spelled !== undefined) return spelled;
+  }
   // Envoy's HTTP ext_authz gives the original method and target as its own request's.
   const method = given?.method ?? original(h['x-original-method'], h['x-forwarded-method'], 'method');
   if (isRefusal(method)) return method;
@@ -47,12 +55,30 @@ export function forwardedCheck(
     remote_addr: remoteAddress(req, trusted, h),
     scheme: schemeOf(req, head),
   };
-  const length = Number(first(h['content-length']) ?? 0);
-  if (BODY_METHODS.has(check.method.toUpperCase()) || length > 0 || h['transfer-encoding'] !== undefined) {
-    check.body_unavailable = 'forward-auth does not receive the request body';
-  }
+  check.body_unavailable = FORWARD_AUTH_BODY;
   return check;
 }
+
+/**
+ * A client-sent header spelled like an identity header with `_` (`X_Authz_User`), refused: CGI,
+ * WSGI, Rack and PHP read it as `X-Authz-User`, the documented proxy configurations overwrite only
+ * the `-` spellings, and a forward-auth answer cannot have the proxy remove a header (DESIGN §10).
+ * nginx drops such names by default (`underscores_in_headers off`); Caddy and Traefik pass them.
+ */
+function underscoredIdentityHeader(h: HeaderFields): RequestRefusal | undefined {
+  for (const name in h) {
+    if (name.indexOf('_') !== -1 && isReservedHeader(name)) {
+      return refuse(
+        'header_ambiguous',
+        `the request carries ${name}, an identity header's name spelled with an underscore (CGI, WSGI, Rack and PHP read it as ${name.replaceAll('_', '-')}); forward-auth cannot remove it from the request the proxy forwards: drop it, or have the proxy reject header names with underscores`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** Why policies cannot see the body of a forward-auth check, whatever its method. */
+export const FORWARD_AUTH_BODY = 'forward-auth does not receive the request body';
 
 /** The one value nginx's and Traefik's spellings agree on, or a refusal when they (or repeats) differ. */
 function original(
@@ -82,8 +108,4 @@ function agreeing(
     agreed = value;
   }
   return agreed;
-}
-
-function first(value: string | string[] | undefined): string | undefined {
-  return typeof value === 'string' ? value : value?.[0];
 }

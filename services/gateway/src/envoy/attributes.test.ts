@@ -90,6 +90,8 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
       remote_addr: '198.51.100.7',
       scheme: 'https',
       origin: 'https://fhir.example.com',
+      // No body sent is not "no body" (Envoy without with_request_body, an HTTP/2 body).
+      body_unavailable: 'the proxy did not send the body',
     });
     expect(result.identityLike.sort()).toEqual(['x-authz-foo', 'x_authz_user']);
   });
@@ -180,6 +182,12 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
     [{ method: 'POST', headers: {} }, { body_unavailable: 'the proxy did not send the body' }],
     [
       { method: 'GET', headers: { 'transfer-encoding': 'chunked' } },
+      { body_unavailable: 'the proxy did not send the body' },
+    ],
+    // An HTTP/2 body needs no Content-Length, and without with_request_body Envoy sends none.
+    [{ method: 'GET', headers: {} }, { body_unavailable: 'the proxy did not send the body' }],
+    [
+      { method: 'GET', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
       { body_unavailable: 'the proxy did not send the body' },
     ],
     [{ method: 'POST', headers: WHOLE, body: '{"a":1}' }, { body: { a: 1 } }],

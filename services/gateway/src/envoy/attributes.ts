@@ -1,5 +1,4 @@
 import {
-  BODY_METHODS,
   bodyMediaType,
   type CheckRequest,
   canonicalHeaders,
@@ -105,7 +104,7 @@ export function checkFromAttributes(
   if (isRefusal(target)) return target;
   const listed = headerList(http);
   if (isRefusal(listed)) return listed;
-  const { merged, identityLike, bodyAnnounced } = listed;
+  const { merged, identityLike } = listed;
   const headers = canonicalHeaders(merged);
   if (isRefusal(headers)) return headers;
   const joined = joinedCredential(headers);
@@ -129,7 +128,7 @@ export function checkFromAttributes(
     host: http.host || undefined,
   });
   if (origin !== undefined) check.origin = origin;
-  const body = bodyOf(http, headers, contentType, bodyAnnounced, check.method, options.maxCheckBodyBytes);
+  const body = bodyOf(http, headers, contentType, check.method, options.maxCheckBodyBytes);
   if (isRefusal(body)) return body;
   Object.assign(check, body);
   const certificate = message.attributes?.source?.certificate;
@@ -174,8 +173,6 @@ interface HeaderList {
   /** lower-case names; a repeated header (header_map) is a list */
   merged: Record<string, string | string[]>;
   identityLike: string[];
-  /** Content-Length above 0 or Transfer-Encoding: the request has a body, sent or not */
-  bodyAnnounced: boolean;
 }
 
 /**
@@ -219,7 +216,6 @@ function headerList(http: EnvoyHttpRequest): HeaderList | RequestRefusal {
   };
   const merged: Record<string, string | string[]> = Object.create(null);
   const identityLike = new Set<string>();
-  let bodyAnnounced = false;
   for (const [rawName, value] of entries) {
     const name = rawName.toLowerCase();
     const field = fields[name];
@@ -228,14 +224,12 @@ function headerList(http: EnvoyHttpRequest): HeaderList | RequestRefusal {
         'envoy_attributes',
         `the ${name} header differs from its attributes.request.http field; the gateway does not guess which one the upstream gets`,
       );
-    if (name === 'transfer-encoding' || (name === 'content-length' && Number(value) > 0))
-      bodyAnnounced = true;
     if (name.startsWith(':') || HOP_BY_HOP.has(name)) continue;
     if (isReservedHeader(name)) identityLike.add(name);
     const prior = merged[name];
     merged[name] = prior === undefined ? value : [prior, value].flat();
   }
-  return { merged: { ...merged }, identityLike: [...identityLike], bodyAnnounced };
+  return { merged: { ...merged }, identityLike: [...identityLike] };
 }
 
 type BodyPart =
@@ -252,7 +246,6 @@ function bodyOf(
   http: EnvoyHttpRequest,
   headers: RequestHeaders,
   contentType: string | undefined,
-  announced: boolean,
   method: string,
   maxBytes: number,
 ): BodyPart | RequestRefusal {
@@ -263,10 +256,9 @@ function bodyOf(
       'the ext_authz CheckRequest carries both body and raw_body; Envoy sends one, so the gateway does not guess which one the upstream gets',
     );
   const bytes = raw ?? (http.body ? Buffer.from(http.body, 'utf8') : undefined);
-  if (!bytes)
-    return announced || BODY_METHODS.has(method)
-      ? { body_unavailable: 'the proxy did not send the body' }
-      : {};
+  // No body sent is not "no body": Envoy sends none without with_request_body, and an HTTP/2 body
+  // needs no Content-Length to announce it — while Ring reads a GET's form body as parameters.
+  if (!bytes) return { body_unavailable: 'the proxy did not send the body' };
   const cut = wholeBodyProblem(headers[PARTIAL_BODY_HEADER], bytes.length, headers['content-length']);
   if (cut !== undefined) return { body_unavailable: cut };
   if (bytes.length > maxBytes) return { body_unavailable: `the body is larger than ${maxBytes} bytes` };
