@@ -79,6 +79,8 @@ const PARAMS: [string[], string[]] = [
     'bad=%E0%A4%A',
     '__proto__=x',
     'x=%zz',
+    'x=1;_revinclude=Observation:subject',
+    '_revinclude[]=Observation:subject',
   ],
 ];
 const CONTENT_TYPES = [

@@ -8,7 +8,8 @@ import type { TrustedProxies } from './trusted-proxies.js';
  * come from `X-Original-Method` / `X-Original-URI` (nginx) or `X-Forwarded-Method` /
  * `X-Forwarded-Uri` (Traefik). Both spellings present and disagreeing is refused (DESIGN §10: a
  * client can add one of them, the proxy sets the other). The URI passes the same target rules as
- * proxy mode. The body never reaches forward-auth, and whether there was one cannot be told either
+ * proxy mode. A request that does not say its URI or its method is refused (the method is never
+ * assumed to be GET). The body never reaches forward-auth, and whether there was one cannot be told either
  * (nginx's auth_request drops the Content-Length, Traefik and Caddy send neither it nor
  * Transfer-Encoding; Envoy's HTTP filter sends its own): every check is made with
  * `body_unavailable`, whatever the method — a GET's form body is read as parameters by Ring, so
@@ -37,10 +38,18 @@ export function forwardedCheck(
       'forward-auth request lacks X-Original-URI (nginx) or X-Forwarded-Uri (Traefik); configure the proxy to send the original URI',
     );
   }
+  // DESIGN §10: never assumed — a proxy that does not say the method would have a DELETE
+  // checked as the GET it was taken for.
+  if (method === undefined) {
+    return refuse(
+      'target_form',
+      'forward-auth request lacks X-Original-Method (nginx) or X-Forwarded-Method (Traefik, Caddy); configure the proxy to send the original method',
+    );
+  }
   const head = readHead(req, uri, trusted, h);
   if (isRefusal(head)) return head;
   const check: CheckRequest = {
-    method: method ?? 'GET',
+    method,
     uri: head.target.raw,
     headers: head.headers,
     remote_addr: remoteAddress(req, trusted, h),

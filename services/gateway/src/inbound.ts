@@ -7,6 +7,7 @@ import {
   canonicalHeaders,
   isRefusal,
   parseRequestTarget,
+  queryCharsetRefusal,
   type RequestHeaders,
   type RequestRefusal,
   type RequestTarget,
@@ -113,6 +114,8 @@ export function readHead(
   if (isRefusal(headers)) return headers;
   const mediaType = bodyMediaType(headers);
   if (isRefusal(mediaType)) return mediaType;
+  const charset = queryCharsetRefusal(target.query, mediaType);
+  if (charset !== undefined) return charset;
   // The check's headers are its own to change (the sender facts take the certificate headers
   // out); canonicalHeaders hands back Node's req.headers itself when nothing was left out.
   return { target, headers: headers === fields ? { ...headers } : headers, trustedPeer };

@@ -1,4 +1,5 @@
 import { MAX_JSON_DEPTH } from '../limits.js';
+import { contentTypeCharset, isUtf8 } from './charset.js';
 import { FORM_MEDIA_TYPE, parseFormBody } from './form.js';
 import { checkParsedJson, scanJson } from './json-scan.js';
 import { isRefusal, type RequestRefusal, refuse } from './refusal.js';
@@ -45,7 +46,8 @@ export function isJsonMediaType(essence: string): boolean {
  * Reads a whole request body the way policies see it. JSON media types with identity encoding are
  * parsed strictly: malformed JSON, duplicate object keys (`{"status":"final","status":"x"}` —
  * parsers disagree on which wins), a byte-order mark (RFC 8259 §8.1: never added), invalid UTF-8
- * or nesting deeper than {@link MAX_JSON_DEPTH} are refused (400). A POST's
+ * or nesting deeper than {@link MAX_JSON_DEPTH} are refused (400), so is a Content-Type naming
+ * more than one charset ({@link contentTypeCharset}). A POST's
  * `application/x-www-form-urlencoded` body (UTF-8 or no charset, identity encoding) is checked
  * with the query's parser ({@link parseFormBody}: 400/413) and kept as text. Any other body is
  * unavailable, with the reason — a form on another method too: servlet containers read form
@@ -69,8 +71,9 @@ export function readRequestBody(
   const form = essence === FORM_MEDIA_TYPE;
   if (!form && !isJsonMediaType(essence))
     return { unavailable: `the body's media type ${essence || '(empty)'} is not JSON` };
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase();
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+  const charset = contentTypeCharset(contentType);
+  if (isRefusal(charset)) return charset;
+  if (charset !== undefined && !isUtf8(charset)) {
     return { unavailable: `the body's charset ${charset} is not UTF-8` };
   }
   const encoding = contentEncoding?.trim().toLowerCase();

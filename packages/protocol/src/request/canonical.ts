@@ -1,5 +1,6 @@
 import { MAX_JSON_DEPTH } from '../limits.js';
 import { BODY_METHODS } from './body.js';
+import { contentTypeCharset, isUtf8, queryCharsetRefusal } from './charset.js';
 import { isFormContentType, isUrlencodedContentType, parseFormBody } from './form.js';
 import { canonicalHeaders, type RequestHeaders } from './headers.js';
 import type { QueryParams } from './query.js';
@@ -36,7 +37,8 @@ export interface CanonicalCheck {
 /**
  * Applies the rules of DESIGN §10 to a check request, as the worker does for every check from
  * any NATS client (it is the last line, whatever a gateway checked before): the target
- * ({@link parseRequestTarget}), the headers ({@link canonicalHeaders}) and the body's nesting.
+ * ({@link parseRequestTarget}), the headers ({@link canonicalHeaders}), a percent-encoded query
+ * beside a non-UTF-8 charset ({@link queryCharsetRefusal}) and the body's nesting.
  * A POST, PUT or PATCH that carries neither `body` nor `body_unavailable` counts as having a body
  * nobody showed the worker ({@link UNSENT_BODY}): fail closed, since a client that forgot the body
  * must not let a policy judge "no body". A caller that read an empty body sends `body: null`.
@@ -54,6 +56,8 @@ export function canonicalCheck(check: CheckInput): CanonicalCheck | RequestRefus
   if (isRefusal(target)) return target;
   const headers = canonicalHeaders(check.headers ?? {});
   if (isRefusal(headers)) return headers;
+  const charset = queryCharsetRefusal(target.query, headers['content-type']);
+  if (charset !== undefined) return charset;
   if (check.body_form !== undefined) return withForm(check, target, headers, check.body_form);
   if (check.body !== undefined && tooDeep(check.body, MAX_JSON_DEPTH)) {
     return refuse('body_json', `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
@@ -93,6 +97,15 @@ function withForm(
     return refuse(
       'body_form',
       'body_form is sent with one Content-Type: application/x-www-form-urlencoded header, the upstream reads it as a form only then',
+    );
+  }
+  // The upstream decodes the form's escapes with the Content-Type's charset; policies read UTF-8.
+  const charset = contentTypeCharset(type);
+  if (isRefusal(charset)) return charset;
+  if (charset !== undefined && !isUtf8(charset)) {
+    return refuse(
+      'body_form',
+      `body_form is read as UTF-8, and the Content-Type names the charset ${charset.slice(0, 32)}; send a UTF-8 form or body_unavailable`,
     );
   }
   const formParams = parseFormBody(form);

@@ -49,16 +49,21 @@ export function parseFormBody(text: string): QueryParams | RequestRefusal {
   return parseQueryParams(text, FORM_BODY_SOURCE);
 }
 
-// RFC 9110 §8.3.1: the essence before any parameters, case-insensitive.
-const FORM_CONTENT_TYPE = /^[\t ]*(?:application\/x-www-form-urlencoded|multipart\/form-data)[\t ]*(?:;|$)/i;
+// A prefix, not the essence (RFC 9110 §8.3.1): Ring reads a body as a form when its Content-Type
+// merely starts with the form's type (`(.startsWith type "application/x-www-form-urlencoded")`),
+// so `application/x-www-form-urlencodedx` and `application/x-www-form-urlencoded+json` are forms
+// to it. Case-insensitive, as Jetty compares.
+const FORM_CONTENT_TYPE = /^[\t ]*(?:application\/x-www-form-urlencoded|multipart\/form-data)/i;
 const URLENCODED_CONTENT_TYPE = /^[\t ]*application\/x-www-form-urlencoded[\t ]*(?:;|$)/i;
 
 /**
  * True when a Content-Type names a form whose fields a FHIR server may read as parameters:
  * `application/x-www-form-urlencoded`, and `multipart/form-data` (Ring's wrap-multipart-params
- * merges its fields too; policies never see them).
+ * merges its fields too; policies never see them) — any value starting with either, in any case,
+ * since Ring tests only the prefix (`application/x-www-form-urlencoded+json` is a form to it).
  *
  * @example isFormContentType('Application/X-WWW-Form-Urlencoded; charset=UTF-8') // true
+ * @example isFormContentType('application/x-www-form-urlencoded+json') // true
  */
 export function isFormContentType(contentType: string): boolean {
   return FORM_CONTENT_TYPE.test(contentType);

@@ -7,6 +7,7 @@ export {
   readRequestBody,
 } from './body.js';
 export { type CanonicalCheck, type CheckInput, canonicalCheck, UNSENT_BODY } from './canonical.js';
+export { contentTypeCharset, isUtf8, queryCharsetRefusal } from './charset.js';
 export { FORM_MEDIA_TYPE, isFormContentType, isUrlencodedContentType, parseFormBody } from './form.js';
 export {
   canonicalHeaders,

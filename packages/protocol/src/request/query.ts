@@ -49,8 +49,9 @@ export const QUERY_SOURCE: ParameterSource = {
  * Parses a query string (without `?`) the way Aidbox shows it to policies: names and values
  * form-decoded (`+` is a space). Refused, never truncated or guessed (DESIGN §10): more than
  * {@link MAX_QUERY_PARAMS} parameters (414), malformed or non-UTF-8 percent-escapes, NUL/CR/LF
- * encoded (raw ones are refused with the target), a name that is a route parameter or `__proto__`,
- * and `access_token` (a credential the check does not read).
+ * encoded (raw ones are refused with the target), a raw `;` (some parsers split on it), a name
+ * that is a route parameter or `__proto__` or has a bracket (`a[]` is `a` to qs, Rack and PHP), and
+ * `access_token` (a credential the check does not read).
  *
  * @example parseQueryParams('name=a&name=b&_count=10') // { name: ['a', 'b'], _count: '10' }
  */
@@ -60,6 +61,16 @@ export function parseQueryParams(
 ): QueryParams | RequestRefusal {
   const params: QueryParams = {};
   if (query === '') return params;
+  // DESIGN §10 "ambiguity is refused": parsers disagree on whether a raw `;` separates parameters
+  // (HTML 4.01 §B.2.2 asked servers to; Python's parse_qs before 3.9.2, Go before 1.17, Rack
+  // before 3 and Haskell's http-types do; servlets, Ring and Node do not), so `code=x;_revinclude=…`
+  // would hide a parameter from the policy. An encoded `%3B` is unambiguous.
+  if (query.indexOf(';') !== -1) {
+    return refuse(
+      source.codes.character,
+      `the ${source.name} contains a raw ";", which some servers read as a parameter separator; percent-encode it as %3B`,
+    );
+  }
   let count = 0;
   let start = 0;
   while (start <= query.length) {
@@ -87,6 +98,15 @@ export function parseQueryParams(
       }
       if (name === '__proto__')
         return refuse(source.codes.character, `the ${source.name} parameter name "__proto__" is refused`);
+      // DESIGN §10: nested-parameter parsers (qs, Express's default; Rack; PHP) read `a[]` and
+      // `a[0]` as `a`, so `_revinclude[]=…` would pass a `_revinclude: nil?` policy. No FHIR
+      // search parameter name has a bracket.
+      if (name.indexOf('[') !== -1 || name.indexOf(']') !== -1) {
+        return refuse(
+          source.codes.character,
+          `the ${source.name} parameter name "${clip(name)}" has a bracket, which qs (Express), Rack and PHP read as another parameter's`,
+        );
+      }
       // DESIGN §10 "ambiguity is refused": a second way to send a credential, which the check
       // does not read and an upstream might (RFC 6750 §2.3 in the query, §2.2 in a form body).
       if (name === ACCESS_TOKEN_PARAM) {

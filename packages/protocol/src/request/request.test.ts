@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bodyMediaType, readRequestBody } from './body.js';
 import { canonicalCheck, FORM_BODY, UNSENT_BODY } from './canonical.js';
+import { contentTypeCharset, queryCharsetRefusal } from './charset.js';
 import { parseFormBody } from './form.js';
 import { canonicalHeaders, isReservedHeader } from './headers.js';
 import { checkParsedJson, scanJson } from './json-scan.js';
@@ -41,6 +42,11 @@ describe('parseRequestTarget', () => {
     ['/fhir/Patient?name=a%00', 'query_character'],
     ['/fhir/Patient?name=a%0D%0Ax', 'query_character'],
     ['/fhir/Patient?name=a\nb', 'query_character'],
+    ['/fhir/Observation?code=x;_revinclude=Observation:subject', 'query_character'],
+    ['/fhir/Patient?;', 'query_character'],
+    ['/fhir/Observation?_revinclude[]=Observation:subject', 'query_character'],
+    ['/fhir/Observation?_revinclude%5B0%5D=Observation:subject', 'query_character'],
+    ['/fhir/Observation?a]=1', 'query_character'],
     ['/fhir/Patient?name=%E0%A4%A', 'query_encoding'],
     ['/fhir/Patient?_id=pt-2&resource/id=pt-1', 'query_route_parameter'],
     ['/fhir/Patient/%70t-2?resource%2Fid=pt-1', 'query_route_parameter'],
@@ -77,6 +83,8 @@ describe('parseRequestTarget', () => {
     '/fhir/Patient?q=a\\b',
     `/x?${'a=1&'.repeat(256)}`,
     '/fhir/Patient/..x/a.b/...',
+    '/fhir/Patient?name=O%3BBrien',
+    '/fhir/Patient?name=%5Bx%5D&_text=[a]',
   ])('accepts %j', (uri) => {
     expect(isRefusal(parseRequestTarget(uri))).toBe(false);
   });
@@ -250,6 +258,11 @@ describe("parseFormBody (the query's parser, reasons naming the body)", () => {
     ],
     ['__proto__=x', 400, 'the form body parameter name "__proto__" is refused'],
     [
+      'name=smith;_revinclude=Observation:subject',
+      400,
+      'the form body contains a raw ";", which some servers read as a parameter separator; percent-encode it as %3B',
+    ],
+    [
       `${'a=1&'.repeat(256)}_revinclude=Observation:subject`,
       413,
       'the form body has more than 256 parameters',
@@ -393,6 +406,28 @@ describe('canonicalCheck of search parameters in a body', () => {
       { body_unavailable: 'forward-auth does not receive the request body' },
       'forward-auth does not receive the request body',
     ],
+    // Ring reads a body as a form when its Content-Type only starts with the form's type.
+    [
+      'GET',
+      '/fhir/Observation',
+      { 'content-type': 'application/x-www-form-urlencodedx' },
+      { body_unavailable: "the body's media type application/x-www-form-urlencodedx is not JSON" },
+      "the body's media type application/x-www-form-urlencodedx is not JSON",
+    ],
+    [
+      'GET',
+      '/fhir/Observation',
+      { 'content-type': 'application/x-www-form-urlencoded+json' },
+      { body: { x: '&_revinclude=Observation:subject&' } },
+      'the body is not form-encoded',
+    ],
+    [
+      'POST',
+      '/fhir/Observation',
+      { 'content-type': 'multipart/form-data,boundary=b' },
+      { body_unavailable: "the body's media type multipart/form-data,boundary=b is not JSON" },
+      "the body's media type multipart/form-data,boundary=b is not JSON",
+    ],
   ])('a %s %s whose body is not shown leaves params unseen', (method, uri, headers, body, why) => {
     const checked = canonical({ method, uri, headers, ...body });
     expect(checked.paramsUnseen).toBe(
@@ -451,5 +486,61 @@ describe('checkParsedJson (scanJson by counting keys)', () => {
   it("refuses nesting deeper than the bound with scanJson's words", () => {
     const deep = `${'['.repeat(5)}${']'.repeat(5)}`;
     expect(checkParsedJson(deep, JSON.parse(deep), 4)).toBe('it nests deeper than 4 levels');
+  });
+});
+
+describe('contentTypeCharset and queryCharsetRefusal (one charset, UTF-8 for a percent-encoded query)', () => {
+  it.each([
+    ['application/json', undefined],
+    ['application/json; charset=UTF-8', 'utf-8'],
+    ['application/json;charset="utf8"', 'utf8'],
+    // Ring finds a charset after other parameters and whitespace too.
+    ['text/plain; x=1 charset=IBM037', 'ibm037'],
+  ])('reads %j as %j', (type, charset) => {
+    expect(contentTypeCharset(type)).toBe(charset);
+  });
+
+  it('refuses a Content-Type naming two charsets (servlets read the first, Ring the last)', () => {
+    expect(refusalOf(contentTypeCharset('application/json; charset=utf-8; charset=latin1'))?.refused).toBe(
+      'header_ambiguous',
+    );
+    expect(
+      refusalOf(
+        readRequestBody(
+          Buffer.from('a=1'),
+          'application/x-www-form-urlencoded; charset=utf-8; charset=ibm037',
+          undefined,
+          'POST',
+        ),
+      )?.refused,
+    ).toBe('header_ambiguous');
+  });
+
+  it.each([
+    ['_format=%F0%A7%94%93', 'text/plain; charset=IBM037', 'query_encoding'],
+    ['name=%C3%A9', ['application/json; charset=latin1'], 'query_encoding'],
+    ['name=a', 'text/plain; charset=utf-8; charset=ibm037', 'header_ambiguous'],
+    ['name=%C3%A9', 'application/json; charset=utf-8', undefined],
+    ['name=plain', 'application/json; charset=latin1', undefined],
+    ['name=%C3%A9', 'application/json', undefined],
+    ['name=%C3%A9', undefined, undefined],
+  ])('query %j with Content-Type %j: %s', (query, type, code) => {
+    expect(queryCharsetRefusal(query, type)?.refused).toBe(code);
+  });
+
+  it('refuses the same in a check request, and a body_form beside a non-UTF-8 charset', () => {
+    const refused = canonicalCheck({
+      method: 'GET',
+      uri: '/fhir/Binary?_format=%F0%A7%94%93',
+      headers: { 'content-type': 'text/plain; charset=IBM037' },
+    });
+    expect(refusalOf(refused)?.refused).toBe('query_encoding');
+    const form = canonicalCheck({
+      method: 'POST',
+      uri: '/fhir/Patient/_search',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=ibm037' },
+      body_form: 'name=a',
+    });
+    expect(refusalOf(form)?.reason).toContain('names the charset ibm037');
   });
 });

@@ -6,6 +6,7 @@ import {
   isReservedHeader,
   MAX_CHECK_HEADERS,
   parseRequestTarget,
+  queryCharsetRefusal,
   type RequestHeaders,
   type RequestRefusal,
   readRequestBody,
@@ -110,6 +111,8 @@ export function checkFromAttributes(
   if (joined !== undefined) return joined;
   const contentType = bodyMediaType(headers);
   if (isRefusal(contentType)) return contentType;
+  const charset = queryCharsetRefusal(target.query, contentType);
+  if (charset !== undefined) return charset;
 
   const network = believedNetwork(message, headers, options);
   const check: CheckRequest = {

@@ -1,0 +1,61 @@
+import { type RequestRefusal, refuse } from './refusal.js';
+
+// Any `charset=` after the first `;`, as loosely as servers find it: Ring's pattern
+// (`;(?:.*\s)?charset=`) finds one after other parameters and whitespace, and takes the last;
+// servlet containers take the first (`indexOf("charset=")`).
+const CHARSET = /charset[\t ]*=[\t ]*"?([^";\t ,]*)/gi;
+
+/**
+ * The charset a Content-Type names, lower-cased, or `undefined` for none. Refused (DESIGN §10,
+ * ambiguity is refused): a value naming a charset more than once (`; charset=utf-8;
+ * charset=ibm037`), since Ring decodes with the last and servlet containers with the first.
+ *
+ * @example contentTypeCharset('application/json; charset=UTF-8') // 'utf-8'
+ * @example contentTypeCharset('application/json; charset=utf-8; charset=latin1') // a RequestRefusal
+ */
+export function contentTypeCharset(contentType: string | undefined): string | undefined | RequestRefusal {
+  if (contentType === undefined) return undefined;
+  const semi = contentType.indexOf(';');
+  if (semi === -1) return undefined;
+  let charset: string | undefined;
+  for (const match of contentType.slice(semi).matchAll(CHARSET)) {
+    if (charset !== undefined) {
+      return refuse(
+        'header_ambiguous',
+        'the Content-Type names more than one charset; servers disagree on which one decodes the body and query',
+      );
+    }
+    charset = (match[1] as string).toLowerCase();
+  }
+  return charset;
+}
+
+/** True for the names of UTF-8, the one charset queries and form bodies are read with. */
+export function isUtf8(charset: string): boolean {
+  return charset === 'utf-8' || charset === 'utf8';
+}
+
+/**
+ * Refuses a percent-encoded query beside a Content-Type charset other than UTF-8 (DESIGN §10):
+ * policies read the query's escapes as UTF-8, but Ring's `wrap-params` decodes the query with the
+ * request's charset (as Tomcat does with `useBodyEncodingForURI`), so `?_format=%F0%A7%94%93`
+ * with `charset=ibm037` is "𧔓" to the policy and "0xml" to the upstream. A query without `%`
+ * reads alike in every charset a server accepts for it.
+ */
+export function queryCharsetRefusal(
+  query: string,
+  contentType: string | readonly string[] | undefined,
+): RequestRefusal | undefined {
+  if (contentType === undefined) return undefined;
+  for (const value of typeof contentType === 'string' ? [contentType] : contentType) {
+    const charset = contentTypeCharset(value);
+    if (typeof charset === 'object') return charset;
+    if (charset !== undefined && !isUtf8(charset) && query.indexOf('%') !== -1) {
+      return refuse(
+        'query_encoding',
+        `the query is percent-encoded and the Content-Type names the charset ${charset.slice(0, 32)}, with which some servers decode the query; send the body as UTF-8 or the query without percent-escapes`,
+      );
+    }
+  }
+  return undefined;
+}
