@@ -35,12 +35,18 @@ export function isUtf8(charset: string): boolean {
   return charset === 'utf-8' || charset === 'utf8';
 }
 
+// Charsets that read the bytes 0x00–0x7F as ASCII, as UTF-8 does.
+const ASCII_COMPATIBLE =
+  /^(?:us-?ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?\d{1,2}|l\d|(?:windows|cp)-?125\d)$/;
+
 /**
  * Refuses a percent-encoded query beside a Content-Type charset other than UTF-8 (DESIGN §10):
  * policies read the query's escapes as UTF-8, but Ring's `wrap-params` decodes the query with the
  * request's charset (as Tomcat does with `useBodyEncodingForURI`), so `?_format=%F0%A7%94%93`
  * with `charset=ibm037` is "𧔓" to the policy and "0xml" to the upstream. A query without `%`
- * reads alike in every charset a server accepts for it.
+ * reads alike in every charset a server accepts for it, and so do escapes of ASCII bytes under a
+ * charset that reads ASCII as ASCII (an XML client's `charset=ISO-8859-1` beside
+ * `?identifier=http%3A%2F%2Fx%7C1`); an escape of a byte above 0x7F does not.
  */
 export function queryCharsetRefusal(
   query: string,
@@ -50,7 +56,12 @@ export function queryCharsetRefusal(
   for (const value of typeof contentType === 'string' ? [contentType] : contentType) {
     const charset = contentTypeCharset(value);
     if (typeof charset === 'object') return charset;
-    if (charset !== undefined && !isUtf8(charset) && query.indexOf('%') !== -1) {
+    if (
+      charset !== undefined &&
+      !isUtf8(charset) &&
+      query.indexOf('%') !== -1 &&
+      (!ASCII_COMPATIBLE.test(charset) || escapesNonAscii(query))
+    ) {
       return refuse(
         'query_encoding',
         `the query is percent-encoded and the Content-Type names the charset ${charset.slice(0, 32)}, with which some servers decode the query; send the body as UTF-8 or the query without percent-escapes`,
@@ -58,4 +69,13 @@ export function queryCharsetRefusal(
     }
   }
   return undefined;
+}
+
+/** True when the query percent-encodes a byte above 0x7F (`%80`–`%FF`). */
+function escapesNonAscii(query: string): boolean {
+  for (let i = query.indexOf('%'); i !== -1 && i + 1 < query.length; i = query.indexOf('%', i + 1)) {
+    const high = query.charCodeAt(i + 1) | 0x20; // lower-cased hex digit
+    if ((high >= 56 && high <= 57) || (high >= 97 && high <= 102)) return true; // 8–9, a–f
+  }
+  return false;
 }

@@ -522,6 +522,12 @@ describe('contentTypeCharset and queryCharsetRefusal (one charset, UTF-8 for a p
     ['name=a', 'text/plain; charset=utf-8; charset=ibm037', 'header_ambiguous'],
     ['name=%C3%A9', 'application/json; charset=utf-8', undefined],
     ['name=plain', 'application/json; charset=latin1', undefined],
+    // ASCII escapes under a charset that reads ASCII as ASCII mean the same to every server.
+    ['identifier=http%3A%2F%2Fx%7C1', 'application/fhir+xml; charset=ISO-8859-1', undefined],
+    ['q=a%20b', 'text/plain; charset=windows-1252', undefined],
+    ['name=%e9', 'application/fhir+xml; charset=ISO-8859-1', 'query_encoding'],
+    ['q=a%20b', 'text/plain; charset=utf-16', 'query_encoding'],
+    ['q=a%20b', 'text/plain; charset=IBM037', 'query_encoding'],
     ['name=%C3%A9', 'application/json', undefined],
     ['name=%C3%A9', undefined, undefined],
   ])('query %j with Content-Type %j: %s', (query, type, code) => {
