@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { METHOD_OVERRIDE_HEADERS } from '@authz/protocol';
+import { METHOD_OVERRIDE_HEADERS, TARGET_OVERRIDE_HEADERS } from '@authz/protocol';
 import {
   freePort,
   mintJwt,
@@ -172,7 +172,7 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
     // x-authz-user is overwritten by the answer, so it must not be removed after being set.
     // The method-override headers are always removed: Envoy's allowed_headers may hide them.
     expect(res.ok_response!.headers_to_remove.sort()).toEqual(
-      ['x-authz-role', 'x_authz_policy', ...METHOD_OVERRIDE_HEADERS].sort(),
+      ['x-authz-role', 'x_authz_policy', ...METHOD_OVERRIDE_HEADERS, ...TARGET_OVERRIDE_HEADERS].sort(),
     );
 
     const assertion = set['x-authz-assertion']!;
@@ -329,7 +329,11 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
       expect(o.get(3)).toEqual([2]); // append_action = 3: OVERWRITE_IF_EXISTS_OR_ADD
     }
     // headers_to_remove = 5
-    expect((ok.get(5) as Buffer[]).map(String)).toEqual(['x-authz-evil', ...METHOD_OVERRIDE_HEADERS]);
+    expect((ok.get(5) as Buffer[]).map(String)).toEqual([
+      'x-authz-evil',
+      ...METHOD_OVERRIDE_HEADERS,
+      ...TARGET_OVERRIDE_HEADERS,
+    ]);
 
     // A denial: status.code = 1 inside status, denied_response = 2 with HttpStatus.code = 1.
     const d = WireWriter.create();
@@ -413,7 +417,7 @@ describe('Envoy ext_authz (gRPC and HTTP) against a real cluster', () => {
     expect(ok.headers.get('x-authz-policy')).toBe('alice-final-observations');
     // x-authz-assertion is set by the answer (overwritten), so only the `_` spelling is removed.
     expect(ok.headers.get('x-envoy-auth-headers-to-remove')).toBe(
-      ['x_authz_user', ...METHOD_OVERRIDE_HEADERS].join(', '),
+      ['x_authz_user', ...METHOD_OVERRIDE_HEADERS, ...TARGET_OVERRIDE_HEADERS].join(', '),
     );
     expect((await post('draft')).status).toBe(403);
     const malformed = await send(`${cluster.gatewayUrl}/_authz/envoy/fhir/%2e%2e/admin`, 'GET', {

@@ -143,6 +143,8 @@ export function generate(random: () => number, seed: number, index: number): Gen
     ['X-Authz_Subject', 'root'],
     ['X-HTTP-Method-Override', 'DELETE'],
     ['x_http_method', 'PUT'],
+    ['X-Original-URL', '/admin'],
+    ['X_Rewrite_URL', '/admin'],
     ['X-Forwarded-For', '203.0.113.9'],
     ['X-Forwarded-Proto', 'https'],
     ['Forwarded', 'for=203.0.113.9'],
@@ -318,6 +320,8 @@ export function deliveredProblems(check: CheckRequest, got: Received, tally: For
       'the form body differs from the one checked',
     ...formProblems(check, got, tally),
     got.headers['x-http-method-override'] !== undefined && 'a method override reached the upstream',
+    got.rawHeaders.some((h, i) => i % 2 === 0 && /^x[-_](original|rewrite)[-_]url$/i.test(h)) &&
+      'a target override reached the upstream',
     got.headers['x-forwarded-proto'] !== 'http' && 'an untrusted X-Forwarded-Proto reached the upstream',
     got.headers['x-real-ip'] !== undefined &&
       got.headers['x-real-ip'] !== '127.0.0.1' &&

@@ -1,4 +1,4 @@
-import { METHOD_OVERRIDE_HEADERS } from '@authz/protocol';
+import { METHOD_OVERRIDE_HEADERS, TARGET_OVERRIDE_HEADERS } from '@authz/protocol';
 import { freePort, type ServiceProcess, startService, type TestCluster } from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DecodedCheckResponse, type ExtAuthzClient, extAuthzClient } from '../support/envoy.js';
@@ -197,7 +197,9 @@ describe('decision integrity at the Envoy entry points (DESIGN §10, §14)', () 
         expect(answer.headers['x-authz-subject']).toBe(c.expect.user);
       }
       // Besides the client's identity-like headers, an allow always removes the method overrides.
-      expect(answer.removes).toEqual([...(c.expect.removes ?? []), ...METHOD_OVERRIDE_HEADERS].sort());
+      expect(answer.removes).toEqual(
+        [...(c.expect.removes ?? []), ...METHOD_OVERRIDE_HEADERS, ...TARGET_OVERRIDE_HEADERS].sort(),
+      );
     }
     // The entry points decide; they never proxy.
     expect(upstream.received).toEqual([]);

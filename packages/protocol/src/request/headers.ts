@@ -15,6 +15,12 @@ export const METHOD_OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Headers that would let the target served differ from the target checked (DESIGN §10, as the
+ * method overrides): IIS URL Rewrite, Zend Framework 1 and Symfony before 2.8.44 route by them.
+ */
+export const TARGET_OVERRIDE_HEADERS: ReadonlySet<string> = new Set(['x-original-url', 'x-rewrite-url']);
+
+/**
  * True for a header name a client may never send: one that, lower-cased with `_` read as `-`,
  * starts with `x-authz-`. CGI, WSGI, Rack and PHP expose `X_Authz_User` and `X-Authz-User` alike
  * as `HTTP_X_AUTHZ_USER`, so both spellings are the reserved header.
@@ -34,10 +40,14 @@ export function isReservedHeader(lowerName: string): boolean {
   return true;
 }
 
-/** The method-override header a name spells (any `_`/`-` spelling: CGI-style servers read both). */
-function overrideHeader(lowerName: string): boolean {
-  if (METHOD_OVERRIDE_HEADERS.has(lowerName)) return true;
-  return lowerName.indexOf('_') !== -1 && METHOD_OVERRIDE_HEADERS.has(lowerName.replaceAll('_', '-'));
+/**
+ * Whether a name spells a method- or target-override header (any `_`/`-` spelling: CGI-style
+ * servers read both), and which.
+ */
+function overrideHeader(lowerName: string): 'method' | 'target' | undefined {
+  const name = lowerName.indexOf('_') === -1 ? lowerName : lowerName.replaceAll('_', '-');
+  if (METHOD_OVERRIDE_HEADERS.has(name)) return 'method';
+  return TARGET_OVERRIDE_HEADERS.has(name) ? 'target' : undefined;
 }
 
 /**
@@ -46,7 +56,7 @@ function overrideHeader(lowerName: string): boolean {
  * `_`/`-` spelling) dropped, `__proto__` dropped, and the names `drop` picks (an entry point's
  * hop-by-hop or untrusted forwarding headers) left out. Refused: more than
  * {@link MAX_CHECK_HEADERS} names (431), more than one `Authorization` or `Host`, any
- * method-override header.
+ * method- or target-override header.
  *
  * Returns `headers` itself when it is already canonical (the common case on the worker's hot path).
  *
@@ -64,6 +74,7 @@ export function canonicalHeaders(
   let credentials = 0;
   let hosts = 0;
   let override: string | undefined;
+  let overrides: 'method' | 'target' | undefined;
   for (const name in headers) {
     const value = headers[name];
     if (!Object.hasOwn(headers, name)) continue;
@@ -74,7 +85,10 @@ export function canonicalHeaders(
     const sent = value !== undefined && lower !== '__proto__' && !isReservedHeader(lower);
     if (sent && lower === 'authorization') credentials += Array.isArray(value) ? value.length : 1;
     else if (sent && lower === 'host') hosts += Array.isArray(value) ? value.length : 1;
-    if (sent && override === undefined && overrideHeader(lower)) override = lower;
+    if (sent && override === undefined) {
+      overrides = overrideHeader(lower);
+      if (overrides !== undefined) override = lower;
+    }
     const keep = sent && drop?.(lower) !== true;
     if (out === undefined) {
       if (keep && lower === name) continue;
@@ -93,10 +107,15 @@ export function canonicalHeaders(
     return refuse('header_ambiguous', 'the request carries more than one Host header');
   }
   if (override !== undefined) {
-    return refuse(
-      'method_override',
-      `the ${override} header is refused: the method checked is the method served`,
-    );
+    return overrides === 'method'
+      ? refuse(
+          'method_override',
+          `the ${override} header is refused: the method checked is the method served`,
+        )
+      : refuse(
+          'target_override',
+          `the ${override} header is refused: some servers route by it, and the target checked is the target served`,
+        );
   }
   return out ?? (headers as RequestHeaders);
 }

@@ -15,6 +15,7 @@ export {
   METHOD_OVERRIDE_HEADERS,
   RESERVED_HEADER_PREFIX,
   type RequestHeaders,
+  TARGET_OVERRIDE_HEADERS,
 } from './headers.js';
 export { checkParsedJson, scanJson } from './json-scan.js';
 export {

@@ -21,6 +21,7 @@ export type RefusalCode =
   | 'header_ambiguous'
   | 'envoy_attributes'
   | 'method_override'
+  | 'target_override'
   | 'forwarded_disagreement'
   | 'body_too_large'
   | 'body_transfer_coding'

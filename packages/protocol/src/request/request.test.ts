@@ -110,6 +110,8 @@ describe('canonicalHeaders', () => {
     [{ 'x-http-method-override': 'DELETE' }, 'method_override', 400],
     [{ 'X-HTTP-Method': 'DELETE' }, 'method_override', 400],
     [{ x_method_override: 'DELETE' }, 'method_override', 400],
+    [{ 'X-Original-URL': '/admin' }, 'target_override', 400],
+    [{ x_rewrite_url: '/admin' }, 'target_override', 400],
     [Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`h${i}`, 'v'])), 'header_too_many', 431],
   ])('refuses %j', (headers, code, status) => {
     const refusal = refusalOf(canonicalHeaders(headers as Record<string, string>)) as RequestRefusal;
@@ -132,6 +134,7 @@ describe('canonicalHeaders', () => {
     [{ authorization: 'Bearer a', Authorization: 'Bearer b' }, 'header_ambiguous'],
     [{ 'x-http-method-override': 'DELETE' }, 'method_override'],
     [{ X_HTTP_Method: 'DELETE' }, 'method_override'],
+    [{ 'x-original-url': '/admin' }, 'target_override'],
   ])('refuses %j even when `drop` leaves those names out', (headers, code) => {
     const dropAll = () => true;
     expect((refusalOf(canonicalHeaders(headers, dropAll)) as RequestRefusal)?.refused).toBe(code);

@@ -347,7 +347,14 @@ describe('Envoy attributes → check request (DESIGN §10, §14)', () => {
           append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
         },
       ],
-      headers_to_remove: ['x_authz_user', 'x-http-method-override', 'x-http-method', 'x-method-override'],
+      headers_to_remove: [
+        'x_authz_user',
+        'x-http-method-override',
+        'x-http-method',
+        'x-method-override',
+        'x-original-url',
+        'x-rewrite-url',
+      ],
     });
     expect([401, 403, 400, 413, 414, 431, 503].map(grpcCodeOf)).toEqual([16, 7, 7, 7, 7, 7, 14]);
   });

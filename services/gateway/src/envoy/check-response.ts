@@ -1,4 +1,4 @@
-import { METHOD_OVERRIDE_HEADERS } from '@authz/protocol';
+import { METHOD_OVERRIDE_HEADERS, TARGET_OVERRIDE_HEADERS } from '@authz/protocol';
 import type { Denial } from '../responses.js';
 
 /** gRPC status codes of an ext_authz answer (google.rpc.Code). */
@@ -22,13 +22,17 @@ export interface EnvoyCheckResponse {
  * The request headers an allow tells Envoy to remove before it forwards the request (gRPC
  * `headers_to_remove`, HTTP `x-envoy-auth-headers-to-remove`): every client-sent identity-like
  * header the answer does not set — Envoy removes after it sets, so a header listed there and also
- * set would be lost — and always the method-override headers. A request the gateway saw with an
- * override was refused (DESIGN §10), so removing them changes nothing it checked; but Envoy's
+ * set would be lost — and always the method- and target-override headers. A request the gateway
+ * saw with an override was refused (DESIGN §10), so removing them changes nothing it checked; but Envoy's
  * `allowed_headers` may hide headers from the gateway, and a hidden override must not reach an
  * upstream that honours it.
  */
 export function headersToRemove(set: Record<string, string>, identityLike: readonly string[]): string[] {
-  return [...identityLike.filter((name) => !Object.hasOwn(set, name)), ...METHOD_OVERRIDE_HEADERS];
+  return [
+    ...identityLike.filter((name) => !Object.hasOwn(set, name)),
+    ...METHOD_OVERRIDE_HEADERS,
+    ...TARGET_OVERRIDE_HEADERS,
+  ];
 }
 
 /**
