@@ -1,5 +1,5 @@
 import { MAX_JSON_DEPTH } from '../limits.js';
-import { contentTypeCharset, isUtf8 } from './charset.js';
+import { contentTypeCharset, formCharsetAmbiguity, isUtf8 } from './charset.js';
 import { FORM_MEDIA_TYPE, parseFormBody } from './form.js';
 import { checkParsedJson, scanJson } from './json-scan.js';
 import { isRefusal, type RequestRefusal, refuse } from './refusal.js';
@@ -49,7 +49,8 @@ export function isJsonMediaType(essence: string): boolean {
  * or nesting deeper than {@link MAX_JSON_DEPTH} are refused (400), so is a Content-Type naming
  * more than one charset ({@link contentTypeCharset}). A POST's
  * `application/x-www-form-urlencoded` body (UTF-8 or no charset, identity encoding) is checked
- * with the query's parser ({@link parseFormBody}: 400/413) and kept as text. Any other body is
+ * with the query's parser ({@link parseFormBody}: 400/413) and kept as text — unless it names no
+ * charset and escapes non-ASCII bytes, which servers decode differently ({@link formCharsetAmbiguity}). Any other body is
  * unavailable, with the reason — a form on another method too: servlet containers read form
  * fields only of a POST, Ring of any method, so which parameters the upstream reads is unclear.
  * An empty body is no body (`undefined`).
@@ -86,11 +87,14 @@ export function readRequestBody(
       unavailable: `a form body on a ${method.toUpperCase()}: servers disagree on whether its fields are parameters`,
     };
   }
-  return readFormBody(bytes);
+  return readFormBody(bytes, charset);
 }
 
-/** A form body's text once its parameters pass the query's rules (see {@link parseFormBody}). */
-function readFormBody(bytes: Uint8Array): { form: string } | RequestRefusal {
+/**
+ * A form body's text once its parameters pass the query's rules (see {@link parseFormBody}), or
+ * unavailable when servers would decode its escapes differently ({@link formCharsetAmbiguity}).
+ */
+function readFormBody(bytes: Uint8Array, charset: string | undefined): BodyView | RequestRefusal {
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -98,7 +102,9 @@ function readFormBody(bytes: Uint8Array): { form: string } | RequestRefusal {
     return refuse('body_form', 'the form body is not valid UTF-8');
   }
   const params = parseFormBody(text);
-  return isRefusal(params) ? params : { form: text };
+  if (isRefusal(params)) return params;
+  const ambiguity = formCharsetAmbiguity(text, charset);
+  return ambiguity === undefined ? { form: text } : { unavailable: ambiguity };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -1,6 +1,6 @@
 import { MAX_JSON_DEPTH } from '../limits.js';
 import { BODY_METHODS } from './body.js';
-import { contentTypeCharset, isUtf8, queryCharsetRefusal } from './charset.js';
+import { contentTypeCharset, formCharsetAmbiguity, isUtf8, queryCharsetRefusal } from './charset.js';
 import { isFormContentType, isUrlencodedContentType, parseFormBody } from './form.js';
 import { canonicalHeaders, type RequestHeaders } from './headers.js';
 import type { QueryParams } from './query.js';
@@ -108,6 +108,8 @@ function withForm(
       `body_form is read as UTF-8, and the Content-Type names the charset ${charset.slice(0, 32)}; send a UTF-8 form or body_unavailable`,
     );
   }
+  const ambiguity = formCharsetAmbiguity(form, charset);
+  if (ambiguity !== undefined) return refuse('body_form', `${ambiguity}; or send body_unavailable`);
   const formParams = parseFormBody(form);
   if (isRefusal(formParams)) return formParams;
   return { target, headers, bodyUnavailable: check.body_unavailable ?? FORM_BODY, formParams };

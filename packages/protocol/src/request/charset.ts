@@ -71,11 +71,21 @@ export function queryCharsetRefusal(
   return undefined;
 }
 
-/** True when the query percent-encodes a byte above 0x7F (`%80`–`%FF`). */
-function escapesNonAscii(query: string): boolean {
+/** True when a query or form text percent-encodes a byte above 0x7F (`%80`–`%FF`). */
+export function escapesNonAscii(query: string): boolean {
   for (let i = query.indexOf('%'); i !== -1 && i + 1 < query.length; i = query.indexOf('%', i + 1)) {
     const high = query.charCodeAt(i + 1) | 0x20; // lower-cased hex digit
     if ((high >= 56 && high <= 57) || (high >= 97 && high <= 102)) return true; // 8–9, a–f
   }
   return false;
+}
+
+/**
+ * Why a form body without a charset cannot be read as its upstream reads it, or `undefined`: its
+ * escapes of bytes above 0x7F are UTF-8 to Ring and to the policies, ISO-8859-1 to a servlet
+ * container that sets no request encoding (`name=M%C3%BCller` is "Müller" or "MÃ¼ller").
+ */
+export function formCharsetAmbiguity(form: string, charset: string | undefined): string | undefined {
+  if (charset !== undefined || !escapesNonAscii(form)) return undefined;
+  return 'the form body percent-encodes non-ASCII bytes and its Content-Type names no charset: servlet containers decode them as ISO-8859-1, others as UTF-8 (send charset=utf-8)';
 }

@@ -316,6 +316,24 @@ describe('readRequestBody of a form', () => {
     expect(readRequestBody(bytes('a=1'), type, encoding, method)).toEqual({ unavailable: reason });
   });
 
+  it('marks a form that escapes non-ASCII bytes and names no charset unavailable (servlets read ISO-8859-1)', () => {
+    const muller = bytes('name=M%C3%BCller');
+    expect(readRequestBody(muller, FORM, undefined, 'POST')).toEqual({
+      unavailable: expect.stringContaining('servlet containers decode them as ISO-8859-1'),
+    });
+    expect(readRequestBody(muller, `${FORM}; charset=utf-8`, undefined, 'POST')).toEqual({
+      form: 'name=M%C3%BCller',
+    });
+    expect(readRequestBody(bytes('name=a%20b'), FORM, undefined, 'POST')).toEqual({ form: 'name=a%20b' });
+    const check = canonicalCheck({
+      method: 'POST',
+      uri: '/fhir/Patient/_search',
+      headers: { 'content-type': FORM },
+      body_form: 'name=M%C3%BCller',
+    });
+    expect(refusalOf(check)?.refused).toBe('body_form');
+  });
+
   it("refuses a form body the query's rules refuse, and one that is not UTF-8", () => {
     expect(refusalOf(readRequestBody(bytes('a=%zz'), FORM, undefined, 'POST'))?.refused).toBe('body_form');
     expect(refusalOf(readRequestBody(Buffer.from([0x61, 0x3d, 0xff]), FORM, undefined, 'POST'))?.reason).toBe(
