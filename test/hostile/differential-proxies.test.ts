@@ -12,7 +12,7 @@ import {
   type TestCluster,
 } from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { runDifferential, tapChecks } from './differential-generator.js';
+import { runDifferential, tapChecks } from './differential-compare.js';
 import { type RecordingUpstream, sendRaw, startIntegrityCluster } from './integrity-cluster.js';
 
 // The differential test of DESIGN §10 at the forward-auth entry point, through the configurations

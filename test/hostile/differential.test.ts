@@ -1,6 +1,6 @@
 import type { TestCluster } from '@authz/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDifferential, tapChecks } from './differential-generator.js';
+import { runDifferential, tapChecks } from './differential-compare.js';
 import { type RecordingUpstream, startIntegrityCluster } from './integrity-cluster.js';
 
 // The differential test of DESIGN §10: seeded hostile requests (odd targets, encodings, repeated
